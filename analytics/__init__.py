@@ -1,0 +1,1 @@
+"""Chasqui analytics layer: data, engines, queries, models. Never imports Dash."""

@@ -1,0 +1,58 @@
+"""Polars engine: tables are read once per file version, validated, and kept in memory."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import narwhals as nw
+import polars as pl
+
+from analytics import metrics, storage
+
+
+class PolarsEngine:
+    name = "polars"
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir)
+        self._cache: dict[str, tuple[float, pl.DataFrame]] = {}
+        self._lock = threading.Lock()
+
+    def _frame(self, name: str) -> pl.DataFrame:
+        path = storage.table_path(self.data_dir, name)
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"table {name!r} not found in {self.data_dir} (run `python app.py generate`)"
+            ) from None
+        with self._lock:
+            hit = self._cache.get(name)
+            if hit is not None and hit[0] == mtime:
+                return hit[1]
+            result = storage.load_table(self.data_dir, name)
+            self._cache[name] = (mtime, result.frame)
+        metrics.ROWS_LOADED.labels(table=name).inc(result.frame.height)
+        return result.frame
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """The validated table as an eager Polars DataFrame (Polars-only helper)."""
+        return self._frame(name)
+
+    def table(self, name: str) -> nw.LazyFrame[Any]:
+        return nw.from_native(self._frame(name).lazy())
+
+    def collect(self, frame: nw.LazyFrame[Any]) -> pl.DataFrame:
+        return frame.collect(backend="polars").to_native()
+
+    def has_table(self, name: str) -> bool:
+        return storage.has_table(self.data_dir, name)
+
+    def row_count(self, name: str) -> int:
+        return self._frame(name).height
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()

@@ -1,0 +1,205 @@
+"""Late-delivery risk and delivery-time models (scikit-learn estimator contract).
+
+- :class:`FeatureEncoder` turns :func:`~analytics.logistics.features.build_features` output into a
+  float matrix (categoricals as integer codes, unseen values → NaN = "missing").
+- :class:`LateRiskModel` wraps a fitted classifier (scikit-learn HistGradientBoosting or the Keras
+  dense net in :mod:`analytics.logistics.keras_net`) plus an isotonic calibrator.
+  ``predict_proba(orders)`` returns calibrated P(late) per order (1-D), ``explain`` the top reasons.
+- :class:`DeliveryDaysModel` holds P50 and P90 quantile regressors with a conformal shift on the
+  P90 so that its coverage holds on held-back months. ``predict(orders)`` returns p50/p90 days.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analytics.logistics.features import CATEGORICAL, FEATURES, GROUPS, NUMERIC, build_features
+
+MAX_CATEGORIES = 250  # HistGradientBoosting allows at most 255 bins per categorical feature
+
+
+class NotFittedError(RuntimeError):
+    """Predicting before fitting."""
+
+
+def as_features(frame: pl.DataFrame) -> pl.DataFrame:
+    """Accept either raw orders or an already-built feature frame."""
+    if all(c in frame.columns for c in FEATURES) and frame.schema["month"] == pl.Float64:
+        return frame.select(FEATURES)
+    return build_features(frame)
+
+
+class FeatureEncoder:
+    """Categorical vocabularies (most frequent first, capped) and numeric medians, learned by fit."""
+
+    def __init__(self, max_categories: int = MAX_CATEGORIES) -> None:
+        self.max_categories = max_categories
+
+    def fit(self, feats: pl.DataFrame) -> FeatureEncoder:
+        self.vocab_: dict[str, list[str]] = {}
+        for c in CATEGORICAL:
+            counts = feats[c].value_counts(sort=True)
+            self.vocab_[c] = [str(v) for v in counts[c].head(self.max_categories).to_list()]
+        self.medians_ = {c: float(feats[c].median()) if feats[c].null_count() < feats.height else 0.0
+                         for c in NUMERIC}
+        # reference order for attributions: the most common value / the median of each feature
+        self.reference_: dict[str, Any] = {c: self.vocab_[c][0] if self.vocab_[c] else None for c in CATEGORICAL}
+        self.reference_.update(self.medians_)
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "vocab_"):
+            raise NotFittedError("FeatureEncoder is not fitted")
+
+    def transform(self, feats: pl.DataFrame) -> np.ndarray:
+        """Float32 matrix in FEATURES order; categoricals as codes (NaN if unseen/missing)."""
+        self._check()
+        exprs = [pl.col(c).replace_strict({v: i for i, v in enumerate(self.vocab_[c])}, default=None,
+                                          return_dtype=pl.Float32).alias(c) for c in CATEGORICAL]
+        exprs += [pl.col(c).cast(pl.Float32) for c in NUMERIC]
+        return feats.select(exprs).to_numpy().astype(np.float32, copy=False)
+
+    @property
+    def categorical_mask(self) -> np.ndarray:
+        return np.array([c in CATEGORICAL for c in FEATURES])
+
+    def to_dict(self) -> dict[str, Any]:
+        self._check()
+        return {"max_categories": self.max_categories, "vocab": self.vocab_, "medians": self.medians_,
+                "reference": self.reference_}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureEncoder:
+        enc = cls(d["max_categories"])
+        enc.vocab_, enc.medians_, enc.reference_ = d["vocab"], d["medians"], d["reference"]
+        return enc
+
+
+def _reference_matrix_row(encoder: FeatureEncoder) -> np.ndarray:
+    ref = pl.DataFrame({c: [encoder.reference_[c]] for c in FEATURES},
+                       schema={c: (pl.String if c in CATEGORICAL else pl.Float64) for c in FEATURES})
+    return encoder.transform(ref)[0]
+
+
+class LateRiskModel:
+    """Calibrated P(late). ``estimator`` has ``predict_proba(X)`` on the encoded matrix."""
+
+    def __init__(self, encoder: FeatureEncoder, estimator: Any, calibrator: Any | None = None,
+                 name: str = "") -> None:
+        self.encoder = encoder
+        self.estimator = estimator
+        self.calibrator = calibrator
+        self.name = name
+
+    def raw_proba_matrix(self, x: np.ndarray) -> np.ndarray:
+        p = self.estimator.predict_proba(x)
+        p = np.asarray(p)
+        return p[:, 1] if p.ndim == 2 else p
+
+    def proba_matrix(self, x: np.ndarray) -> np.ndarray:
+        p = self.raw_proba_matrix(x)
+        if self.calibrator is not None:
+            p = self.calibrator.predict(p)
+        return np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+
+    def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
+        """Calibrated probability that each order is delivered late (1-D array, input order)."""
+        if frame.height == 0:
+            return np.zeros(0)
+        return self.proba_matrix(self.encoder.transform(as_features(frame)))
+
+    def explain(self, frame: pl.DataFrame, top: int = 3) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+        """Per-order attributions by occlusion: for each feature group, how much the risk drops when
+        the group takes the reference order's values. Returns (risk, top reasons per order) where a
+        reason is (group, +probability points), only positive contributions, largest first."""
+        feats = as_features(frame)
+        x = self.encoder.transform(feats)
+        contrib = self.contributions_matrix(x)
+        risk = contrib.pop("__risk__")
+        names = list(contrib)
+        mat = np.column_stack([contrib[n] for n in names]) if names else np.zeros((x.shape[0], 0))
+        order = np.argsort(-mat, axis=1)[:, :top]
+        reasons = []
+        for i in range(x.shape[0]):
+            reasons.append([(names[j], float(mat[i, j])) for j in order[i] if mat[i, j] > 0.005])
+        return risk, reasons
+
+    def contributions_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        ref = _reference_matrix_row(self.encoder)
+        base = self.proba_matrix(x)
+        out: dict[str, np.ndarray] = {"__risk__": base}
+        idx = {c: i for i, c in enumerate(FEATURES)}
+        for group, cols in GROUPS.items():
+            xs = x.copy()
+            for c in cols:
+                xs[:, idx[c]] = ref[idx[c]]
+            out[group] = base - self.proba_matrix(xs)
+        return out
+
+
+class DeliveryDaysModel:
+    """P50 and P90 of delivery days; ``p90_shift_`` is the conformal correction from validation."""
+
+    def __init__(self, encoder: FeatureEncoder, p50: Any, p90: Any, p90_shift: float = 0.0) -> None:
+        self.encoder = encoder
+        self.p50 = p50
+        self.p90 = p90
+        self.p90_shift_ = p90_shift
+
+    def predict_matrix(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p50 = np.maximum(self.p50.predict(x), 0.0)
+        p90 = np.maximum(self.p90.predict(x) + self.p90_shift_, p50)
+        return p50, p90
+
+    def predict(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``p50_days`` (most likely) and ``p90_days`` (safe ETA) per order, input order."""
+        if frame.height == 0:
+            return pl.DataFrame(schema={"p50_days": pl.Float64, "p90_days": pl.Float64})
+        p50, p90 = self.predict_matrix(self.encoder.transform(as_features(frame)))
+        return pl.DataFrame({"p50_days": p50, "p90_days": p90})
+
+
+# ---- metrics ---------------------------------------------------------------------------------
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """ECE over equal-width probability bins: sum_b (n_b/n) |mean(y_b) - mean(p_b)|."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            ece += m.mean() * abs(y[m].mean() - p[m].mean())
+    return float(ece)
+
+
+def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+    pred, obs, n = [], [], []
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            pred.append(float(p[m].mean()))
+            obs.append(float(y[m].mean()))
+            n.append(int(m.sum()))
+    return {"predicted": pred, "observed": obs, "count": n}
+
+
+def roc_points(y: np.ndarray, p: np.ndarray, n_points: int = 60) -> dict[str, list[float]]:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(n_points, len(fpr))).astype(int))
+    return {"fpr": [float(v) for v in fpr[keep]], "tpr": [float(v) for v in tpr[keep]]}
+
+
+__all__ = [
+    "DeliveryDaysModel", "FeatureEncoder", "LateRiskModel", "NotFittedError", "as_features",
+    "calibration_curve", "expected_calibration_error", "roc_points",
+]

@@ -1,0 +1,37 @@
+"""Prometheus metrics shared by the app and the analytics layer.
+
+When PROMETHEUS_MULTIPROC_DIR is set (gunicorn with several workers) prometheus_client writes
+per-process files and /metrics aggregates them; app.py sets it up before this module is imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+CALLBACK_SECONDS = Histogram(
+    "chasqui_callback_seconds",
+    "Dash callback latency in seconds, by callback output",
+    ["callback"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+HTTP_REQUESTS = Counter(
+    "chasqui_http_requests_total", "HTTP requests by path group and status", ["path", "status"]
+)
+ROWS_LOADED = Counter("chasqui_rows_loaded_total", "Rows loaded into the engine, by table", ["table"])
+TABLE_ROWS = Gauge(
+    "chasqui_table_rows", "Rows in each table as last loaded", ["table"], multiprocess_mode="max"
+)
+
+
+def render() -> tuple[bytes, str]:
+    """Metrics text (aggregated across workers in multiprocess mode) and its content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

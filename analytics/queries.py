@@ -1,0 +1,136 @@
+"""Queries written once with narwhals; they run on any Engine (Polars by default, Spark too)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import narwhals as nw
+import polars as pl
+
+from analytics.engine import Engine
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """Filters shared by the pages; empty tuples mean "all"."""
+
+    start: date | None = None
+    end: date | None = None
+    regions: tuple[str, ...] = field(default_factory=tuple)
+    carriers: tuple[str, ...] = field(default_factory=tuple)
+    modes: tuple[str, ...] = field(default_factory=tuple)
+    categories: tuple[str, ...] = field(default_factory=tuple)
+    dcs: tuple[str, ...] = field(default_factory=tuple)
+
+    def apply(self, lf: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        preds = []
+        if self.start is not None:
+            preds.append(nw.col("order_date") >= self.start)
+        if self.end is not None:
+            preds.append(nw.col("order_date") <= self.end)
+        for col, values in (("region", self.regions), ("carrier", self.carriers),
+                            ("shipping_mode", self.modes), ("category", self.categories),
+                            ("origin_dc", self.dcs)):
+            if values:
+                preds.append(nw.col(col).is_in(list(values)))
+        return lf.filter(*preds) if preds else lf
+
+
+def _orders(engine: Engine, flt: OrderFilter | None) -> nw.LazyFrame[Any]:
+    lf = engine.table("orders")
+    return (flt or OrderFilter()).apply(lf)
+
+
+def date_bounds(engine: Engine) -> tuple[date | None, date | None]:
+    """First and last order date."""
+    res = engine.collect(engine.table("orders").select(
+        nw.col("order_date").min().alias("lo"), nw.col("order_date").max().alias("hi")))
+    if res.height == 0:
+        return None, None
+    return res["lo"][0], res["hi"][0]
+
+
+def _kpi_exprs() -> list[nw.Expr]:
+    return [
+        nw.len().alias("orders"),
+        nw.col("amount_pen").sum().alias("revenue_pen"),
+        (1.0 - nw.col("is_late").cast(nw.Float64).mean()).alias("on_time_rate"),
+        nw.col("actual_days").cast(nw.Float64).mean().alias("avg_delivery_days"),
+        nw.col("is_late").cast(nw.Float64).mean().alias("late_rate"),
+    ]
+
+
+def overview_kpis(engine: Engine, flt: OrderFilter | None = None) -> dict[str, float | int | None]:
+    """Orders, revenue (S/), on-time rate, average delivery days, late rate."""
+    res = engine.collect(_orders(engine, flt).select(*_kpi_exprs()))
+    row = res.row(0, named=True) if res.height else {}
+    out: dict[str, float | int | None] = {
+        "orders": int(row.get("orders") or 0),
+        "revenue_pen": float(row["revenue_pen"]) if row.get("revenue_pen") is not None else 0.0,
+        "on_time_rate": row.get("on_time_rate"),
+        "avg_delivery_days": row.get("avg_delivery_days"),
+        "late_rate": row.get("late_rate"),
+    }
+    return out
+
+
+def monthly_trend(engine: Engine, flt: OrderFilter | None = None) -> pl.DataFrame:
+    """One row per month: month (first day), orders, revenue_pen, late_rate, avg_delivery_days."""
+    lf = (
+        _orders(engine, flt)
+        .with_columns(nw.col("order_date").dt.truncate("1mo").alias("month"))
+        .group_by("month")
+        .agg(*_kpi_exprs())
+        .sort("month")
+    )
+    return engine.collect(lf).select("month", "orders", "revenue_pen", "late_rate", "avg_delivery_days")
+
+
+def region_summary(engine: Engine, flt: OrderFilter | None = None) -> pl.DataFrame:
+    """One row per (country, region): orders, revenue_pen, late_rate, avg_delivery_days; by revenue."""
+    lf = (
+        _orders(engine, flt)
+        .group_by("country", "region")
+        .agg(*_kpi_exprs())
+        .sort(["revenue_pen", "region"], descending=[True, False])
+    )
+    return engine.collect(lf).select("country", "region", "orders", "revenue_pen", "late_rate",
+                                     "avg_delivery_days")
+
+
+def distinct_values(engine: Engine, column: str, table: str = "orders") -> list[str]:
+    """Sorted distinct non-null values of a column (for filter dropdowns)."""
+    res = engine.collect(engine.table(table).select(nw.col(column)).unique().filter(
+        ~nw.col(column).is_null()).sort(column))
+    return [str(v) for v in res[column].to_list()]
+
+
+def is_peru_dataset(engine: Engine) -> bool:
+    """True when every order is in Peru (the map can be drawn); imports may be global."""
+    res = engine.collect(engine.table("orders").select(
+        (nw.col("country") == "PE").cast(nw.Float64).mean().alias("share")))
+    share = res["share"][0] if res.height else None
+    return share is not None and share >= 0.999
+
+
+__all__: Sequence[str] = ["OrderFilter", "date_bounds", "distinct_values", "is_peru_dataset",
+                          "monthly_trend", "overview_kpis", "region_summary"]
+
+
+@dataclass(frozen=True)
+class Overview:
+    kpis: dict[str, float | int | None]
+    trend: pl.DataFrame
+    regions: pl.DataFrame
+    peru: bool
+    bounds: tuple[date | None, date | None]
+
+
+def overview(engine: Engine, flt: OrderFilter | None = None) -> Overview:
+    """Everything the Overview page shows for a filter, in one call."""
+    return Overview(kpis=overview_kpis(engine, flt), trend=monthly_trend(engine, flt),
+                    regions=region_summary(engine, flt), peru=is_peru_dataset(engine),
+                    bounds=date_bounds(engine))

@@ -1,0 +1,322 @@
+"""Chasqui: the app factory and the command line.
+
+    python app.py serve [--host H] [--port P]
+    python app.py generate [--orders N] [--seed S] --data-dir DIR
+    python app.py train --data-dir DIR
+    python app.py import dataco FILE --data-dir DIR
+    python app.py import epcis FILE --data-dir DIR
+    python app.py segments --data-dir DIR --k K --export FILE.csv
+    python app.py scenario --data-dir DIR --preset NAME --json
+    python app.py prepare --data-dir DIR      (generate + train when missing; used by `make run`)
+    python app.py bench [--quick]
+
+Nothing happens at import: gunicorn uses ``app:server``, which builds the app on first access.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:  # `python app.py` from elsewhere
+    sys.path.insert(0, str(ROOT))
+
+from analytics.settings import Settings, SettingsError  # noqa: E402  (light: stdlib only)
+
+log = logging.getLogger("chasqui")
+_CALLBACK_SNAPSHOT: list[Any] = []
+
+
+def _register_callbacks() -> None:
+    """Import the callbacks package; re-arm Dash's global callback registry for a second app.
+
+    ``dash.callback`` registers into a global list that the first app consumes; tests build
+    more than one app per process, so the registrations are snapshotted and restored.
+    """
+    from dash import _callback
+
+    import callbacks  # noqa: F401  (registers every page's callbacks)
+
+    if not _CALLBACK_SNAPSHOT:
+        _CALLBACK_SNAPSHOT.append((dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST),
+                                   list(_callback.GLOBAL_INLINE_SCRIPTS)))
+    else:
+        cmap, clist, scripts = _CALLBACK_SNAPSHOT[0]
+        _callback.GLOBAL_CALLBACK_MAP.clear()
+        _callback.GLOBAL_CALLBACK_MAP.update(cmap)
+        _callback.GLOBAL_CALLBACK_LIST[:] = clist
+        _callback.GLOBAL_INLINE_SCRIPTS[:] = scripts
+
+
+def create_app(settings: Settings | None = None, *, start_live: bool | None = None):  # -> dash.Dash
+    """Build the Dash app: settings → engine → background manager → pages, callbacks, routes."""
+    import dash
+    import diskcache
+    from dash import Dash, DiskcacheManager
+
+    settings = settings or Settings.from_env(os.environ)
+    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from callbacks.runtime import configure
+    from components.i18n import current_lang
+    from components.layout import shell
+
+    configure(settings)
+    assert settings.cache_dir is not None
+    Path(settings.cache_dir).mkdir(parents=True, exist_ok=True)
+    manager = DiskcacheManager(diskcache.Cache(str(Path(settings.cache_dir) / "background")))
+    _register_callbacks()
+    app = Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        background_callback_manager=manager,
+        suppress_callback_exceptions=False,
+        title="Chasqui",
+        update_title=None,
+        serve_locally=True,
+    )
+    app.layout = lambda: shell(current_lang())
+    _install_routes(app, settings)
+    app.server.config["CHASQUI_SETTINGS"] = settings
+    if start_live if start_live is not None else settings.live:
+        from analytics import live
+
+        app.server.config["CHASQUI_LIVE"] = live.start(settings)
+    return app
+
+
+def _install_routes(app: Any, settings: Settings) -> None:
+    import flask
+
+    from analytics import metrics, storage
+
+    server = app.server
+
+    @server.get("/healthz")
+    def healthz():  # noqa: ANN202
+        ready = storage.has_table(settings.data_dir, "orders")
+        body = {"status": "ok" if ready else "no-data", "engine": settings.engine,
+                "data_dir": str(settings.data_dir)}
+        return flask.jsonify(body), (200 if ready else 503)
+
+    @server.get("/metrics")
+    def prometheus_metrics():  # noqa: ANN202
+        payload, ctype = metrics.render()
+        return flask.Response(payload, mimetype=ctype.split(";")[0], headers={"Content-Type": ctype})
+
+    @server.before_request
+    def _start_timer() -> None:
+        flask.g.chasqui_t0 = time.perf_counter()
+
+    @server.after_request
+    def _observe(response):  # noqa: ANN001, ANN202
+        t0 = getattr(flask.g, "chasqui_t0", None)
+        path = flask.request.path
+        if t0 is not None and path.endswith("/_dash-update-component"):
+            body = flask.request.get_json(silent=True) or {}
+            label = str(body.get("output", "unknown"))[:120]
+            metrics.CALLBACK_SECONDS.labels(callback=label).observe(time.perf_counter() - t0)
+        group = "callback" if path.endswith("_dash-update-component") else (
+            "asset" if "/assets/" in path or "/_dash-component-suites/" in path else path[:40])
+        metrics.HTTP_REQUESTS.labels(path=group, status=str(response.status_code)).inc()
+        return response
+
+
+def __getattr__(name: str) -> Any:
+    """``app.server`` for gunicorn (``gunicorn app:server``), built on first access."""
+    if name == "server":
+        created = create_app()
+        globals()["server"] = created.server
+        return created.server
+    raise AttributeError(name)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+class _Progress:
+    """A progress bar on stderr (a line per 10% when not a terminal)."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.tty = sys.stderr.isatty()
+        self.last = -1
+        self.t0 = time.perf_counter()
+
+    def __call__(self, label: str, frac: float) -> None:
+        pct = int(max(0.0, min(1.0, frac)) * 100)
+        if self.tty:
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\r{self.title} [{bar:<25}] {pct:3d}% {label[:40]:<40}")
+            if pct >= 100:
+                sys.stderr.write(f"  {time.perf_counter() - self.t0:.1f}s\n")
+            sys.stderr.flush()
+        elif pct // 10 != self.last // 10 or pct == 100:
+            sys.stderr.write(f"{self.title}: {pct}% {label} ({time.perf_counter() - self.t0:.1f}s)\n")
+        self.last = pct
+
+
+def _settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {k: getattr(args, k) for k in ("data_dir", "host", "port") if getattr(args, k, None) is not None}
+    return Settings.from_env(os.environ, **overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings_from_args(args)
+    app = create_app(settings)
+    log.info("Chasqui on http://%s:%s (data: %s, engine: %s)", settings.host, settings.port,
+             settings.data_dir, settings.engine)
+    app.run(host=settings.host, port=settings.port, debug=False)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from analytics.generate import describe_counts, generate_dataset
+
+    settings = _settings_from_args(args)
+    t0 = time.perf_counter()
+    counts = generate_dataset(settings.data_dir, n_orders=args.orders, seed=args.seed,
+                              progress=_Progress("generate"))
+    print(json.dumps({"data_dir": str(settings.data_dir), "seed": args.seed, "tables": counts,
+                      "seconds": round(time.perf_counter() - t0, 2)}))
+    log.info("generated %s", describe_counts(counts))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from analytics.training import train_all
+
+    settings = _settings_from_args(args)
+    card = train_all(settings.data_dir, progress=_Progress("train"))
+    print(json.dumps(card, default=str))
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Generate demo data and train models if they are missing (what `make run` does first)."""
+    from analytics import storage
+    from analytics.training import MODEL_CARD
+
+    settings = _settings_from_args(args)
+    if not storage.has_table(settings.data_dir, "orders"):
+        args.orders, args.seed = args.orders or 200_000, args.seed
+        cmd_generate(args)
+    if not (settings.models_dir / MODEL_CARD).exists():
+        cmd_train(args)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = _settings_from_args(args)
+    args.data_dir = settings.data_dir
+    if args.kind == "dataco":
+        from analytics.dataco import cli as dataco_cli
+
+        return dataco_cli(args)
+    from analytics.traceability import cli_import
+
+    return int(cli_import(args))
+
+
+def cmd_segments(args: argparse.Namespace) -> int:
+    args.data_dir = _settings_from_args(args).data_dir
+    from analytics.segments import cli
+
+    return int(cli(args))
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    args.data_dir = _settings_from_args(args).data_dir
+    from analytics.scenarios import cli
+
+    return int(cli(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.run import main as bench_main
+
+    return int(bench_main(quick=args.quick, only=args.only))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python app.py", description="Chasqui — control tower for Peruvian supply chains")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def data_dir(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data-dir", type=Path, default=None,
+                        help="dataset folder (default: $CHASQUI_DATA_DIR, else data/demo)")
+
+    sp = sub.add_parser("serve", help="serve the app")
+    data_dir(sp)
+    sp.add_argument("--host", default=None)
+    sp.add_argument("--port", type=int, default=None)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("generate", help="generate the deterministic demo dataset")
+    data_dir(sp)
+    sp.add_argument("--orders", type=int, default=200_000, help="number of orders (default 200,000)")
+    sp.add_argument("--seed", type=int, default=7)
+    sp.set_defaults(func=cmd_generate)
+
+    sp = sub.add_parser("train", help="train every model the data supports into DIR/models/")
+    data_dir(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("prepare", help="generate and train when missing (used by make run)")
+    data_dir(sp)
+    sp.add_argument("--orders", type=int, default=200_000)
+    sp.add_argument("--seed", type=int, default=7)
+    sp.set_defaults(func=cmd_prepare)
+
+    sp = sub.add_parser("import", help="import real data: `import dataco FILE` or `import epcis FILE`")
+    sp.add_argument("kind", choices=["dataco", "epcis"])
+    sp.add_argument("file", type=Path)
+    data_dir(sp)
+    sp.add_argument("--fx-usd-pen", type=float, default=3.30,
+                    help="dataco: soles per US dollar for amounts (default 3.30)")
+    sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("segments", help="segment customers (RFM + K-means) and export")
+    data_dir(sp)
+    sp.add_argument("--k", type=int, required=True)
+    sp.add_argument("--export", type=Path, default=None)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_segments)
+
+    sp = sub.add_parser("scenario", help="run a what-if scenario preset")
+    data_dir(sp)
+    sp.add_argument("--preset", required=True)
+    sp.add_argument("--json", action="store_true", help="print one JSON line")
+    sp.add_argument("--runs", type=int, default=1000)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_scenario)
+
+    sp = sub.add_parser("bench", help="run the benchmarks side by side")
+    sp.add_argument("--quick", action="store_true")
+    sp.add_argument("--only", default=None, help="run only benchmarks whose module name contains this")
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("CHASQUI_LOG_LEVEL", "INFO").upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (SettingsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Overview callbacks: KPIs, monthly trend and region ranking for a date range."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dash import ClientsideFunction, Input, Output, callback, clientside_callback
+
+from analytics import geo
+from analytics.queries import OrderFilter, overview
+from callbacks.runtime import runtime
+from components import ids
+from components import overview as view
+from components.i18n import normalize_lang, t
+from components.layout import error_alert
+from components.theme import normalize_theme
+
+
+def parse_date(value: object) -> date | None:
+    """A date from a DatePicker value ('2024-01-31' or '2024-01-31T00:00:00'); None if empty."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 32:
+        raise ValueError(f"not a date: {value!r}")
+    return date.fromisoformat(value[:10])
+
+
+@callback(
+    Output(ids.OVERVIEW_KPIS, "children"),
+    Output(ids.OVERVIEW_TREND, "figure"),
+    Output(ids.OVERVIEW_REGIONS, "figure"),
+    Output(ids.OVERVIEW_STATUS, "children"),
+    Output(ids.OVERVIEW_QUERY, "data"),
+    Input(ids.OVERVIEW_DATES, "start_date"),
+    Input(ids.OVERVIEW_DATES, "end_date"),
+    Input(ids.LANG_STORE, "data"),
+    Input(ids.THEME_STORE, "data"),
+)
+def update_overview(start: object, end: object, lang: object, theme: object):
+    lang, theme = normalize_lang(lang), normalize_theme(theme)
+    try:
+        flt = OrderFilter(start=parse_date(start), end=parse_date(end))
+    except ValueError as exc:
+        return [], {}, {}, error_alert(t("error.generic", lang, msg=str(exc))), None
+    if flt.start and flt.end and flt.start > flt.end:
+        flt = OrderFilter(start=flt.end, end=flt.start)
+    try:
+        res = overview(runtime().engine, flt)
+    except FileNotFoundError:
+        return [], {}, {}, error_alert(t("overview.missing", lang)), None
+    query = {"start": flt.start.isoformat() if flt.start else None, "end": flt.end.isoformat() if flt.end else None}
+    status = None if res.kpis["orders"] else error_alert(t("overview.nodata", lang))
+    tr = res.trend
+    trend = view.trend_figure(tr["month"].to_list(), tr["orders"].to_list(), tr["revenue_pen"].to_list(),
+                              tr["late_rate"].to_list(), lang, theme)
+    rg = res.regions.head(25)
+    labels = [geo.REGION_BY_CODE[c].name if c in geo.REGION_BY_CODE else f"{c} ({k})"
+              for c, k in zip(rg["region"].to_list(), rg["country"].to_list())]
+    regions = view.region_figure(labels, rg["revenue_pen"].to_list(), rg["late_rate"].to_list(),
+                                 rg["orders"].to_list(), lang, theme, res.peru)
+    return view.kpi_row(res.kpis, lang), trend, regions, status, query
+
+
+clientside_callback(ClientsideFunction("chasqui", "syncQuery"), Output(ids.OVERVIEW_QUERY_SYNCED, "children"),
+                    Input(ids.OVERVIEW_QUERY, "data"), prevent_initial_call=True)

@@ -1,0 +1,49 @@
+"""The per-process runtime the callbacks use: settings and the engine.
+
+``create_app`` calls ``configure(settings)`` once per process (each gunicorn worker builds its own
+app); background-callback processes are forked from it and inherit it. Tests call ``configure``
+with their own settings. This is configuration, set once, not shared mutable state.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from analytics.settings import Settings
+
+if TYPE_CHECKING:
+    from analytics.engine import Engine
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _engine: Engine | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from analytics.engine import make_engine
+
+                    self._engine = make_engine(self.settings)
+        return self._engine
+
+
+_RUNTIME: list[Runtime] = []
+
+
+def configure(settings: Settings) -> Runtime:
+    rt = Runtime(settings)
+    _RUNTIME[:] = [rt]
+    return rt
+
+
+def runtime() -> Runtime:
+    if not _RUNTIME:
+        raise RuntimeError("callbacks.runtime.configure(settings) was not called (use app.create_app)")
+    return _RUNTIME[0]

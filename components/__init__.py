@@ -1,0 +1,1 @@
+"""Layout builders, figure builders and widgets. Never imports analytics, callbacks or pages."""

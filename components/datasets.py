@@ -1,0 +1,80 @@
+"""Data page: datasets and models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from components import format as fmt
+from components import ids
+from components.i18n import current_lang, t
+from components.layout import page_header
+
+
+def layout() -> html.Div:
+    lang = current_lang()
+    return html.Div([
+        page_header(t("data.title", lang)),
+        html.H4(t("data.tables", lang)),
+        html.Div(id=ids.DATA_TABLES, className="mb-4"),
+        html.H4(t("data.models", lang)),
+        html.Div(id=ids.DATA_MODELS),
+    ])
+
+
+def _schema_table(columns: list[dict[str, Any]], lang: str) -> dbc.Table:
+    head = html.Thead(html.Tr([html.Th(t(k, lang)) for k in ("data.column", "data.type", "data.nullable", "data.rule")]
+                              + [html.Th("")]))
+    body = html.Tbody([html.Tr([html.Td(html.Code(c["column"])), html.Td(c["type"]),
+                                html.Td(t("yes" if c["nullable"] else "no", lang)), html.Td(c["rule"]),
+                                html.Td(c["doc"], className="text-body-secondary")]) for c in columns])
+    return dbc.Table([head, body], className="table-compact", striped=True, size="sm")
+
+
+def _quarantine_table(rows: list[dict[str, Any]]) -> dbc.Table | None:
+    if not rows:
+        return None
+    keys = ["row_number", "reason"] + [k for k in rows[0] if k not in ("row_number", "reason")][:6]
+    return dbc.Table([html.Thead(html.Tr([html.Th(k) for k in keys])),
+                      html.Tbody([html.Tr([html.Td(str(r.get(k, ""))) for k in keys]) for r in rows])],
+                     className="table-compact", size="sm", striped=True)
+
+
+def tables_view(catalog: list[dict[str, Any]], data_dir: str, lang: str) -> html.Div:
+    items = []
+    for entry in catalog:
+        rng = f"{entry['date_min']} → {entry['date_max']}" if entry["date_min"] else "—"
+        title = html.Span([html.Strong(entry["table"]), html.Span(f" · {fmt.integer(entry['rows'])} "
+                                                                  f"{t('data.rows', lang).lower()} · {rng}"),
+                           dbc.Badge(f"{t('data.quarantined', lang)}: {entry['quarantined']}",
+                                     color="danger" if entry["quarantined"] else "secondary", className="ms-2")])
+        body = [html.P(entry["doc"], className="text-body-secondary") if entry["doc"] else None,
+                _schema_table(entry["columns"], lang)]
+        q = _quarantine_table(entry["quarantine_sample"])
+        if q is not None:
+            body += [html.H6(t("data.quarantine_rows", lang)), q]
+        items.append(dbc.AccordionItem(body, title=title, item_id=entry["table"]))
+    summary = dbc.Table(
+        [html.Thead(html.Tr([html.Th("Tabla" if lang == "es" else "Table"), html.Th(t("data.rows", lang)),
+                             html.Th(t("data.range", lang)), html.Th(t("data.quarantined", lang))])),
+         html.Tbody([html.Tr([html.Td(e["table"]), html.Td(fmt.integer(e["rows"]), className="text-end"),
+                              html.Td(f"{e['date_min']} → {e['date_max']}" if e["date_min"] else "—"),
+                              html.Td(str(e["quarantined"]), className="text-end")]) for e in catalog])],
+        className="table-compact", striped=True, hover=True, id="data-summary-table")
+    return html.Div([html.P([t("data.dir", lang) + ": ", html.Code(data_dir)], className="small"), summary,
+                     dbc.Accordion(items, start_collapsed=True, always_open=True)])
+
+
+def models_view(models: list[dict[str, Any]], lang: str) -> html.Div:
+    if not models:
+        return dbc.Alert(t("data.no_models", lang), color="secondary")
+    rows = []
+    for m in models:
+        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m["metrics"].items())
+        rows.append(html.Tr([html.Td(html.Strong(m["model"])), html.Td(m["kind"]), html.Td(metrics),
+                             html.Td(str(m.get("created_at") or "—"))]))
+    return dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in ("data.model", "data.type", "data.metrics",
+                                                                       "data.created")])),
+                      html.Tbody(rows)], className="table-compact", striped=True, id="data-models-table")

@@ -1,0 +1,89 @@
+"""The app shell (navbar, language and theme switches, stores) and small shared widgets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html, page_container
+
+from components import ids
+from components.i18n import t
+
+NAV_ITEMS = (
+    ("/", "nav.overview"), ("/logistics", "nav.logistics"), ("/segments", "nav.segments"),
+    ("/scenarios", "nav.scenarios"), ("/traceability", "nav.traceability"),
+    ("/sourcing", "nav.sourcing"), ("/data", "nav.data"),
+)
+
+
+def navbar(lang: str) -> dbc.Navbar:
+    links = [dbc.NavItem(dbc.NavLink(t(key, lang), href=path, active="exact")) for path, key in NAV_ITEMS]
+    switches = html.Div(
+        [
+            dbc.RadioItems(
+                id=ids.LANG_SWITCH,
+                options=[{"label": "ES", "value": "es"}, {"label": "EN", "value": "en"}],
+                value=lang, inline=True, className="me-3 text-light small",
+                input_class_name="me-1",
+            ),
+            dbc.Switch(id=ids.THEME_SWITCH, label=t("theme.dark", lang), value=False,
+                       className="text-light small mb-0"),
+        ],
+        className="d-flex align-items-center ms-lg-auto",
+    )
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand([html.Span("Chasqui", className="fw-bold"),
+                                 html.Small(t("app.tagline", lang), className="ms-2 d-none d-xl-inline opacity-75")],
+                                href="/"),
+                dbc.NavbarToggler(id="shell-navbar-toggler"),
+                dbc.Collapse(dbc.Nav([*links], navbar=True, className="me-auto"), navbar=True,
+                             id="shell-navbar-collapse", is_open=False),
+                switches,
+            ],
+            fluid=True,
+        ),
+        id=ids.NAVBAR, color="dark", dark=True, className="mb-3 chasqui-navbar",
+    )
+
+
+def shell(lang: str) -> html.Div:
+    """The whole app frame around Dash's page container."""
+    return html.Div(
+        [
+            dcc.Store(id=ids.LANG_STORE, data=lang),
+            dcc.Store(id=ids.THEME_STORE, storage_type="local"),
+            html.Div(id=ids.RELOAD, hidden=True),
+            navbar(lang),
+            dbc.Container(page_container, fluid=True, className="pb-5"),
+        ],
+        lang="es-PE" if lang == "es" else "en",
+    )
+
+
+def page_header(title: str, subtitle: str | None = None) -> html.Div:
+    return html.Div([html.H2(title, className="mb-0"),
+                     html.P(subtitle, className="text-body-secondary") if subtitle else None],
+                    className="mb-3")
+
+
+def kpi_card(label: str, value: str, detail: str | None = None, card_id: Any = None) -> dbc.Card:
+    body = [html.Div(label, className="small text-body-secondary text-uppercase"),
+            html.Div(value, className="fs-3 fw-semibold kpi-value")]
+    if detail:
+        body.append(html.Div(detail, className="small text-body-secondary"))
+    kwargs = {"id": card_id} if card_id is not None else {}
+    return dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm", **kwargs)
+
+
+def error_alert(message: str) -> dbc.Alert:
+    """User-facing error: plain text, never a stack trace."""
+    return dbc.Alert(message, color="warning", className="my-2")
+
+
+def coming_soon(lang: str, what: str, items: list[str]) -> dbc.Alert:
+    """What a page will add next (shown under the real data it already has)."""
+    return dbc.Alert([html.Strong(t("coming.title", lang) + ": "), html.Span(what),
+                      html.Ul([html.Li(i) for i in items], className="mb-0 mt-2")], color="info")

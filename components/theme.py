@@ -1,0 +1,33 @@
+"""Light/dark chart templates that follow the theme switch."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+THEMES = ("light", "dark")
+COLORWAY = ["#c8102e", "#1f6f8b", "#e5a823", "#2a9d8f", "#6d597a", "#e76f51", "#264653", "#8ab17d"]
+RISK_SCALE = [[0.0, "#2a9d8f"], [0.5, "#e9c46a"], [1.0, "#c8102e"]]
+
+
+def normalize_theme(theme: object) -> str:
+    return theme if theme in THEMES else "light"
+
+
+def template(theme: object) -> go.layout.Template:
+    """The Plotly template for a theme (base template plus Chasqui's colours)."""
+    base = pio.templates["plotly_dark" if normalize_theme(theme) == "dark" else "plotly_white"]
+    tpl = go.layout.Template(base)
+    tpl.layout.colorway = COLORWAY
+    tpl.layout.font = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13}
+    if normalize_theme(theme) == "dark":
+        tpl.layout.paper_bgcolor = "#212529"
+        tpl.layout.plot_bgcolor = "#212529"
+    return tpl
+
+
+def style(fig: go.Figure, theme: object, height: int | None = None) -> go.Figure:
+    fig.update_layout(template=template(theme), margin={"l": 40, "r": 20, "t": 40, "b": 40})
+    if height:
+        fig.update_layout(height=height)
+    return fig

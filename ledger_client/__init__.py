@@ -1,0 +1,26 @@
+"""Chasqui ledger client: RFC 9162 Merkle proofs, C2SP signed-note checkpoints, GS1 EPCIS event hashes.
+
+Only the standard library, ``cryptography`` and ``httpx`` (lazily, for the HTTP transport) are used.
+"""
+
+from ledger_client.errors import (
+    CheckpointFormatError,
+    ConsistencyError,
+    EPCISError,
+    LedgerError,
+    LogError,
+    SignatureError,
+    TransportError,
+    VerificationError,
+)
+
+__all__ = [
+    "CheckpointFormatError",
+    "ConsistencyError",
+    "EPCISError",
+    "LedgerError",
+    "LogError",
+    "SignatureError",
+    "TransportError",
+    "VerificationError",
+]

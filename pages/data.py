@@ -1,0 +1,11 @@
+"""Data: every dataset (rows, date range, schema, quarantine) and every trained model."""
+
+import dash
+
+from components import datasets
+
+dash.register_page(__name__, path="/data", name="Data", order=90)
+
+
+def layout(**_ignored: object):
+    return datasets.layout()

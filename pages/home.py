@@ -1,0 +1,11 @@
+"""Overview: KPIs and trends by month and region, filterable by date range; live tiles."""
+
+import dash
+
+from components import overview
+
+dash.register_page(__name__, path="/", name="Overview", order=0)
+
+
+def layout(start: str | None = None, end: str | None = None, **_ignored: object):
+    return overview.layout(start=start, end=end)
