@@ -57,7 +57,6 @@ def _register_callbacks() -> None:
 
 def create_app(settings: Settings | None = None, *, start_live: bool | None = None):  # -> dash.Dash
     """Build the Dash app: settings → engine → background manager → pages, callbacks, routes."""
-    import dash
     import diskcache
     from dash import Dash, DiskcacheManager
 

@@ -442,7 +442,9 @@ def generate_orders(rng: np.random.Generator, n_orders: int, customers: dict[str
 
 # Extra generators contributed by page issues: "module:function", called as
 # fn(data_dir: Path, seed: int, progress: Progress) after the core tables are written.
-EXTENSIONS: list[str] = []
+EXTENSIONS: list[str] = [
+    "analytics.sourcing.generate:generate_suppliers",
+]
 
 
 def generate_dataset(data_dir: Path | str, n_orders: int = 200_000, seed: int = 7,

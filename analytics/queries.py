@@ -129,8 +129,49 @@ class Overview:
     bounds: tuple[date | None, date | None]
 
 
+def daily_summary(engine: Engine, flt: OrderFilter | None = None) -> pl.DataFrame:
+    """One pass over the orders: per (order_date, country, region) the additive sums every
+    overview figure is derived from (orders, revenue, late count, delivery-day sums)."""
+    lf = (
+        _orders(engine, flt)
+        .group_by("order_date", "country", "region")
+        .agg(
+            nw.len().alias("orders"),
+            nw.col("amount_pen").sum().alias("revenue_pen"),
+            nw.col("is_late").cast(nw.Int64).sum().alias("late"),
+            nw.col("is_late").count().alias("late_n"),
+            nw.col("actual_days").sum().alias("days_sum"),
+            nw.col("actual_days").count().alias("days_n"),
+        )
+    )
+    return engine.collect(lf)
+
+
+def _ratios(df: pl.DataFrame) -> list[pl.Expr]:
+    return [
+        pl.col("orders").sum().alias("orders"),
+        pl.col("revenue_pen").sum().alias("revenue_pen"),
+        (pl.col("late").sum() / pl.col("late_n").sum()).alias("late_rate"),
+        (pl.col("days_sum").sum() / pl.col("days_n").sum()).alias("avg_delivery_days"),
+    ]
+
+
 def overview(engine: Engine, flt: OrderFilter | None = None) -> Overview:
-    """Everything the Overview page shows for a filter, in one call."""
-    return Overview(kpis=overview_kpis(engine, flt), trend=monthly_trend(engine, flt),
-                    regions=region_summary(engine, flt), peru=is_peru_dataset(engine),
+    """Everything the Overview page shows for a filter: one scan of the orders, then small frames."""
+    daily = daily_summary(engine, flt).with_columns(pl.col("orders").cast(pl.Int64))
+    tot = daily.select(_ratios(daily)).row(0, named=True) if daily.height else {}
+    late = tot.get("late_rate")
+    kpis: dict[str, float | int | None] = {
+        "orders": int(tot.get("orders") or 0),
+        "revenue_pen": float(tot.get("revenue_pen") or 0.0),
+        "on_time_rate": None if late is None else 1.0 - late,
+        "avg_delivery_days": tot.get("avg_delivery_days"),
+        "late_rate": late,
+    }
+    trend = (daily.group_by(pl.col("order_date").dt.truncate("1mo").alias("month")).agg(_ratios(daily))
+             .sort("month").select("month", "orders", "revenue_pen", "late_rate", "avg_delivery_days"))
+    regions = (daily.group_by("country", "region").agg(_ratios(daily))
+               .sort(["revenue_pen", "region"], descending=[True, False])
+               .select("country", "region", "orders", "revenue_pen", "late_rate", "avg_delivery_days"))
+    return Overview(kpis=kpis, trend=trend, regions=regions, peru=is_peru_dataset(engine),
                     bounds=date_bounds(engine))

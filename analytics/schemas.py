@@ -233,3 +233,6 @@ def register(schema: TableSchema) -> TableSchema:
     """Add a table schema to the registry (used by modules that own extra tables)."""
     SCHEMAS[schema.name] = schema
     return schema
+
+
+import analytics.sourcing.schemas  # noqa: E402,F401  (registers the sourcing tables, issue 8)

@@ -77,10 +77,16 @@ def load_table(data_dir: Path | str, name: str, schema: TableSchema | None = Non
 def read_quarantine(data_dir: Path | str, name: str) -> pl.DataFrame | None:
     """Quarantined rows of a table (from load or import), or None if there are none."""
     d = Path(data_dir) / QUARANTINE_DIR
-    pq = d / f"{name}.parquet"
-    if pq.exists():
-        return pl.read_parquet(pq)
-    return None
+    frames = []
+    for pq in (d / f"{name}.parquet", d / f"{name}.import.parquet"):
+        if pq.exists():
+            f = pl.read_parquet(pq)
+            if f.height:
+                frames.append(f.select("row_number", "reason", *[c for c in f.columns
+                                                                 if c not in ("row_number", "reason")]))
+    if not frames:
+        return None
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def write_json(path: Path, payload: dict) -> None:

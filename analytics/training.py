@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ Progress = Callable[[str, float], None]
 
 TRAINERS: list[str] = [
     # "analytics.logistics.train:train",
+    "analytics.sourcing.model:train_sourcing_model",
 ]
 
 
@@ -69,7 +70,7 @@ def train_all(data_dir: Path | str, progress: Progress | None = None,
         mod_name, fn_name = spec.split(":")
         fn = getattr(importlib.import_module(mod_name), fn_name)
 
-        def sub(label: str, frac: float, i: int = i) -> None:
+        def sub(label: str, frac: float, i: int = i, mod_name: str = mod_name) -> None:
             report(f"{mod_name}: {label}", (i + max(0.0, min(1.0, frac))) / max(1, len(trainers)))
 
         try:
@@ -77,7 +78,7 @@ def train_all(data_dir: Path | str, progress: Progress | None = None,
         except SkipTraining as exc:
             skipped[mod_name] = str(exc)
     card["data_fingerprint"] = data_fingerprint(data_dir)
-    card["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    card["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     card["version"] = CARD_VERSION
     if skipped:
         card["skipped"] = skipped

@@ -1,4 +1,6 @@
+# ruff: noqa: I001
 """Callbacks, one module per page. Importing this package registers them all with Dash."""
 
-from callbacks import shell, overview, data  # noqa: F401
+from callbacks import data, overview, shell  # noqa: F401
 # page issues add their modules on the next line(s)
+from callbacks import sourcing  # noqa: E402,F401

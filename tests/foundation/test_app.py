@@ -1,0 +1,130 @@
+"""App factory, routes, CLI, settings, formatting, and the overview/data callbacks called directly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics.settings import Settings, SettingsError
+from components import format as fmt
+from components.i18n import CORE, normalize_lang
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_settings_env_then_overrides(tmp_path):
+    s = Settings.from_env({"CHASQUI_DATA_DIR": str(tmp_path), "CHASQUI_PORT": "9000", "CHASQUI_DEMO_FEED": "0",
+                           "CHASQUI_ENGINE": "polars"}, port=9100)
+    assert s.data_dir == tmp_path and s.port == 9100 and s.demo_feed is False
+    assert s.ledger_dir == tmp_path / "ledger"
+    with pytest.raises(SettingsError):
+        Settings.from_env({"CHASQUI_ENGINE": "excel"})
+    with pytest.raises(SettingsError):
+        Settings.from_env({"CHASQUI_DEMO_FEED": "maybe"})
+
+
+def test_readme_documents_every_setting():
+    from analytics.settings import ENV_VARS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for var, _, _ in ENV_VARS.values():
+        assert f"`{var}`" in readme, var
+    first_commands = [ln.strip() for ln in readme.splitlines() if ln.strip().startswith("make ")][:2]
+    assert first_commands == ["make run", "make test"]
+
+
+def test_money_and_numbers():
+    assert fmt.soles(1234.5) == "S/ 1,234.50"
+    assert fmt.soles(-12) == "-S/ 12.00"
+    assert fmt.soles_compact(12_345_678) == "S/ 12.3 M"
+    assert fmt.pct(0.1234) == "12.3%"
+    assert normalize_lang("en-US") == "en" and normalize_lang(None) == "es" and normalize_lang("<x>") == "es"
+    assert set(CORE["es"]) == set(CORE["en"])
+
+
+def test_routes(settings, app_factory):
+    app = app_factory(settings)
+    client = app.server.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert json.loads(client.get("/healthz").data)["status"] == "ok"
+    for path in ("/", "/data", "/?start=2023-01-01&end=2023-02-01&utm_source=x"):
+        assert client.get(path).status_code == 200
+    # a callback request is timed per callback in /metrics
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200
+    metrics = client.get("/metrics").data.decode()
+    assert "chasqui_callback_seconds" in metrics and "chasqui_rows_loaded_total" in metrics
+
+
+def test_healthz_without_data(tmp_path, app_factory):
+    app = app_factory(Settings(data_dir=tmp_path, live=False))
+    assert app.server.test_client().get("/healthz").status_code == 503
+
+
+def test_overview_callback_numbers(rt, demo_dir):
+    from callbacks.overview import update_overview
+
+    kpis, trend, regions, status, query = update_overview("2023-01-01", "2023-06-30", "en", "dark")
+    orders = pl.read_parquet(demo_dir / "orders.parquet").filter(
+        pl.col("order_date").is_between(pl.date(2023, 1, 1), pl.date(2023, 6, 30)))
+    assert status is None and query == {"start": "2023-01-01", "end": "2023-06-30"}
+    text = str(kpis)
+    assert f"{orders.height:,}" in text
+    assert fmt.pct(1 - orders["is_late"].mean()) in text
+    assert trend.data[0].y == pytest.approx(
+        orders.group_by(pl.col("order_date").dt.truncate("1mo")).agg(pl.col("amount_pen").sum())
+        .sort("order_date")["amount_pen"].to_list())
+    assert len(trend.data[0].x) == 6
+    assert trend.layout.template.layout.paper_bgcolor == "#212529"  # dark theme restyles charts
+    lima = orders.filter(pl.col("region") == "PE-LIM")
+    assert regions.data[0].y[0] == "Lima"
+    assert regions.data[0].x[0] == pytest.approx(lima["amount_pen"].sum())
+
+
+def test_overview_callback_bad_input(rt):
+    from callbacks.overview import update_overview
+
+    kpis, trend, regions, status, query = update_overview("not-a-date", None, "es", "light")
+    assert kpis == [] and query is None and "No se pudo" in str(status)
+    # reversed range is swapped, not an error
+    *_, status, query = update_overview("2023-03-01", "2023-01-01", "es", "light")
+    assert query == {"start": "2023-01-01", "end": "2023-03-01"}
+
+
+def test_data_callback_lists_tables_and_quarantine(rt, demo_dir):
+    from callbacks.data import show_catalog
+
+    tables, models = show_catalog("es")
+    text = str(tables)
+    assert "orders" in text and "60,000" in text and "2022-01-01 → 2024-12-31" in text
+    assert "customers" in text and "regions" in text
+
+
+def test_cli_help_and_generate(tmp_path):
+    out = subprocess.run([sys.executable, "app.py", "--help"], capture_output=True, text=True, cwd=ROOT)
+    for cmd in ("serve", "generate", "train", "import", "segments", "scenario", "bench"):
+        assert cmd in out.stdout
+    out = subprocess.run([sys.executable, "app.py", "generate", "--orders", "2000", "--seed", "3",
+                          "--data-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, check=True)
+    payload = json.loads(out.stdout.strip().splitlines()[-1])
+    assert payload["tables"]["orders"] == 2000
+    assert pl.read_parquet(tmp_path / "orders.parquet").height == 2000
+    bad = subprocess.run([sys.executable, "app.py", "generate", "--orders", "0", "--data-dir", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "error:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_default_path_imports_no_heavy_engines():
+    code = ("import sys; sys.path.insert(0, '.');"
+            "from analytics.settings import Settings; import app, tempfile;"
+            "a = app.create_app(Settings(data_dir=tempfile.mkdtemp(), live=False));"
+            "a.server.test_client().get('/');"
+            "bad = [m for m in ('pyspark', 'tensorflow', 'keras') if m in sys.modules];"
+            "print(bad); assert not bad, bad")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]

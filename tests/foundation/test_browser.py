@@ -1,0 +1,42 @@
+"""Headless Chromium: the Overview and Data pages render, react, and log no console errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.browser
+
+
+def test_overview_page(dash_duo, settings, app_factory, browser_errors):
+    app = app_factory(settings)
+    dash_duo.start_server(app, port=free_port())
+    dash_duo.wait_for_text_to_equal(f"#{'shell-navbar'} .navbar-brand span", "Chasqui", timeout=20)
+    dash_duo.wait_for_contains_text("#overview-kpis", "60,000", timeout=20)
+    # the region chart is drawn from data (Lima first)
+    dash_duo.wait_for_element("#overview-regions .main-svg", timeout=20)
+    # navigation links for every page
+    links = [a.get_attribute("href") for a in dash_duo.find_elements("#shell-navbar a.nav-link")]
+    for path in ("/logistics", "/segments", "/scenarios", "/traceability", "/sourcing", "/data"):
+        assert any(h.endswith(path) for h in links), path
+    # a shareable URL with a date range filters the numbers
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/?start=2024-01-01&end=2024-01-31", timeout=20)
+    dash_duo.wait_for_element("#overview-kpis", timeout=20)
+    dash_duo.wait_for_text_to_equal("#overview-kpis .card .text-uppercase", "PEDIDOS", timeout=20)
+    text = dash_duo.find_element("#overview-kpis").text
+    assert "60,000" not in text
+    assert browser_errors(dash_duo) == []
+
+
+def test_language_switch_and_data_page(dash_duo, settings, app_factory, browser_errors):
+    app = app_factory(settings)
+    dash_duo.start_server(app, port=free_port())
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/data", timeout=20)
+    dash_duo.wait_for_contains_text("#data-summary-table", "orders", timeout=20)
+    assert "60,000" in dash_duo.find_element("#data-summary-table").text
+    assert "Conjuntos de datos" in dash_duo.find_element("body").text
+    # switch to English: the cookie is set and the page reloads in English
+    dash_duo.find_element("#shell-lang-switch label[for$='1'], #shell-lang-switch input[value='en']").click()
+    dash_duo.wait_for_contains_text("body", "Datasets", timeout=20)
+    assert browser_errors(dash_duo) == []
