@@ -8,9 +8,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       return theme;
     },
     /* Restore the switch from the stored theme on load. */
-    restoreTheme: function (stored) {
+    restoreTheme: function (ts, stored, current) {
       const dark = stored === "dark";
       document.documentElement.setAttribute("data-bs-theme", dark ? "dark" : "light");
+      if (Boolean(current) === dark) { return window.dash_clientside.no_update; }
       return dark;
     },
     /* Reload the page after the language cookie changed. */

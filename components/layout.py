@@ -24,24 +24,21 @@ def navbar(lang: str) -> dbc.Navbar:
             dbc.RadioItems(
                 id=ids.LANG_SWITCH,
                 options=[{"label": "ES", "value": "es"}, {"label": "EN", "value": "en"}],
-                value=lang, inline=True, className="me-3 text-light small",
-                input_class_name="me-1",
+                value=lang, inline=True, className="me-3 text-light small d-flex flex-nowrap",
+                input_class_name="me-1", label_class_name="me-2 text-light",
             ),
             dbc.Switch(id=ids.THEME_SWITCH, label=t("theme.dark", lang), value=False,
-                       className="text-light small mb-0"),
+                       className="text-light small mb-0 text-nowrap", label_class_name="text-light"),
         ],
-        className="d-flex align-items-center ms-lg-auto",
+        className="d-flex align-items-center ms-lg-auto flex-nowrap",
     )
     return dbc.Navbar(
         dbc.Container(
             [
-                dbc.NavbarBrand([html.Span("Chasqui", className="fw-bold"),
-                                 html.Small(t("app.tagline", lang), className="ms-2 d-none d-xl-inline opacity-75")],
-                                href="/"),
-                dbc.NavbarToggler(id="shell-navbar-toggler"),
-                dbc.Collapse(dbc.Nav([*links], navbar=True, className="me-auto"), navbar=True,
-                             id="shell-navbar-collapse", is_open=False),
-                switches,
+                dbc.NavbarBrand(html.Span("Chasqui", className="fw-bold", title=t("app.tagline", lang)), href="/"),
+                dbc.NavbarToggler(id=ids.NAVBAR_TOGGLER),
+                dbc.Collapse([dbc.Nav([*links], navbar=True, className="me-auto"), switches], navbar=True,
+                             id=ids.NAVBAR_COLLAPSE, is_open=False),
             ],
             fluid=True,
         ),

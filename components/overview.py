@@ -34,6 +34,8 @@ def layout(start: str | None = None, end: str | None = None) -> html.Div:
                     [html.Label(t("overview.dates", lang), className="form-label small me-2"),
                      dcc.DatePickerRange(id=ids.OVERVIEW_DATES, start_date=_parse_date(start),
                                          end_date=_parse_date(end), display_format="YYYY-MM-DD",
+                                         start_date_placeholder_text=t("overview.from", lang),
+                                         end_date_placeholder_text=t("overview.to", lang),
                                          clearable=True)],
                     width="auto"),
                 className="mb-3"),
@@ -41,9 +43,9 @@ def layout(start: str | None = None, end: str | None = None) -> html.Div:
             dcc.Loading(dbc.Row(id=ids.OVERVIEW_KPIS, className="g-3 mb-3")),
             dbc.Row(
                 [
-                    dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.OVERVIEW_TREND, config={"displaylogo": False}))),
+                    dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.OVERVIEW_TREND, config={"displaylogo": False, "displayModeBar": "hover"}))),
                             lg=7),
-                    dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.OVERVIEW_REGIONS, config={"displaylogo": False}))),
+                    dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.OVERVIEW_REGIONS, config={"displaylogo": False, "displayModeBar": "hover"}))),
                             lg=5),
                 ],
                 className="g-3 mb-3",
@@ -64,13 +66,15 @@ def kpi_row(kpis: dict, lang: str) -> list[dbc.Col]:
 
 
 def trend_figure(months: list, orders: list, revenue: list, late_rate: list, lang: str, theme: str) -> go.Figure:
+    """Monthly revenue bars and late-rate line; months labelled in the UI language."""
+    labels = [fmt.month_label(m, lang) for m in months]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(x=months, y=revenue, name=t("axis.revenue", lang), marker_color="#1f6f8b",
-                hovertemplate="%{x|%b %Y}<br>S/ %{y:,.0f}<extra></extra>")
-    fig.add_scatter(x=months, y=late_rate, name=t("axis.late_rate", lang), mode="lines+markers",
+    fig.add_bar(x=labels, y=revenue, name=t("axis.revenue", lang), marker_color="#1f6f8b",
+                hovertemplate="%{x}<br>S/ %{y:,.0f}<extra></extra>")
+    fig.add_scatter(x=labels, y=late_rate, name=t("axis.late_rate", lang), mode="lines+markers",
                     line={"color": "#c8102e"}, secondary_y=True,
                     customdata=orders,
-                    hovertemplate="%{x|%b %Y}<br>%{y:.1%} · %{customdata:,} " + t("axis.orders", lang).lower()
+                    hovertemplate="%{x}<br>%{y:.1%} · %{customdata:,} " + t("axis.orders", lang).lower()
                     + "<extra></extra>")
     fig.update_yaxes(title_text=t("axis.revenue", lang), secondary_y=False, tickprefix="S/ ")
     fig.update_yaxes(title_text=t("axis.late_rate", lang), secondary_y=True, tickformat=".0%", rangemode="tozero")

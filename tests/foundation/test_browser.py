@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from dash.testing.wait import until
 
 from tests.conftest import free_port
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.browser
 def test_overview_page(dash_duo, settings, app_factory, browser_errors):
     app = app_factory(settings)
     dash_duo.start_server(app, port=free_port())
-    dash_duo.wait_for_text_to_equal(f"#{'shell-navbar'} .navbar-brand span", "Chasqui", timeout=20)
+    dash_duo.wait_for_text_to_equal("#shell-navbar .navbar-brand span", "Chasqui", timeout=20)
     dash_duo.wait_for_contains_text("#overview-kpis", "60,000", timeout=20)
     # the region chart is drawn from data (Lima first)
     dash_duo.wait_for_element("#overview-regions .main-svg", timeout=20)
@@ -39,4 +40,22 @@ def test_language_switch_and_data_page(dash_duo, settings, app_factory, browser_
     # switch to English: the cookie is set and the page reloads in English
     dash_duo.find_element("#shell-lang-switch label[for$='1'], #shell-lang-switch input[value='en']").click()
     dash_duo.wait_for_contains_text("body", "Datasets", timeout=20)
+    assert browser_errors(dash_duo) == []
+
+
+def test_theme_switch_restyles_page_and_charts(dash_duo, settings, app_factory, browser_errors):
+    app = app_factory(settings)
+    dash_duo.start_server(app, port=free_port())
+    dash_duo.wait_for_element("#overview-trend .main-svg", timeout=20)
+    dash_duo.find_element("#shell-theme-switch").click()
+    until(lambda: dash_duo.driver.execute_script(
+        "return document.documentElement.getAttribute('data-bs-theme')") == "dark", timeout=10)
+    # the chart is redrawn with the dark template
+    until(lambda: dash_duo.driver.execute_script(
+        "return document.querySelector('#overview-trend .main-svg').style.background") in
+        ("rgb(33, 37, 41)",), timeout=15)
+    # the choice survives a reload (local storage)
+    dash_duo.driver.refresh()
+    until(lambda: dash_duo.driver.execute_script(
+        "return document.documentElement.getAttribute('data-bs-theme')") == "dark", timeout=15)
     assert browser_errors(dash_duo) == []
