@@ -27,7 +27,7 @@ import io
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ FORMATS = ("skops", "joblib", "keras", "json")
 EXTENSIONS = {"skops": ".skops", "joblib": ".joblib", "keras": ".keras", "json": ".json"}
 MANIFEST_SUFFIX = ".manifest.json"
 # skops refuses any type outside these module prefixes unless the caller trusts it explicitly.
-DEFAULT_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "analytics.")
+DEFAULT_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 
 
 class ArtifactError(ValueError):
@@ -124,7 +124,7 @@ def save(obj: Any, path: Path | str, *, fmt: str | None = None, params: dict[str
         "data_fingerprint": data_fingerprint,
         "params": params or {},
         "metrics": metrics or {},
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(fmt),
     }
     mpath = manifest_path(path)

@@ -444,6 +444,7 @@ def generate_orders(rng: np.random.Generator, n_orders: int, customers: dict[str
 # fn(data_dir: Path, seed: int, progress: Progress) after the core tables are written.
 EXTENSIONS: list[str] = [
     "analytics.sourcing.generate:generate_suppliers",
+    "analytics.traceability.generate:generate",
 ]
 
 

@@ -236,3 +236,4 @@ def register(schema: TableSchema) -> TableSchema:
 
 
 import analytics.sourcing.schemas  # noqa: E402,F401  (registers the sourcing tables, issue 8)
+import analytics.traceability.schemas  # noqa: E402,F401  (registers the traceability tables, issue 7)

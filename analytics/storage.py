@@ -15,7 +15,94 @@ QUARANTINE_DIR = "quarantine"
 
 
 def table_path(data_dir: Path | str, name: str) -> Path:
-    return Path(data_dir) / f"{name}.parquet"
+    """``DIR/<name>.parquet``; or the folder ``DIR/<name>/`` when the table is stored partitioned
+    (e.g. ``orders/order_month=2023-01/part-0.parquet``, see ``write_partitioned``) and no single file exists."""
+    single = Path(data_dir) / f"{name}.parquet"
+    folder = Path(data_dir) / name
+    if not single.exists() and folder.is_dir() and any(folder.rglob("*.parquet")):
+        return folder
+    return single
+
+
+# --- partitioned tables (issue 9): one folder per month, read identically by both engines -------------
+PARTITION_COLUMN = "order_month"  # hive key: DIR/<table>/order_month=YYYY-MM/part-0.parquet
+
+
+def table_files(data_dir: Path | str, name: str) -> list[Path]:
+    """The Parquet files of a table in reading order (one file, or a partitioned folder's files by path)."""
+    path = table_path(data_dir, name)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    return [path] if path.exists() else []
+
+
+def partition_keys(data_dir: Path | str, name: str) -> list[str]:
+    """Hive keys (``key=value`` folder names) of a partitioned table; they are not table columns."""
+    root = table_path(data_dir, name)
+    keys: set[str] = set()
+    if root.is_dir():
+        for f in table_files(data_dir, name):
+            keys.update(part.split("=", 1)[0] for part in f.relative_to(root).parts[:-1] if "=" in part)
+    return sorted(keys)
+
+
+def table_version(data_dir: Path | str, name: str) -> str:
+    """Changes whenever any file of the table changes (cache key for engines)."""
+    files = table_files(data_dir, name)
+    if not files:
+        raise FileNotFoundError(f"table {name!r} not found in {data_dir}")
+    stats = [f.stat() for f in files]
+    return f"{len(files)}:{sum(s.st_size for s in stats)}:{max(s.st_mtime_ns for s in stats)}"
+
+
+def read_table_files(data_dir: Path | str, name: str) -> pl.DataFrame:
+    """All rows of a table in reading order, without hive key columns (same frame for either layout)."""
+    files = table_files(data_dir, name)
+    if not files:
+        raise FileNotFoundError(f"table {name!r} not found at {table_path(data_dir, name)}")
+    if len(files) == 1 and not table_path(data_dir, name).is_dir():
+        df = pl.read_parquet(files[0])
+    else:
+        df = pl.read_parquet(files, hive_partitioning=False)
+        df = df.drop([k for k in partition_keys(data_dir, name) if k in df.columns])
+    # Files written by Spark store instants as UTC: show them in the schema's zone (Lima by convention)
+    schema = SCHEMAS.get(name)
+    want = {c.name: c.dtype for c in schema.columns} if schema is not None else {}
+    fix = []
+    for col, dtype in df.schema.items():
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone == "UTC":
+            target = want.get(col)
+            tz = getattr(target, "time_zone", None) or ("America/Lima" if target is None else None)
+            if tz and tz != "UTC":
+                fix.append(pl.col(col).dt.convert_time_zone(tz))
+    return df.with_columns(fix) if fix else df
+
+
+def write_partitioned(df: pl.DataFrame, data_dir: Path | str, name: str, date_column: str = "order_date") -> Path:
+    """Write a table as ``DIR/<name>/order_month=YYYY-MM/part-0.parquet`` (one folder per month of
+    ``date_column``), replacing ``DIR/<name>.parquet`` and any earlier folder atomically."""
+    import shutil
+    import uuid
+
+    schema = SCHEMAS.get(name)
+    if schema is not None:
+        schema.check_structure(df)
+    d = Path(data_dir)
+    tmp = d / f".{name}.{uuid.uuid4().hex}.tmp"
+    month = pl.col(date_column).dt.strftime("%Y-%m").fill_null("__null__")
+    keyed = df.with_columns(month.alias(PARTITION_COLUMN))
+    for (value,), part in keyed.group_by(PARTITION_COLUMN, maintain_order=True):
+        out = tmp / f"{PARTITION_COLUMN}={value}"
+        out.mkdir(parents=True, exist_ok=True)
+        part.drop(PARTITION_COLUMN).write_parquet(out / "part-0.parquet", compression="zstd", statistics=True)
+    final = d / name
+    old = d / f".{name}.{uuid.uuid4().hex}.old"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    (d / f"{name}.parquet").unlink(missing_ok=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
 
 
 def quarantine_path(data_dir: Path | str, name: str) -> Path:
@@ -30,7 +117,10 @@ def list_tables(data_dir: Path | str) -> list[str]:
     d = Path(data_dir)
     if not d.exists():
         return []
-    return sorted(p.stem for p in d.glob("*.parquet"))
+    names = {p.stem for p in d.glob("*.parquet")}
+    names.update(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")
+                 and any(c.is_dir() and "=" in c.name for c in p.iterdir()))
+    return sorted(names)
 
 
 def write_table(df: pl.DataFrame, data_dir: Path | str, name: str) -> Path:
@@ -38,7 +128,7 @@ def write_table(df: pl.DataFrame, data_dir: Path | str, name: str) -> Path:
     schema = SCHEMAS.get(name)
     if schema is not None:
         schema.check_structure(df)
-    path = table_path(data_dir, name)
+    path = Path(data_dir) / f"{name}.parquet"  # a single file wins over a partitioned folder of the same name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
     df.write_parquet(tmp, compression="zstd", statistics=True)
@@ -62,7 +152,7 @@ def load_table(data_dir: Path | str, name: str, schema: TableSchema | None = Non
     path = table_path(data_dir, name)
     if not path.exists():
         raise FileNotFoundError(f"table {name!r} not found at {path}")
-    df = pl.read_parquet(path)
+    df = read_table_files(data_dir, name)
     schema = schema or SCHEMAS.get(name)
     if schema is None:
         return LoadResult(df, df.height, 0)
@@ -97,6 +187,7 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 __all__ = [
-    "LoadResult", "SchemaError", "has_table", "list_tables", "load_table", "quarantine_path",
-    "read_quarantine", "table_path", "write_json", "write_table",
+    "PARTITION_COLUMN", "LoadResult", "SchemaError", "has_table", "list_tables", "load_table", "partition_keys",
+    "quarantine_path", "read_quarantine", "read_table_files", "table_files", "table_path", "table_version",
+    "write_json", "write_partitioned", "write_table",
 ]

@@ -23,8 +23,9 @@ CARD_VERSION = "1"
 Progress = Callable[[str, float], None]
 
 TRAINERS: list[str] = [
-    # "analytics.logistics.train:train",
+    "analytics.logistics.train:train",
     "analytics.sourcing.model:train_sourcing_model",
+    "analytics.live.coldchain:train",
 ]
 
 

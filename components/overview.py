@@ -13,6 +13,7 @@ from components import format as fmt
 from components import ids
 from components.i18n import current_lang, t
 from components.layout import kpi_card, page_header
+from components.live import live_section
 from components.theme import RISK_SCALE, style
 
 
@@ -50,7 +51,7 @@ def layout(start: str | None = None, end: str | None = None) -> html.Div:
                 ],
                 className="g-3 mb-3",
             ),
-            html.Div(id=ids.OVERVIEW_LIVE),
+            html.Div(live_section(lang), id=ids.OVERVIEW_LIVE),
         ]
     )
 

@@ -31,3 +31,14 @@ def style(fig: go.Figure, theme: object, height: int | None = None) -> go.Figure
     if height:
         fig.update_layout(height=height)
     return fig
+
+
+def blank_figure(message: str = "", theme: object = "light", height: int = 320) -> go.Figure:
+    """A figure with no axes, showing a short message (before there is anything to plot)."""
+    fig = go.Figure()
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    if message:
+        fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                           font={"size": 14, "color": "#6c757d"})
+    return style(fig, theme, height=height)

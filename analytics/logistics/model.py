@@ -18,7 +18,17 @@ import polars as pl
 
 from analytics.logistics.features import CATEGORICAL, FEATURES, GROUPS, NUMERIC, build_features
 
-MAX_CATEGORIES = 250  # HistGradientBoosting allows at most 255 bins per categorical feature
+MAX_CATEGORIES = 250
+# scikit-learn's OpenMP threads spin badly when the machine is shared (gunicorn workers, other jobs):
+# measured 10-20x slower fits/predictions with 2 threads under load, so the models run on one.
+OMP_THREADS = 1
+
+
+def limited_threads() -> Any:
+    """Context manager capping OpenMP threads for model fit/predict."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=OMP_THREADS, user_api="openmp")  # HistGradientBoosting allows at most 255 bins per categorical feature
 
 
 class NotFittedError(RuntimeError):
@@ -45,6 +55,8 @@ class FeatureEncoder:
             self.vocab_[c] = [str(v) for v in counts[c].head(self.max_categories).to_list()]
         self.medians_ = {c: float(feats[c].median()) if feats[c].null_count() < feats.height else 0.0
                          for c in NUMERIC}
+        # a feature the data never has (DataCo: no distances) becomes a constant 0
+        self.absent_ = [c for c in NUMERIC if feats[c].null_count() == feats.height]
         # reference order for attributions: the most common value / the median of each feature
         self.reference_: dict[str, Any] = {c: self.vocab_[c][0] if self.vocab_[c] else None for c in CATEGORICAL}
         self.reference_.update(self.medians_)
@@ -59,7 +71,7 @@ class FeatureEncoder:
         self._check()
         exprs = [pl.col(c).replace_strict({v: i for i, v in enumerate(self.vocab_[c])}, default=None,
                                           return_dtype=pl.Float32).alias(c) for c in CATEGORICAL]
-        exprs += [pl.col(c).cast(pl.Float32) for c in NUMERIC]
+        exprs += [(pl.lit(0.0) if c in self.absent_ else pl.col(c)).cast(pl.Float32).alias(c) for c in NUMERIC]
         return feats.select(exprs).to_numpy().astype(np.float32, copy=False)
 
     @property
@@ -69,12 +81,13 @@ class FeatureEncoder:
     def to_dict(self) -> dict[str, Any]:
         self._check()
         return {"max_categories": self.max_categories, "vocab": self.vocab_, "medians": self.medians_,
-                "reference": self.reference_}
+                "reference": self.reference_, "absent": self.absent_}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureEncoder:
         enc = cls(d["max_categories"])
         enc.vocab_, enc.medians_, enc.reference_ = d["vocab"], d["medians"], d["reference"]
+        enc.absent_ = list(d.get("absent", []))
         return enc
 
 
@@ -82,6 +95,34 @@ def _reference_matrix_row(encoder: FeatureEncoder) -> np.ndarray:
     ref = pl.DataFrame({c: [encoder.reference_[c]] for c in FEATURES},
                        schema={c: (pl.String if c in CATEGORICAL else pl.Float64) for c in FEATURES})
     return encoder.transform(ref)[0]
+
+
+class PlattCalibrator:
+    """Platt scaling on the logit of the raw probability (a 1-feature logistic regression)."""
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> PlattCalibrator:
+        from sklearn.linear_model import LogisticRegression
+
+        self.model_ = LogisticRegression(C=1e4).fit(_logit(p)[:, None], y)
+        return self
+
+    @classmethod
+    def from_model(cls, model: Any) -> PlattCalibrator:
+        """Wrap a saved LogisticRegression (the artifact stores only the scikit-learn object)."""
+        cal = cls()
+        cal.model_ = model
+        return cal
+
+    def predict(self, p: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("PlattCalibrator is not fitted")
+        z = self.model_.coef_[0, 0] * _logit(p) + self.model_.intercept_[0]
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 class LateRiskModel:
@@ -95,8 +136,8 @@ class LateRiskModel:
         self.name = name
 
     def raw_proba_matrix(self, x: np.ndarray) -> np.ndarray:
-        p = self.estimator.predict_proba(x)
-        p = np.asarray(p)
+        with limited_threads():
+            p = np.asarray(self.estimator.predict_proba(x))
         return p[:, 1] if p.ndim == 2 else p
 
     def proba_matrix(self, x: np.ndarray) -> np.ndarray:
@@ -141,7 +182,11 @@ class LateRiskModel:
 
 
 class DeliveryDaysModel:
-    """P50 and P90 of delivery days; ``p90_shift_`` is the conformal correction from validation."""
+    """P50 and P90 of delivery days (whole days); ``p90_shift_`` is the conformal correction.
+
+    Delivery days are integers, so ``actual <= floor(p90)`` exactly when ``actual <= p90``: the
+    whole-day window keeps the coverage measured on the continuous quantile.
+    """
 
     def __init__(self, encoder: FeatureEncoder, p50: Any, p90: Any, p90_shift: float = 0.0) -> None:
         self.encoder = encoder
@@ -150,8 +195,12 @@ class DeliveryDaysModel:
         self.p90_shift_ = p90_shift
 
     def predict_matrix(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p50 = np.maximum(self.p50.predict(x), 0.0)
-        p90 = np.maximum(self.p90.predict(x) + self.p90_shift_, p50)
+        with limited_threads():
+            raw50 = self.p50.predict(x)
+            raw90 = self.p90.predict(x) + self.p90_shift_
+        # deliveries are counted in whole days: the most likely day, and the last day of the window
+        p50 = np.maximum(np.round(raw50), 1.0)
+        p90 = np.maximum(np.floor(raw90 + 1e-9), p50)
         return p50, p90
 
     def predict(self, frame: pl.DataFrame) -> pl.DataFrame:

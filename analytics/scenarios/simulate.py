@@ -1,0 +1,472 @@
+"""The Monte Carlo engine: every run at once, as NumPy arrays over (runs x lanes x weeks).
+
+Mechanics (also in the page's help text):
+
+- Baseline: each lane's late probability from the reference window, moved by the seasonal offset
+  of the calendar month (learned from the year before), with per-run noise on that offset.
+- Road cuts (blockades, Panamericana Norte, Carretera Central): during the cut window a road
+  shipment meets a cut with probability c (share of days cut; urban deliveries keep only part of
+  the exposure). It waits for the road to reopen (mean wait = mean cut spell = c/(1-c) x open
+  spell) or takes a detour when one exists and is faster (extra km / road speed). A wait of D
+  days makes the order late when D exceeds its slack (promised - actual days, learned per lane).
+  Operations re-book a share of long-haul road shipments on air while roads are cut.
+- Rain (El Niño intensity): a chance per road shipment on the north coast of meeting local floods.
+- Callao: imported goods from Lima whose stock is still at the port wait (calibrated on earlier
+  port episodes in the data).
+- Capacity: demand above a carrier's capacity builds a FIFO backlog; the mean wait over the horizon
+  is (load/capacity - 1) x horizon / 2.
+- Costs: base cost per lane, + mode shift (air instead of road), + detours (extra km), +
+  mitigation costs, + fuel (fuel share of cost x fuel change). They add up to the total.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from analytics import geo
+from analytics.scenarios import inputs as I
+from analytics.scenarios.calibrate import REGION_NAT, SLACK_VALUES, Network
+
+N_REGIONS = len(geo.REGIONS)
+COST_PARTS = ("base", "mode_shift", "detour", "mitigation", "fuel")
+
+
+@dataclass(frozen=True)
+class Mitigation:
+    """A response simulated on top of a scenario."""
+
+    kind: str  # preposition | air | carrier
+    regions: tuple[str, ...]
+
+
+@dataclass
+class SimResult:
+    runs: int
+    orders: np.ndarray  # [R, 25]
+    late: np.ndarray  # [R, 25]
+    days_sum: np.ndarray  # [R, 25] total delivery days
+    cost: dict[str, np.ndarray]  # part -> [R]
+    revenue_at_risk: np.ndarray  # [R]
+    affected: np.ndarray  # [R]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def total_cost(self) -> np.ndarray:
+        return np.sum([self.cost[p] for p in COST_PARTS], axis=0)
+
+    def late_rate(self, regions: tuple[str, ...] | None = None) -> np.ndarray:
+        idx = _region_idx(regions)
+        return self.late[:, idx].sum(1) / np.maximum(self.orders[:, idx].sum(1), 1)
+
+    def avg_days(self, regions: tuple[str, ...] | None = None) -> np.ndarray:
+        idx = _region_idx(regions)
+        return self.days_sum[:, idx].sum(1) / np.maximum(self.orders[:, idx].sum(1), 1)
+
+
+def _region_idx(regions: tuple[str, ...] | None) -> np.ndarray:
+    if not regions:
+        return np.arange(N_REGIONS)
+    return np.array([geo.REGION_CODES.index(r) for r in regions])
+
+
+def _windows(inp: I.ScenarioInputs, start: date) -> dict[str, np.ndarray]:
+    """Per-week share of days inside each disruption window, and per-week season month weights."""
+    h = inp.days
+    day = np.arange(h)
+    weeks = (h + 6) // 7
+    wk = day // 7
+    wdays = np.bincount(wk, minlength=weeks).astype(float)
+
+    def frac(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(wk, mask.astype(float), minlength=weeks) / wdays
+
+    months = np.array([(start + timedelta(days=int(d))).month for d in day])
+    month_w = np.zeros((weeks, 13))
+    np.add.at(month_w, (wk, months), 1.0)
+    month_w /= wdays[:, None]
+    pset = set(I.peak_days(start, start + timedelta(days=h)))
+    peak = np.array([(start + timedelta(days=int(d))) in pset for d in day])
+    return {
+        "wdays": wdays, "month_w": month_w, "peak": frac(peak),
+        "blockade": frac(day < inp.blockade_days),
+        "central": frac(day < inp.central_days),
+        "port": frac(day < inp.callao_days),
+        # the Panamericana Norte is cut intermittently over the horizon (rain episodes)
+        "norte": np.full(weeks, 1.0 if inp.pan_norte_days else 0.0),
+        "rain": np.full(weeks, 1.0 if inp.nino_intensity else 0.0),
+    }
+
+
+def _q_exp(pmf: np.ndarray, mean_wait: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
+    """P(an exponential wait with this mean makes an otherwise on-time order late).
+
+    pmf: [l, K] slack distribution of the lanes. mean_wait: [R, G] per run and group (region) with
+    ``group`` [l] mapping lanes to columns, or [R, l] per lane when ``group`` is None. Returns [R, l].
+    The wait depends on the run and the region only, so exp(-k/m) is built on [R, G, K] and
+    combined with each lane's slack distribution by a matrix product per group."""
+    ok = SLACK_VALUES >= 0
+    p_ok = pmf[:, ok]
+    p_ok = p_ok / np.maximum(p_ok.sum(1, keepdims=True), 1e-12)
+    k = SLACK_VALUES[ok] + 0.5
+    m = np.maximum(mean_wait, 1e-6)
+    if group is None:
+        return np.einsum("rlk,lk->rl", np.exp(-k / m[..., None]), p_ok)
+    kern = np.exp(-k[None, None, :] / m[:, :, None])  # [R, G, K]
+    out = np.empty((m.shape[0], pmf.shape[0]))
+    for g in np.unique(group):
+        cols = np.flatnonzero(group == g)
+        out[:, cols] = kern[:, g, :] @ p_ok[cols].T
+    return out
+
+
+def _q_fixed(pmf: np.ndarray, wait: np.ndarray) -> np.ndarray:
+    """Same for a fixed wait (slack + U(0,1) < wait). wait: [R, L] -> [R, L]."""
+    ok = SLACK_VALUES >= 0
+    p_ok = pmf[:, ok]
+    p_ok = p_ok / np.maximum(p_ok.sum(1, keepdims=True), 1e-12)
+    k = SLACK_VALUES[ok]
+    return np.einsum("rlk,lk->rl", np.clip(wait[..., None] - k, 0.0, 1.0), p_ok)
+
+
+def wmean_of(win: dict[str, np.ndarray]) -> np.ndarray:
+    return win["wdays"] / win["wdays"].sum()
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, seed: int = 0,
+             mitigation: Mitigation | None = None) -> SimResult:
+    """Vectorised Monte Carlo of ``inp`` over the calibrated network."""
+    if runs < 1:
+        raise I.ScenarioError("runs must be at least 1")
+    rng = np.random.default_rng(seed)
+    start = inp.start or net.as_of
+    win = _windows(inp, start)
+    L, R, W, H = net.n_lanes, runs, win["wdays"].shape[0], inp.days
+    reg = net.lane_region
+    nat = REGION_NAT[reg]
+    road = net.road_mask()
+    codes = np.array(geo.REGION_CODES)
+    lane_code = codes[reg]
+
+    # demand by category -> lane volume multiplier
+    dmult = np.array([1.0 + inp.demand_pct.get(c, 0.0) / 100.0 for c in I.CATEGORIES])
+    vm = net.cat_share @ dmult
+    lam = net.per_day * vm * H  # expected orders per lane over the horizon
+
+    # exposure of road shipments to highway cuts
+    expo = np.where(road, (1 - net.local_share) + net.local_share * I.URBAN_EXPOSURE, 0.0)
+    extra_cost_order = np.zeros(L)
+    forced_air = np.zeros(L)
+    p_lane = net.p_late.copy()
+    pmf = net.slack_pmf
+    cost_lane = net.cost_mean.copy()
+    if mitigation is not None:
+        mreg = np.isin(lane_code, mitigation.regions)
+        if mitigation.kind == "preposition":
+            extra_cost_order = np.where(mreg, I.PREPOSITION_COST_PEN, 0.0)
+        elif mitigation.kind == "air":
+            forced_air = np.where(mreg & road & (net.dist_mean >= I.LOCAL_KM), I.MITIGATION_AIR_SHARE, 0.0)
+        elif mitigation.kind == "carrier":
+            p_lane, pmf, cost_lane = _best_carriers(net, mreg & road)
+        else:
+            raise I.ScenarioError(f"unknown mitigation {mitigation.kind!r}")
+
+    # --- baseline late probability by lane and week; per-run noise on the seasonal offset ---------
+    s_det = net.season_logit @ win["month_w"].T + net.peak_logit[:, None] * win["peak"][None, :]  # [3, W]
+    s_se = np.sqrt((net.season_se ** 2) @ win["month_w"].T) @ wmean_of(win)  # [3]
+    eps = rng.standard_normal((R, 3)) * s_se[None, :]  # [R, 3]
+    base_lw = _expit(np.log(p_lane / (1 - p_lane))[:, None] + s_det[nat])  # [L, W]
+    slope_lw = base_lw * (1 - base_lw)
+    days_season = (net.season_days[nat] @ win["month_w"].T)  # [L,W]
+
+    # --- road cuts -------------------------------------------------------------------------------
+    windowed: list[tuple[np.ndarray, np.ndarray]] = []  # (lanes, [R, l, W] survival factors)
+    s_glob = np.ones((R, L))  # survival factor that does not depend on the week
+    extra_days = np.zeros((R, L))  # expected extra days per order, averaged over the horizon
+    affected_p = np.zeros((R, L))
+    shift_air = np.zeros((R, L))  # share of the lane's orders re-booked on air
+    detour_km = np.zeros((R, L))
+    open_spell = I.OPEN_SPELL_DAYS * np.exp(I.OPEN_SPELL_SIGMA * rng.standard_normal(R))
+    wmean = win["wdays"] / win["wdays"].sum()
+    any_cut_frac = np.zeros((L, W))
+
+    cuts: list[tuple[str, tuple[str, ...], float, float]] = []  # name, regions, cut share, detour km
+    if inp.blockade_days and inp.blockade_regions:
+        cuts.append(("blockade", inp.blockade_regions, inp.blockade_cut_share, 0.0))
+    if inp.pan_norte_days:
+        cuts.append(("norte", geo.CORRIDORS["panamericana_norte"], min(inp.pan_norte_days / H, 1.0), 0.0))
+    if inp.central_days:
+        cuts.append(("central", geo.CORRIDORS["carretera_central"], 1.0,
+                     I.DETOUR_EXTRA_KM["carretera_central"]))
+    air_share = rng.uniform(*I.AIR_SHIFT_RANGE, R)
+    # highway days of a long-haul (non-urban) shipment
+    far_km = np.maximum(net.dist_mean - net.local_share * I.LOCAL_KM / 2, 0) / np.maximum(1 - net.local_share, 1e-3)
+    transit = np.where(road, far_km / net.speed_km_day[reg], 0.0)
+    for name, regions, share, detour in cuts:
+        sel = np.isin(lane_code, regions) & road & (expo > 0)
+        if not sel.any():
+            continue
+        idx = np.flatnonzero(sel)
+        win_w = win[name]  # [W]
+        any_cut_frac[idx] = np.maximum(any_cut_frac[idx], win_w[None, :])
+        uniq = np.array(sorted(set(reg[idx])))
+        if share >= 1.0:
+            c = np.ones((R, uniq.size))
+            closure_days = (inp.central_days if name == "central" else H)
+            wait = np.broadcast_to(0.5 * min(closure_days, H) * np.exp(0.2 * rng.standard_normal((R, 1))),
+                                   (R, uniq.size))
+        else:
+            k = I.CUT_SHARE_CONCENTRATION
+            c = rng.beta(max(k * share, 1e-3), max(k * (1 - share), 1e-3), (R, uniq.size))
+            wait = np.clip(c / np.maximum(1 - c, 1e-3) * open_spell[:, None], 0.25, H)
+        col = np.searchsorted(uniq, reg[idx])
+        c_l, wait_l = c[:, col], wait[:, col]  # [R, l]
+        if detour > 0:
+            det_days = detour / net.speed_km_day[reg[idx]]
+            use_det = det_days[None, :] < wait_l
+            q = np.where(use_det, _q_fixed(pmf[idx], np.broadcast_to(det_days, wait_l.shape)),
+                         _q_exp(pmf[idx], wait, col))
+            mean_extra = np.where(use_det, det_days[None, :], wait_l)
+            detour_km[:, idx] += np.where(use_det, c_l * expo[idx] * (win_w @ wmean) * detour, 0.0)
+        else:
+            q = _q_exp(pmf[idx], wait, col)
+            mean_extra = wait_l
+        a = air_share[:, None] * net.long_share[idx][None, :] if name != "central" else 0.0 * c_l
+        a = np.maximum(a, shift_air[:, idx])
+        shift_air[:, idx] = a
+        # a long-haul trip of T days on an intermittently cut road meets a cut unless the road is
+        # open when it sets off and stays open for the whole trip: 1 - (1 - c) exp(-T / open spell)
+        ls = net.local_share[idx]
+        meet = 1 - (1 - c_l) * np.exp(-transit[idx][None, :] / open_spell[:, None])
+        hit = ((1 - ls) * meet + ls * I.URBAN_EXPOSURE * c_l) * (1 - a)  # [R, l]
+        if mitigation is not None and mitigation.kind == "preposition":
+            hit = hit * np.where(np.isin(lane_code[idx], mitigation.regions), I.PREPOSITION_EXPOSURE, 1.0)
+        windowed.append((idx, 1 - hit[:, :, None] * q[:, :, None] * win_w[None, None, :]))
+        extra_days[:, idx] += hit * mean_extra * (win_w @ wmean)
+        affected_p[:, idx] = 1 - (1 - affected_p[:, idx]) * (1 - (hit + a) * (win_w @ wmean))
+
+    # --- north-coast rain --------------------------------------------------------------------------
+    if inp.nino_intensity:
+        sel = np.isin(lane_code, I.NORTH_COAST) & road
+        idx = np.flatnonzero(sel)
+        if idx.size:
+            hitp = np.clip(I.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rng.uniform(0.7, 1.3, (R, 1)), 0, 1)
+            mwait = (I.RAIN_DELAY_BASE_DAYS + I.RAIN_DELAY_PER_LEVEL * inp.nino_intensity) * np.ones((R, idx.size))
+            q = np.broadcast_to(_q_exp(pmf[idx], mwait[:1]), (R, idx.size))
+            hit = hitp * (1 - shift_air[:, idx])
+            s_glob[:, idx] *= 1 - hit * q * (win["rain"] @ wmean)
+            extra_days[:, idx] += hit * mwait
+            affected_p[:, idx] = 1 - (1 - affected_p[:, idx]) * (1 - hit)
+
+    # --- Callao port -------------------------------------------------------------------------------
+    if inp.callao_days:
+        lim = np.isin(net.lane_dc, [d.dc_id for d in geo.DCS if d.region in ("PE-CAL", "PE-LIM")])
+        imp = net.cat_share[:, [I.CATEGORIES.index(c) for c in I.IMPORTED_CATEGORIES]].sum(1)
+        idx = np.flatnonzero(lim & (imp > 0))
+        if idx.size:
+            m = net.port_delay_days / I.PORT_EXPOSED_SHARE * np.exp(0.25 * rng.standard_normal((R, 1)))
+            q = _q_exp(pmf[idx], np.maximum(m, 1e-3), np.zeros(idx.size, int))
+            m = np.broadcast_to(np.maximum(m, 1e-3), (R, idx.size))
+            hit = I.PORT_EXPOSED_SHARE * imp[idx][None, :] * np.ones((R, 1))
+            windowed.append((idx, 1 - (hit * q)[:, :, None] * win["port"][None, None, :]))
+            extra_days[:, idx] += hit * m * (win["port"] @ wmean)
+            affected_p[:, idx] = 1 - (1 - affected_p[:, idx]) * (1 - hit * (win["port"] @ wmean))
+
+    # --- carrier capacity and backlog ---------------------------------------------------------------
+    C = len(net.carriers)
+    load = np.bincount(net.lane_carrier, net.per_day * vm, minlength=C)
+    base_load = np.bincount(net.lane_carrier, net.per_day, minlength=C)
+    load = load * np.where(base_load > 0, net.mean_per_day_carrier / np.maximum(base_load, 1e-9), 1.0)
+    if inp.capacity_pct or inp.demand_pct:
+        cap = net.cap_per_day[None, :] * (1 + inp.capacity_pct / 100.0) * np.exp(
+            I.CAPACITY_SIGMA * rng.standard_normal((R, C)))
+        backlog_wait = np.clip(load[None, :] / np.maximum(cap, 1e-9) - 1.0, 0.0, None) * H / 2.0  # [R, C]
+        wl = backlog_wait[:, net.lane_carrier]
+        cols = np.flatnonzero((wl > 0).any(0))
+        if cols.size:
+            q = _q_fixed(pmf[cols], wl[:, cols])
+            s_glob[:, cols] *= 1 - q
+            extra_days += wl
+            affected_p = 1 - (1 - affected_p) * (1 - (wl > 0))
+
+    # --- combine -------------------------------------------------------------------------------------
+    p0_mean = (base_lw @ wmean)[None, :] + (slope_lw @ wmean)[None, :] * eps[:, nat]  # [R, L]
+    p_road = 1 - s_glob * (1 - p0_mean)
+    if windowed:
+        U = np.unique(np.concatenate([ix for ix, _ in windowed]))
+        surv_u = np.ones((R, U.size, W))
+        for ix, fac in windowed:
+            surv_u[:, np.searchsorted(U, ix), :] *= fac
+        p0_u = base_lw[U][None] + slope_lw[U][None] * eps[:, nat[U]][:, :, None]  # [R, U, W]
+        p_road[:, U] = 1 - s_glob[:, U] * (((1 - p0_u) * surv_u) @ wmean)
+    air_p = net.air_late_region[reg]
+    shifted = np.clip(shift_air * (any_cut_frac @ wmean)[None, :] + forced_air[None, :], 0, 1)
+    p_lane_run = (1 - shifted) * p_road + shifted * air_p[None, :]
+    # order counts and late counts: Poisson and binomial draws through their normal approximation
+    # (fast; exact enough for lane totals), clipped to valid ranges
+    z = rng.standard_normal((2, R, L), dtype=np.float32)
+    n = np.maximum(np.rint(lam[None, :] + np.sqrt(lam)[None, :] * z[0]), 0.0)
+    pc = np.clip(p_lane_run, 0, 1)
+    late = np.clip(np.rint(n * pc + np.sqrt(n * pc * (1 - pc)) * z[1]), 0.0, n)
+    base_days = net.mean_days[None, :] + (days_season @ wmean)[None, :]
+    air_days = net.air_days_region[reg][None, :]
+    days_lane = (1 - shifted) * (base_days + extra_days) + shifted * air_days
+    affected_p = np.clip(1 - (1 - affected_p) * (1 - shifted), 0, 1)
+
+    onehot = np.zeros((L, N_REGIONS))
+    onehot[np.arange(L), reg] = 1.0
+    nf = n.astype(float)
+
+    # costs (soles over the horizon)
+    air_km = net.dist_mean / np.array([geo.ROAD_CIRCUITY[geo.REGIONS[r].natural_region] for r in reg]) + 25.0
+    air_cost = net.cost_a["air"] + net.cost_b["air"] * np.maximum(net.weight_mean, 0.5) * air_km
+    b_mode = np.array([net.cost_b.get(m, 0.0) for m in net.lane_mode])
+    cost = {
+        "base": nf @ cost_lane,
+        "mode_shift": (nf * shifted) @ np.where(road, air_cost - cost_lane, 0.0),
+        "detour": (nf * detour_km) @ (b_mode * np.maximum(net.weight_mean, 0.5)),
+        "mitigation": nf @ extra_cost_order,
+    }
+    fuel_share = np.array([I.FUEL_SHARE.get(m, 0.35) for m in net.lane_mode])
+    fuel_air = I.FUEL_SHARE["air"]
+    fuel_base = nf @ (cost_lane * fuel_share) + (nf * shifted) @ np.where(
+        road, air_cost * fuel_air - cost_lane * fuel_share, 0.0) + cost["detour"] * I.FUEL_SHARE["standard"]
+    cost["fuel"] = fuel_base * inp.fuel_pct / 100.0
+    return SimResult(
+        runs=R, orders=nf @ onehot, late=late.astype(float) @ onehot, days_sum=(nf * days_lane) @ onehot,
+        cost=cost, revenue_at_risk=late.astype(float) @ net.amount_mean,
+        affected=(nf * affected_p).sum(1),
+        meta={"horizon_days": H, "start": start.isoformat(), "lanes": L},
+    )
+
+
+def _best_carriers(net: Network, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Book the most reliable road carrier of each region x DC x mode for the selected lanes."""
+    p, pmf, cost = net.p_late.copy(), net.slack_pmf.copy(), net.cost_mean.copy()
+    for i in np.flatnonzero(sel):
+        same = ((net.lane_region == net.lane_region[i]) & (net.lane_dc == net.lane_dc[i])
+                & (net.lane_mode == net.lane_mode[i]) & (net.n_ref >= 10))
+        if not same.any():
+            continue
+        j = np.flatnonzero(same)[np.argmin(net.p_late[same])]
+        if net.p_late[j] < p[i]:
+            p[i], pmf[i], cost[i] = net.p_late[j], net.slack_pmf[j], net.cost_mean[j]
+    return p, pmf, cost
+
+
+def simulate_loop(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, seed: int = 0) -> dict[str, list[float]]:
+    """The same model written as a plain per-run, per-lane Python loop (reference and benchmark).
+
+    Covers the baseline, road cuts without detours, rain and fuel; returns per-run late rate for
+    the whole network and the total cost."""
+    if inp.central_days or inp.callao_days or inp.capacity_pct or inp.demand_pct:
+        raise I.ScenarioError("simulate_loop covers baseline, blockades, Panamericana Norte, rain and fuel")
+    rnd = random.Random(seed)
+    start = inp.start or net.as_of
+    win = _windows(inp, start)
+    H = inp.days
+    wdays = [float(x) for x in win["wdays"]]
+    wsum = sum(wdays)
+    wmean = [x / wsum for x in wdays]
+    pmf = net.slack_pmf.tolist()
+    slack = [int(s) for s in SLACK_VALUES]
+    lane_code = [geo.REGION_CODES[r] for r in net.lane_region]
+    nat = [int(REGION_NAT[r]) for r in net.lane_region]
+    road = net.road_mask().tolist()
+    cuts = []
+    if inp.blockade_days and inp.blockade_regions:
+        cuts.append(("blockade", set(inp.blockade_regions), inp.blockade_cut_share))
+    if inp.pan_norte_days:
+        cuts.append(("norte", set(geo.CORRIDORS["panamericana_norte"]), min(inp.pan_norte_days / H, 1.0)))
+
+    def q_exp(lane: int, m: float) -> float:
+        num = den = 0.0
+        for s, p in zip(slack, pmf[lane]):
+            if s >= 0:
+                den += p
+                num += p * math.exp(-(s + 0.5) / max(m, 1e-6))
+        return num / den if den > 0 else 0.0
+
+    def poisson(lam: float) -> int:  # Knuth for small, normal approximation for large
+        if lam < 30:
+            el, k, p = math.exp(-lam), 0, 1.0
+            while True:
+                p *= rnd.random()
+                if p <= el:
+                    return k
+                k += 1
+        return max(0, int(round(rnd.gauss(lam, math.sqrt(lam)))))
+
+    far_km = np.maximum(net.dist_mean - net.local_share * I.LOCAL_KM / 2, 0) / np.maximum(1 - net.local_share, 1e-3)
+    transit = np.where(net.road_mask(), far_km / net.speed_km_day[net.lane_region], 0.0).tolist()
+    s_det = net.season_logit @ win["month_w"].T + net.peak_logit[:, None] * win["peak"][None, :]
+    s_se = np.sqrt((net.season_se ** 2) @ win["month_w"].T) @ wmean_of(win)
+    base = _expit(np.log(net.p_late / (1 - net.p_late))[:, None] + s_det[REGION_NAT[net.lane_region]])
+    base_lw, slope_lw = base.tolist(), (base * (1 - base)).tolist()
+    out_rate, out_cost = [], []
+    for _ in range(runs):
+        eps = [rnd.gauss(0, 1) * float(s_se[k]) for k in range(3)]
+        open_spell = I.OPEN_SPELL_DAYS * math.exp(I.OPEN_SPELL_SIGMA * rnd.gauss(0, 1))
+        air_share = rnd.uniform(*I.AIR_SHIFT_RANGE)
+        rain_hit = I.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rnd.uniform(0.7, 1.3)
+        cut_draw: dict[tuple[str, int], tuple[float, float]] = {}
+        tot_n = tot_late = 0
+        tot_cost = 0.0
+        for lane in range(net.n_lanes):
+            expo = ((1 - net.local_share[lane]) + net.local_share[lane] * I.URBAN_EXPOSURE) if road[lane] else 0.0
+            surv_w = [1.0] * len(wdays)
+            shift = 0.0
+            cut_frac = 0.0
+            for name, regs, share in cuts:
+                if lane_code[lane] not in regs or not road[lane] or expo <= 0:
+                    continue
+                key = (name, int(net.lane_region[lane]))
+                if key not in cut_draw:
+                    k = I.CUT_SHARE_CONCENTRATION
+                    c = rnd.betavariate(max(k * share, 1e-3), max(k * (1 - share), 1e-3)) if share < 1 else 1.0
+                    wait = min(max(c / max(1 - c, 1e-3) * open_spell, 0.25), H)
+                    cut_draw[key] = (c, wait)
+                c, wait = cut_draw[key]
+                a = max(air_share * float(net.long_share[lane]), shift)
+                shift = a
+                q = q_exp(lane, wait)
+                ls = float(net.local_share[lane])
+                meet = 1 - (1 - c) * math.exp(-transit[lane] / open_spell)
+                hit = ((1 - ls) * meet + ls * I.URBAN_EXPOSURE * c) * (1 - a)
+                for w in range(len(wdays)):
+                    f = float(win[name][w])
+                    surv_w[w] *= 1 - hit * q * f
+                    cut_frac = max(cut_frac, f)
+            if inp.nino_intensity and lane_code[lane] in I.NORTH_COAST and road[lane]:
+                m = I.RAIN_DELAY_BASE_DAYS + I.RAIN_DELAY_PER_LEVEL * inp.nino_intensity
+                q = q_exp(lane, m)
+                for w in range(len(wdays)):
+                    surv_w[w] *= 1 - min(max(rain_hit, 0), 1) * (1 - shift) * q
+            p_road = 0.0
+            for w in range(len(wdays)):
+                p0 = base_lw[lane][w] + slope_lw[lane][w] * eps[nat[lane]]
+                p_road += wmean[w] * (1 - (1 - p0) * surv_w[w])
+            shifted = 0.0
+            if road[lane] and shift > 0:
+                for w in range(len(wdays)):
+                    shifted += wmean[w] * max([float(win[nm][w]) for nm, regs, _ in cuts if lane_code[lane] in regs],
+                                              default=0.0)
+                shifted *= shift
+            p = (1 - shifted) * p_road + shifted * float(net.air_late_region[net.lane_region[lane]])
+            n = poisson(float(net.per_day[lane]) * H)
+            late = sum(1 for _ in range(n) if rnd.random() < p)
+            tot_n += n
+            tot_late += late
+            tot_cost += n * float(net.cost_mean[lane]) * (1 + I.FUEL_SHARE.get(str(net.lane_mode[lane]), 0.35)
+                                                          * inp.fuel_pct / 100.0)
+        out_rate.append(tot_late / max(tot_n, 1))
+        out_cost.append(tot_cost)
+    return {"late_rate": out_rate, "cost_no_shift": out_cost}

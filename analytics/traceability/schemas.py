@@ -1,0 +1,67 @@
+"""Schemas of the traceability tables (registered in analytics.schemas.SCHEMAS)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analytics.schemas import TS, Column, TableSchema, register
+
+_HASH_RE = r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$"
+
+TRACE_EVENTS = register(TableSchema(
+    "trace_events",
+    (
+        Column("event_key", pl.String, doc="Row key of the stored event (EV-... generated, IM-... imported)"),
+        Column("seq", pl.Int64, check=lambda c: c >= 1, rule="must be ≥ 1"),
+        Column("event_hash", pl.String, check=lambda c: c.str.contains(_HASH_RE),
+               rule="GS1 CBV 2.0 event hash ni:///sha-256;<hex>?ver=CBV2.0",
+               doc="Event hash computed when the event was stored (anchored in the ledger)"),
+        Column("leaf_index", pl.Int64, nullable=True, check=lambda c: c >= 0, rule="must be ≥ 0",
+               doc="Position of the event hash in the Merkle log (null = not anchored)"),
+        Column("event_type", pl.String, doc="EPCIS event type"),
+        Column("biz_step", pl.String, nullable=True, doc="CBV business step (short name)"),
+        Column("event_time", TS, doc="When the event happened (America/Lima)"),
+        Column("read_point", pl.String, nullable=True, doc="Read point (GS1 Digital Link of the GLN)"),
+        Column("source", pl.String, doc="generated, or import:<file name>"),
+        Column("document", pl.String, doc="The event as EPCIS 2.0 JSON-LD (with its @context)"),
+    ),
+    doc="EPCIS 2.0 events of agro lots, each anchored by its CBV 2.0 hash in the Merkle log",
+    date_column="event_time",
+    primary_key=("event_key",),
+))
+
+TRACE_ITEMS = register(TableSchema(
+    "trace_items",
+    (
+        Column("event_key", pl.String),
+        Column("role", pl.String, check=lambda c: c.is_in(
+            ["created", "observed", "packed", "unpacked", "parent", "input", "output", "source", "destination"]),
+            rule="one of created/observed/packed/unpacked/parent/input/output/source/destination"),
+        Column("gtin", pl.String, nullable=True, check=lambda c: c.str.contains(r"^\d{14}$"), rule="14 digits"),
+        Column("lot", pl.String, nullable=True),
+        Column("sscc", pl.String, nullable=True, check=lambda c: c.str.contains(r"^\d{18}$"), rule="18 digits"),
+        Column("quantity_kg", pl.Float64, nullable=True, check=lambda c: c >= 0, rule="must be ≥ 0"),
+        Column("party", pl.String, nullable=True, doc="Source/destination (Digital Link of a GLN)"),
+    ),
+    doc="Lots, pallets and parties each EPCIS event mentions (derived from the events)",
+))
+
+TRACE_LOTS = register(TableSchema(
+    "trace_lots",
+    (
+        Column("lot_code", pl.String),
+        Column("gtin", pl.String, check=lambda c: c.str.contains(r"^0775\d{10}$"), rule="GTIN-14 under GS1 Perú (775)"),
+        Column("crop", pl.String),
+        Column("product_es", pl.String),
+        Column("product_en", pl.String),
+        Column("region", pl.String, doc="ISO 3166-2:PE of the farm or plant"),
+        Column("site_gln", pl.String, check=lambda c: c.str.contains(r"^\d{13}$"), rule="13-digit GLN"),
+        Column("site_name", pl.String),
+        Column("senasa_code", pl.String, nullable=True, doc="SENASA production-site code (harvest lots)"),
+        Column("created_date", pl.Date),
+        Column("quantity_kg", pl.Float64, check=lambda c: c > 0, rule="must be > 0"),
+        Column("kind", pl.String, check=lambda c: c.is_in(["harvest", "transformed"]), rule="harvest or transformed"),
+    ),
+    doc="Agro lots (blueberries, avocados, grapes, asparagus, mango, coffee, cacao, quinoa)",
+    primary_key=("gtin", "lot_code"),
+))

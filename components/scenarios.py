@@ -1,0 +1,279 @@
+"""Scenarios page: controls, result cards, figures and the help text (no analytics imports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from components import format as fmt
+from components import ids
+from components.i18n import translator
+from components.theme import style
+
+CATEGORIES = ("electronics", "fashion", "home", "groceries", "health_beauty", "hardware", "toys", "sports")
+REGIONS = ("PE-AMA", "PE-ANC", "PE-APU", "PE-ARE", "PE-AYA", "PE-CAJ", "PE-CAL", "PE-CUS", "PE-HUV", "PE-HUC",
+           "PE-ICA", "PE-JUN", "PE-LAL", "PE-LAM", "PE-LIM", "PE-LOR", "PE-MDD", "PE-MOQ", "PE-PAS", "PE-PIU",
+           "PE-PUN", "PE-SAM", "PE-TAC", "PE-TUM", "PE-UCA")
+PRESETS = ("blockade-south-2022", "yaku-2023", "callao-congestion-2024", "central-closure-2w", "nino-costero-strong")
+
+TEXT = {
+    "es": {
+        "title": "Escenarios: planificación ¿qué pasa si…?", "preset": "Episodio de referencia",
+        "nino": "Lluvias / El Niño costero (intensidad 0–3)", "norte": "Días con la Panamericana Norte cortada",
+        "block_regions": "Bloqueos de carreteras en regiones", "block_days": "Días de bloqueo",
+        "callao": "Días de disrupción en el puerto del Callao", "central": "Días de cierre de la Carretera Central",
+        "fuel": "Cambio en el precio del combustible (%)", "capacity": "Cambio en la capacidad de transportistas (%)",
+        "demand_cat": "Categoría", "demand_pct": "Cambio de demanda (%)", "horizon": "Horizonte (semanas)",
+        "late_rate": "Tasa de retraso", "avg_days": "Días promedio de entrega", "cost": "Costo logístico",
+        "rar": "Ingresos en riesgo", "affected": "Pedidos afectados", "baseline": "Base", "scenario": "Escenario",
+        "band": "P10–P90", "regions_fig": "Tasa de retraso por región (P50, barras P10–P90)",
+        "tornado": "¿Qué entrada pesa más? (cambio en la tasa de retraso, p.p.)",
+        "mitigations": "Mitigaciones sugeridas (efecto simulado en las regiones más afectadas)",
+        "mit.preposition": "Pre-posicionar stock en la región (otro CD)",
+        "mit.air": "Cambiar a modo aéreo la mitad de los envíos por carretera",
+        "mit.carrier": "Contratar al transportista más confiable de cada ruta",
+        "mit.none": "Sin regiones con aumento apreciable: no hacen falta mitigaciones.",
+        "mit.effect": "{pp} p.p. de retraso · costo {cost} · ingresos en riesgo {rar}",
+        "cancel": "Cancelar", "save_name": "Nombre del escenario", "save": "Guardar", "saved": "Comparar escenarios guardados (máx. 3)",
+        "export": "Exportar CSV", "compare_fig": "Comparación (P50, barras P10–P90)",
+        "status": "{runs} simulaciones · {lanes} rutas · datos hasta {as_of} · base: {source} · {secs} s",
+        "saved_ok": "Escenario «{name}» guardado.", "name_needed": "El escenario necesita un nombre (1 a 60 caracteres).", "error": "No se pudo simular: {msg}",
+        "driver.blockade": "Bloqueos", "driver.pan_norte": "Panamericana Norte", "driver.nino": "Lluvias / El Niño",
+        "driver.central": "Carretera Central", "driver.callao": "Puerto del Callao", "driver.fuel": "Combustible",
+        "driver.demand": "Demanda", "driver.capacity": "Capacidad de transportistas",
+        "help.title": "¿Cómo funciona la simulación?",
+        "help.body": (
+            "Monte Carlo vectorizado (1 000 corridas) sobre rutas región × CD × modo × transportista, "
+            "aprendidas solo de los datos anteriores a la fecha de corte (un episodio se reproduce al día "
+            "previo). Base: tasa de retraso de cada ruta en los 3 meses previos, ajustada por la "
+            "estacionalidad del mes y los picos comerciales (aprendidos del año anterior), o el modelo de "
+            "retraso entrenado si no vio el episodio. Cortes de carretera: durante un bloqueo las vías "
+            "están cortadas una parte c de los días (50 % por defecto); un viaje de T días encuentra un "
+            "corte con probabilidad 1 − (1 − c)·e^(−T/3) y espera a que se reabra (espera media "
+            "c/(1 − c)·3 días) o toma un desvío si existe (Carretera Central: +250 km); llega tarde si la "
+            "espera supera su holgura (días prometidos − reales, aprendida por ruta). Parte de los envíos "
+            "largos se pasa a avión. Lluvias: probabilidad de inundación local por nivel. Callao: los "
+            "productos importados de Lima esperan en puerto (calibrado con episodios anteriores). "
+            "Capacidad: la demanda sobre la capacidad (percentil 95 diario) forma una cola. Costos: base + "
+            "cambio de modo + desvíos + mitigación + combustible (participación del combustible × cambio)."),
+    },
+    "en": {
+        "title": "Scenarios: what-if planning", "preset": "Reference episode",
+        "nino": "Rains / coastal El Niño (intensity 0–3)", "norte": "Days the Panamericana Norte is cut",
+        "block_regions": "Road blockades in regions", "block_days": "Blockade days",
+        "callao": "Callao port disruption days", "central": "Carretera Central closure days",
+        "fuel": "Fuel price change (%)", "capacity": "Carrier capacity change (%)",
+        "demand_cat": "Category", "demand_pct": "Demand change (%)", "horizon": "Horizon (weeks)",
+        "late_rate": "Late rate", "avg_days": "Average delivery days", "cost": "Logistics cost",
+        "rar": "Revenue at risk", "affected": "Orders affected", "baseline": "Baseline", "scenario": "Scenario",
+        "band": "P10–P90", "regions_fig": "Late rate by region (P50, P10–P90 bars)",
+        "tornado": "Which input drives the change most? (late-rate change, pp)",
+        "mitigations": "Suggested mitigations (simulated effect in the worst-hit regions)",
+        "mit.preposition": "Pre-position stock in the region (another DC)",
+        "mit.air": "Switch half of the road shipments to air",
+        "mit.carrier": "Book the most reliable carrier on each route",
+        "mit.none": "No region with a noticeable rise: no mitigation needed.",
+        "mit.effect": "{pp} pp late · cost {cost} · revenue at risk {rar}",
+        "cancel": "Cancel", "save_name": "Scenario name", "save": "Save", "saved": "Compare saved scenarios (max. 3)",
+        "export": "Export CSV", "compare_fig": "Comparison (P50, P10–P90 bars)",
+        "status": "{runs} runs · {lanes} lanes · data up to {as_of} · baseline: {source} · {secs} s",
+        "saved_ok": "Scenario “{name}” saved.", "name_needed": "The scenario needs a name (1 to 60 characters).", "error": "Could not simulate: {msg}",
+        "driver.blockade": "Blockades", "driver.pan_norte": "Panamericana Norte", "driver.nino": "Rains / El Niño",
+        "driver.central": "Carretera Central", "driver.callao": "Callao port", "driver.fuel": "Fuel",
+        "driver.demand": "Demand", "driver.capacity": "Carrier capacity",
+        "help.title": "How does the simulation work?",
+        "help.body": (
+            "Vectorised Monte Carlo (1,000 runs) over lanes region × DC × mode × carrier, learned only from "
+            "data before the as-of date (an episode replays as of the day before it began). Baseline: each "
+            "lane's late rate over the 3 months before, moved by the month's seasonality and retail peaks "
+            "(learned from the year before), or the trained delay model when it did not see the episode. "
+            "Road cuts: during a blockade roads are cut on a share c of the days (50% by default); a trip of "
+            "T days meets a cut with probability 1 − (1 − c)·e^(−T/3) and waits for the road to reopen "
+            "(mean wait c/(1 − c)·3 days) or detours when a detour exists (Carretera Central: +250 km); it is "
+            "late when the wait exceeds its slack (promised − actual days, learned per lane). Some long-haul "
+            "shipments move to air. Rains: a chance of local flooding per intensity level. Callao: imported "
+            "goods from Lima wait at the port (calibrated on earlier episodes). Capacity: demand above "
+            "capacity (95th percentile of daily volume) builds a queue. Costs: base + mode shift + detours + "
+            "mitigation + fuel (fuel share × change)."),
+    },
+}
+tr = translator(TEXT)
+
+
+def _num(kwargs: dict[str, Any], key: str, default: float) -> float:
+    try:
+        return float(kwargs.get(key, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _slider(id_: str, lo: int, hi: int, step: int, value: float, marks: dict | None = None) -> dcc.Slider:
+    return dcc.Slider(id=id_, min=lo, max=hi, step=step, value=max(lo, min(hi, value)),
+                      marks=marks or {lo: str(lo), hi: str(hi)}, tooltip={"placement": "bottom"}, updatemode="mouseup")
+
+
+def controls(lang: str, kwargs: dict[str, Any]) -> dbc.Card:
+    regions = [r for r in str(kwargs.get("blockade_regions", "")).split(",") if r in REGIONS]
+    demand_cat = next((c for c in CATEGORIES if f"demand_{c}" in kwargs), "electronics")
+    horizon = int(_num(kwargs, "horizon_weeks", 8))
+    label = lambda k: dbc.Label(tr(k, lang), className="small fw-semibold mt-2 mb-0")  # noqa: E731
+    return dbc.Card(dbc.CardBody([
+        label("preset"),
+        dcc.Dropdown(id=ids.SCENARIOS_PRESET, options=[{"label": p, "value": p} for p in PRESETS], value=None),
+        label("block_regions"),
+        dcc.Dropdown(id=ids.SCENARIOS_BLOCK_REGIONS, options=[{"label": r, "value": r} for r in REGIONS],
+                     value=regions, multi=True),
+        label("block_days"), _slider(ids.SCENARIOS_BLOCK_DAYS, 0, 90, 1, _num(kwargs, "blockade_days", 0)),
+        label("nino"), _slider(ids.SCENARIOS_NINO, 0, 3, 1, _num(kwargs, "nino_intensity", 0),
+                               {i: str(i) for i in range(4)}),
+        label("norte"), _slider(ids.SCENARIOS_NORTE_DAYS, 0, 60, 1, _num(kwargs, "pan_norte_days", 0)),
+        label("callao"), _slider(ids.SCENARIOS_CALLAO_DAYS, 0, 60, 1, _num(kwargs, "callao_days", 0)),
+        label("central"), _slider(ids.SCENARIOS_CENTRAL_DAYS, 0, 60, 1, _num(kwargs, "central_days", 0)),
+        label("fuel"), _slider(ids.SCENARIOS_FUEL, -30, 100, 5, _num(kwargs, "fuel_pct", 0)),
+        label("capacity"), _slider(ids.SCENARIOS_CAPACITY, -50, 50, 5, _num(kwargs, "capacity_pct", 0)),
+        dbc.Row([
+            dbc.Col([label("demand_cat"), dcc.Dropdown(id=ids.SCENARIOS_DEMAND_CAT, value=demand_cat, clearable=False,
+                                                       options=[{"label": c, "value": c} for c in CATEGORIES])]),
+            dbc.Col([label("demand_pct"),
+                     _slider(ids.SCENARIOS_DEMAND_PCT, -50, 100, 5, _num(kwargs, f"demand_{demand_cat}", 0))]),
+        ]),
+        label("horizon"),
+        dbc.RadioItems(id=ids.SCENARIOS_HORIZON, options=[{"label": str(h), "value": h} for h in (4, 8, 12)],
+                       value=horizon if horizon in (4, 8, 12) else 8, inline=True),
+        html.Hr(),
+        dbc.InputGroup([dbc.Input(id=ids.SCENARIOS_SAVE_NAME, placeholder=tr("save_name", lang), maxLength=60),
+                        dbc.Button(tr("save", lang), id=ids.SCENARIOS_SAVE_BTN, color="secondary")], size="sm"),
+        label("saved"),
+        dcc.Dropdown(id=ids.SCENARIOS_SAVED, options=[], value=[], multi=True),
+        dbc.Button(tr("export", lang), id=ids.SCENARIOS_EXPORT_BTN, color="primary", size="sm", className="mt-3"),
+        dcc.Download(id=ids.SCENARIOS_DOWNLOAD),
+    ]))
+
+
+def layout(lang: str, **kwargs: Any) -> html.Div:
+    return html.Div([
+        # the query string to show in the address bar (written with history.replaceState, so the
+        # page is not re-rendered on every slider move)
+        dcc.Store(id=ids.SCENARIOS_URL), dcc.Store(id=ids.SCENARIOS_URL_SYNC),
+        dcc.Store(id=ids.SCENARIOS_RESULT),
+        html.H3(tr("title", lang)),
+        dbc.Row([
+            dbc.Col(controls(lang, kwargs), lg=3),
+            dbc.Col([
+                html.Div(id=ids.SCENARIOS_STATUS, className="small text-muted mb-2"),
+                dcc.Loading(html.Div(id=ids.SCENARIOS_KPIS)),
+                dcc.Graph(id=ids.SCENARIOS_REGIONS_FIG, config={"displayModeBar": False}),
+                dbc.Row([
+                    dbc.Col(dbc.Progress(id=ids.SCENARIOS_INSIGHTS_PROGRESS, value=0, style={"height": "6px"}),
+                            className="align-self-center"),
+                    dbc.Col(dbc.Button(tr("cancel", lang), id=ids.SCENARIOS_INSIGHTS_CANCEL, size="sm",
+                                       color="link", disabled=True), width="auto"),
+                ], className="g-1"),
+                dbc.Row([
+                    dbc.Col(dcc.Loading(dcc.Graph(id=ids.SCENARIOS_TORNADO_FIG, config={"displayModeBar": False})), lg=6),
+                    dbc.Col([html.H6(tr("mitigations", lang)), dcc.Loading(html.Div(id=ids.SCENARIOS_MITIGATIONS))], lg=6),
+                ]),
+                dcc.Graph(id=ids.SCENARIOS_COMPARE_FIG, config={"displayModeBar": False}),
+                dbc.Accordion([dbc.AccordionItem(html.P(tr("help.body", lang), className="small"),
+                                                 title=tr("help.title", lang))], start_collapsed=True, className="mt-3"),
+            ], lg=9),
+        ]),
+    ])
+
+
+def _fmt(metric: str, v: float) -> str:
+    if metric == "late_rate":
+        return fmt.pct(v)
+    if metric in ("cost_pen", "revenue_at_risk_pen"):
+        return fmt.soles_compact(v)
+    if metric == "avg_days":
+        return fmt.number(v, 2)
+    return fmt.integer(v)
+
+
+KPI_METRICS = (("late_rate", "late_rate"), ("avg_days", "avg_days"), ("cost_pen", "cost"),
+               ("revenue_at_risk_pen", "rar"), ("orders_affected", "affected"))
+
+
+def kpi_cards(result: dict[str, Any], lang: str) -> dbc.Row:
+    cols = []
+    for metric, key in KPI_METRICS:
+        b, s = result["baseline"][metric], result["scenario"][metric]
+        cols.append(dbc.Col(dbc.Card(dbc.CardBody([
+            html.Div(tr(key, lang), className="small text-muted"),
+            html.Div(_fmt(metric, s["p50"]), className="h5 mb-0", **{"data-metric": metric}),
+            html.Div(f"{tr('band', lang)}: {_fmt(metric, s['p10'])} – {_fmt(metric, s['p90'])}", className="small"),
+            html.Div(f"{tr('baseline', lang)}: {_fmt(metric, b['p50'])}", className="small text-muted"),
+        ])), xs=6, lg=True))
+    return dbc.Row(cols, className="g-2 mb-2")
+
+
+def _err(lo: list[float], mid: list[float], hi: list[float]) -> dict[str, Any]:
+    return {"type": "data", "symmetric": False, "array": [h - m for h, m in zip(hi, mid)],
+            "arrayminus": [m - l_ for m, l_ in zip(mid, lo)]}
+
+
+def regions_figure(result: dict[str, Any], lang: str, theme: str) -> go.Figure:
+    b, s = result["baseline"]["by_region"], result["scenario"]["by_region"]
+    codes = sorted(s, key=lambda c: -s[c]["late_rate"]["p50"])
+    fig = go.Figure()
+    for name, data in ((tr("baseline", lang), b), (tr("scenario", lang), s)):
+        mid = [data.get(c, s[c])["late_rate"]["p50"] for c in codes]
+        lo = [data.get(c, s[c])["late_rate"]["p10"] for c in codes]
+        hi = [data.get(c, s[c])["late_rate"]["p90"] for c in codes]
+        fig.add_bar(name=name, x=codes, y=mid, error_y=_err(lo, mid, hi))
+    fig.update_layout(title=tr("regions_fig", lang), yaxis_tickformat=".0%", barmode="group")
+    return style(fig, theme, 360)
+
+
+def tornado_figure(rows: list[dict[str, Any]], lang: str, theme: str) -> go.Figure:
+    rows = list(reversed(rows))
+    fig = go.Figure(go.Bar(x=[r["late_rate_pp"] for r in rows], y=[tr(f"driver.{r['driver']}", lang) for r in rows],
+                           orientation="h", customdata=[fmt.soles(r["cost_pen"]) for r in rows],
+                           hovertemplate="%{x:.2f} pp · %{customdata}<extra></extra>"))
+    fig.update_layout(title=tr("tornado", lang), xaxis_title="pp")
+    return style(fig, theme, 320)
+
+
+def mitigations_list(rows: list[dict[str, Any]], lang: str) -> html.Div:
+    if not rows:
+        return html.Div(tr("mit.none", lang), className="small text-muted")
+    items = []
+    for r in rows:
+        items.append(dbc.ListGroupItem([
+            html.Div(f"{tr('mit.' + r['kind'], lang)} — {', '.join(r['regions'])}", className="fw-semibold small"),
+            html.Div(tr("mit.effect", lang, pp=f"{r['late_rate_pp']['p50']:+.1f}",
+                        cost=fmt.soles(r["cost_pen"]["p50"]), rar=fmt.soles(r["revenue_at_risk_pen"]["p50"])),
+                     className="small"),
+        ]))
+    return dbc.ListGroup(items)
+
+
+def compare_figure(rows: list[dict[str, Any]], lang: str, theme: str) -> go.Figure:
+    fig = go.Figure()
+    for r in rows:
+        lr = r["late_rate"]
+        fig.add_bar(name=r["name"], x=[tr("late_rate", lang)], y=[lr["p50"]],
+                    error_y=_err([lr["p10"]], [lr["p50"]], [lr["p90"]]))
+    fig.update_layout(title=tr("compare_fig", lang), yaxis_tickformat=".0%", barmode="group")
+    return style(fig, theme, 280)
+
+
+def status_line(meta: dict[str, Any], lang: str) -> str:
+    return tr("status", lang, runs=meta["runs"], lanes=meta["lanes"], as_of=meta["reference_window"][1],
+              source=meta["baseline_source"], secs=meta["elapsed_s"])
+
+
+def preset_values(inputs: dict[str, Any]) -> tuple:
+    """A preset's inputs as control values, in the order of the controls."""
+    demand = inputs.get("demand_pct") or {}
+    cat = next(iter(demand), "electronics")
+    hw = inputs.get("horizon_weeks", 8)
+    return (list(inputs.get("blockade_regions") or []), min(int(inputs.get("blockade_days", 0)), 90),
+            int(inputs.get("nino_intensity", 0)), min(int(inputs.get("pan_norte_days", 0)), 60),
+            min(int(inputs.get("callao_days", 0)), 60), min(int(inputs.get("central_days", 0)), 60),
+            float(inputs.get("fuel_pct", 0)), float(inputs.get("capacity_pct", 0)), cat, float(demand.get(cat, 0)),
+            hw if hw in (4, 8, 12) else 8)

@@ -1,0 +1,110 @@
+"""Scenarios callbacks, called directly (no browser)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+import callbacks.scenarios as cb
+from analytics.scenarios import ScenarioInputs
+from callbacks.runtime import configure
+
+BLOCKADE = (["PE-PUN", "PE-CUS"], 30, 0, 0, 0, 0, 10, 0, "electronics", 0, 8)
+
+
+@pytest.fixture()
+def writable_rt(settings, writable_demo_dir):
+    return configure(settings.replace(data_dir=writable_demo_dir))
+
+
+def test_simulate_scenario_callback(rt):
+    result, kpis, fig, status, query = cb.simulate_scenario(*BLOCKADE, "en", "light")
+    assert result["meta"]["runs"] == 1000
+    assert result["inputs"]["blockade_regions"] == ["PE-CUS", "PE-PUN"]
+    assert query == "?blockade_days=30&fuel_pct=10&blockade_regions=PE-CUS%2CPE-PUN"
+    assert ScenarioInputs.from_query(query) == ScenarioInputs.from_dict(result["inputs"])
+    # the figure shows the result's numbers: Puno's scenario bar is its P50
+    scen = next(tr for tr in fig.data if tr.name == "Scenario")
+    i = list(scen.x).index("PE-PUN")
+    assert scen.y[i] == pytest.approx(result["scenario"]["by_region"]["PE-PUN"]["late_rate"]["p50"])
+    assert scen.y[i] > result["baseline"]["by_region"]["PE-PUN"]["late_rate"]["p50"] + 0.05
+    assert "1000 runs" in status
+    # KPI cards: the late-rate card shows the scenario P50 as a percentage
+    text = str(kpis)
+    assert f"{100 * result['scenario']['late_rate']['p50']:.1f}%" in text
+    assert "S/ " in text
+
+
+def test_simulate_scenario_bad_input_shows_error(rt):
+    bad = list(BLOCKADE)
+    bad[0] = ["PE-XXX"]
+    result, kpis, _, _, query = cb.simulate_scenario(*bad, "es", "light")
+    assert result is None and "PE-XXX" in str(kpis) and "No se pudo simular" in str(kpis)
+
+
+def test_insights_callback(rt):
+    result = cb.simulate_scenario(*BLOCKADE, "es", "light")[0]
+    progress = []
+    fig, mitigations = cb.scenario_insights(progress.append, result, "es", "light")
+    assert progress[-1] == (100,) and len(progress) >= 3
+    bars = fig.data[0]
+    assert bars.y[-1] == "Bloqueos"  # the biggest driver is drawn on top
+    assert bars.x[-1] > 0.5  # network-wide percentage points (two regions of 25)
+    assert "Pre-posicionar" in str(mitigations) and "p.p." in str(mitigations)
+
+
+def test_apply_preset_sets_controls():
+    values = cb.apply_preset("blockade-south-2022")
+    assert values[0] == ["PE-APU", "PE-ARE", "PE-CUS", "PE-ICA", "PE-PUN"]
+    assert values[1] == 81 and values[-1] == 12
+    yaku = cb.apply_preset("yaku-2023")
+    assert yaku[2] == 2 and yaku[3] == 13
+
+
+def test_save_compare_and_export(writable_rt):
+    result = cb.simulate_scenario(*BLOCKADE, "es", "light")[0]
+    options, status = cb.save_current(1, "Bloqueo sur", result, "es")
+    assert options == [{"label": "Bloqueo sur", "value": "Bloqueo sur"}]
+    assert "guardado" in status
+    zero = cb.simulate_scenario([], 0, 0, 0, 0, 0, 0, 0, "electronics", 0, 8, "es", "light")[0]
+    options, _ = cb.save_current(2, "Normal", zero, "es")
+    assert [o["value"] for o in options] == ["Bloqueo sur", "Normal"]
+    _, err = cb.save_current(3, "   ", zero, "es")
+    assert "necesita un nombre" in str(err)
+    fig = cb.compare_saved(["Bloqueo sur", "Normal"], "es", "light")
+    y = {tr.name: tr.y[0] for tr in fig.data}
+    assert y["Bloqueo sur"] > y["Normal"]
+    sent = cb.export_csv(1, result)
+    rows = list(csv.DictReader(io.StringIO(sent["content"])))
+    late = next(r for r in rows if r["scope"] == "network" and r["metric"] == "late_rate")
+    assert float(late["scenario_p50"]) == pytest.approx(result["scenario"]["late_rate"]["p50"], rel=1e-5)
+    parts = [r for r in rows if r["metric"].startswith("cost_") and r["metric"] != "cost_pen"]
+    total = next(r for r in rows if r["metric"] == "cost_pen")
+    assert sum(float(r["scenario_p50"]) for r in parts) == pytest.approx(float(total["scenario_p50"]), rel=0.02)
+    assert any(r["scope"] == "PE-PUN" for r in rows)
+
+
+def test_page_layout_tolerates_unknown_keys_and_reads_url(settings, app_factory):
+    app_factory(settings)  # registers the pages
+    from pages import scenarios as page
+
+    layout = page.layout(blockade_days="25", blockade_regions="PE-PUN,PE-BAD", fuel_pct="x", whatever="1")
+
+    def find(node, id_):
+        if getattr(node, "id", None) == id_:
+            return node
+        children = getattr(node, "children", None)
+        for ch in children if isinstance(children, list | tuple) else [children] if children is not None else []:
+            hit = find(ch, id_)
+            if hit is not None:
+                return hit
+        return None
+
+    from components import ids
+
+    assert find(layout, ids.SCENARIOS_BLOCK_DAYS).value == 25
+    assert find(layout, ids.SCENARIOS_BLOCK_REGIONS).value == ["PE-PUN"]
+    assert find(layout, ids.SCENARIOS_FUEL).value == 0
+    assert page.layout() is not None  # Dash builds the validation layout with no arguments

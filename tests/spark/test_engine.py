@@ -1,0 +1,131 @@
+"""Spark engine behaviour: schema checks and quarantine like Polars, month-partitioned tables in both
+engines, time zone, dtypes, errors, the pandas pin."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics import queries, storage
+from analytics.engine.polars_engine import PolarsEngine
+from analytics.schemas import SchemaError
+from tests.spark.conftest import assert_same, assert_same_value
+
+pytestmark = pytest.mark.spark
+
+
+def _copy(demo_dir: Path, dst: Path) -> Path:
+    shutil.copytree(demo_dir, dst, ignore=shutil.ignore_patterns(".cache", "quarantine"))
+    return dst
+
+
+def test_quarantine_same_rows_and_reasons(demo_dir, tmp_path, spark_session):
+    from analytics.engine.spark_engine import SparkEngine
+
+    d = _copy(demo_dir, tmp_path / "data")
+    orders = pl.read_parquet(d / "orders.parquet")
+    broken = orders.with_row_index("i").with_columns(
+        pl.when(pl.col("i") == 4).then(-1).otherwise(pl.col("quantity")).alias("quantity"),
+        pl.when(pl.col("i") == 4).then(pl.lit("teleport")).when(pl.col("i") == 30_001).then(pl.lit("drone"))
+        .otherwise(pl.col("shipping_mode")).alias("shipping_mode"),
+        pl.when(pl.col("i") == 59_998).then(None).otherwise(pl.col("customer_id")).alias("customer_id"),
+        pl.when(pl.col("i") == 12_345).then(float("nan")).otherwise(pl.col("amount_pen")).alias("amount_pen"),
+    ).drop("i")
+    broken.write_parquet(d / "orders.parquet")
+
+    polars_q = d / "polars-quarantine.parquet"
+    assert PolarsEngine(d).row_count("orders") == 60_000 - 4
+    shutil.move(storage.quarantine_path(d, "orders"), polars_q)
+
+    se = SparkEngine(d, session=spark_session)
+    assert se.row_count("orders") == 60_000 - 4  # in = accepted + rejected
+    got = pl.read_parquet(storage.quarantine_path(d, "orders"))
+    want = pl.read_parquet(polars_q)
+    assert got["row_number"].to_list() == [5, 12_346, 30_002, 59_999]
+    assert got["reason"].to_list() == want["reason"].to_list()
+    assert got["reason"][0] == "quantity: must be ≥ 1; shipping_mode: must be one of standard, express, air, river"
+    assert_same(want, got)
+    assert queries.overview_kpis(se)["orders"] == 60_000 - 4
+    assert_same_value(queries.overview_kpis(PolarsEngine(d)), queries.overview_kpis(se))
+
+
+def test_structure_error_like_polars(demo_dir, tmp_path, spark_session):
+    from analytics.engine.spark_engine import SparkEngine
+
+    d = _copy(demo_dir, tmp_path / "data")
+    pl.read_parquet(d / "customers.parquet").drop("segment").write_parquet(d / "customers.parquet")
+    with pytest.raises(SchemaError, match="missing columns: segment"):
+        PolarsEngine(d).table("customers")
+    with pytest.raises(SchemaError, match="missing columns: segment"):
+        SparkEngine(d, session=spark_session).table("customers")
+
+
+def test_month_partitioned_orders_both_engines(demo_dir, tmp_path, spark_session):
+    """orders/ as order_month=YYYY-MM/ folders gives the same answers as orders.parquet, on both engines."""
+    from analytics.engine.spark_engine import SparkEngine
+
+    d = _copy(demo_dir, tmp_path / "data")
+    storage.write_partitioned(pl.read_parquet(d / "orders.parquet"), d, "orders")
+    assert not (d / "orders.parquet").exists()
+    months = sorted(p.name for p in (d / "orders").iterdir())
+    assert len(months) == 36 and months[0] == "order_month=2022-01" and months[-1] == "order_month=2024-12"
+    assert storage.list_tables(d).count("orders") == 1 and storage.has_table(d, "orders")
+
+    pe_part, se_part = PolarsEngine(d), SparkEngine(d, session=spark_session)
+    pe_file = PolarsEngine(demo_dir)
+    flt = queries.OrderFilter(start=date(2023, 11, 15), end=date(2024, 2, 10), regions=("PE-ARE",))
+    want = queries.overview(pe_file, flt)
+    for eng in (pe_part, se_part):
+        assert eng.row_count("orders") == 60_000
+        got = queries.overview(eng, flt)
+        assert_same_value(want.kpis, got.kpis)
+        assert_same(want.trend, got.trend)
+        assert_same(want.regions, got.regions)
+        assert "order_month" not in eng.table("orders").collect_schema().names()
+    # the cache follows the files: rewriting the folder with fewer rows is seen by both engines
+    storage.write_partitioned(pl.read_parquet(demo_dir / "orders.parquet").head(1000), d, "orders")
+    assert pe_part.row_count("orders") == se_part.row_count("orders") == 1000
+
+
+def test_collect_dtypes_and_lima_dates(engines):
+    import narwhals as nw
+
+    pe, se = engines
+    lf = se.table("orders").filter(nw.col("order_id") == "PE-0000001").select(
+        "created_at", "order_date", nw.col("created_at").dt.hour().alias("hour"),
+        nw.col("created_at").dt.truncate("1d").alias("day_ts"),
+        nw.col("order_date").dt.truncate("1y").alias("year"), nw.len().alias("n"))
+    got = se.collect(lf)
+    want = pe.collect(pe.table("orders").filter(nw.col("order_id") == "PE-0000001").select(
+        "created_at", "order_date", nw.col("created_at").dt.hour().alias("hour"),
+        nw.col("created_at").dt.truncate("1d").alias("day_ts"),
+        nw.col("order_date").dt.truncate("1y").alias("year"), nw.len().alias("n")))
+    assert got.schema["created_at"] == pl.Datetime("us", "America/Lima")
+    assert got.schema["day_ts"] == pl.Datetime("us", "America/Lima")  # a timestamp truncated stays one
+    assert got.schema["year"] == pl.Date and got.schema["n"].is_integer()
+    assert got.row(0) == want.row(0)
+    assert got["order_date"][0] == got["created_at"][0].date()  # Lima calendar day, not UTC
+
+
+def test_bad_master_is_a_clear_error(tmp_path):
+    from analytics.engine.spark_engine import SparkEngineError, build_session, is_connect_url
+
+    assert is_connect_url("sc://cluster:15002") and not is_connect_url("spark://m:7077")
+    with pytest.raises(SparkEngineError, match="sc://"):
+        build_session("sc://")  # no host: rejected before any network call
+
+
+def test_pandas_pin_keeps_pyspark_quiet():
+    """pyspark 4.3 warns for pandas >= 3 (see README, Spark engine); the pin keeps pandas 2.x."""
+    import pandas
+    from pyspark.sql.pandas.utils import require_minimum_pandas_version
+
+    assert int(pandas.__version__.split(".")[0]) < 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        require_minimum_pandas_version()
