@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, start_live: bool | None = No
     from components.layout import shell
 
     configure(settings)
+    _spawn_background_jobs(settings)
     assert settings.cache_dir is not None
     Path(settings.cache_dir).mkdir(parents=True, exist_ok=True)
     manager = DiskcacheManager(diskcache.Cache(str(Path(settings.cache_dir) / "background")))
@@ -85,12 +86,27 @@ def create_app(settings: Settings | None = None, *, start_live: bool | None = No
     )
     app.layout = lambda: shell(current_lang())
     _install_routes(app, settings)
+    _install_security(app, settings)
     app.server.config["CHASQUI_SETTINGS"] = settings
     if start_live if start_live is not None else settings.live:
         from analytics import live
 
         app.server.config["CHASQUI_LIVE"] = live.start(settings)
     return app
+
+
+def _spawn_background_jobs(settings: Settings) -> None:
+    """Background callbacks run in spawned (not forked) processes, configured from the environment.
+
+    Polars (and the JVM, with the Spark engine) are not fork-safe: a forked job can hang.
+    """
+    import multiprocess
+
+    from callbacks.runtime import RUNTIME_ENV
+
+    if multiprocess.get_start_method(allow_none=True) != "spawn":
+        multiprocess.set_start_method("spawn", force=True)
+    os.environ[RUNTIME_ENV] = settings.to_json()
 
 
 def _install_routes(app: Any, settings: Settings) -> None:
@@ -112,6 +128,12 @@ def _install_routes(app: Any, settings: Settings) -> None:
         payload, ctype = metrics.render()
         return flask.Response(payload, mimetype=ctype.split(";")[0], headers={"Content-Type": ctype})
 
+    def _known_paths() -> set[str]:
+        import dash
+
+        return {p["path"] for p in dash.page_registry.values()} | {
+            "/healthz", "/metrics", "/_dash-layout", "/_dash-dependencies", "/_reload-hash", "/_favicon.ico"}
+
     @server.before_request
     def _start_timer() -> None:
         flask.g.chasqui_t0 = time.perf_counter()
@@ -121,13 +143,98 @@ def _install_routes(app: Any, settings: Settings) -> None:
         t0 = getattr(flask.g, "chasqui_t0", None)
         path = flask.request.path
         if t0 is not None and path.endswith("/_dash-update-component"):
-            body = flask.request.get_json(silent=True) or {}
-            label = str(body.get("output", "unknown"))[:120]
+            body = flask.request.get_json(silent=True)
+            output = body.get("output") if isinstance(body, dict) else None
+            # only known callbacks get their own series (a forged output must not add label values)
+            label = output[:120] if isinstance(output, str) and output in app.callback_map else "unknown"
             metrics.CALLBACK_SECONDS.labels(callback=label).observe(time.perf_counter() - t0)
         group = "callback" if path.endswith("_dash-update-component") else (
             "asset" if "/assets/" in path or "/_dash-component-suites/" in path else path[:40])
+        if group not in ("callback", "asset") and group not in _known_paths():
+            group = "other"  # scanners must not add a label value per made-up path
         metrics.HTTP_REQUESTS.labels(path=group, status=str(response.status_code)).inc()
         return response
+
+
+def _install_security(app: Any, settings: Settings) -> None:
+    """Issue 10: security headers (CSP by hash) on every response, a request-size limit that also
+    holds for chunked bodies, and optional HTTP basic sign-in by role for pages and callbacks."""
+    import flask
+
+    from analytics import security
+
+    server = app.server
+    limit = int(settings.max_request_mb * 1024 * 1024)
+    server.config["MAX_CONTENT_LENGTH"] = limit
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trust_proxy
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+    server.wsgi_app = security.BodyLimit(server.wsgi_app, limit)
+    auth = security.Authenticator(security.load_users(settings.auth_file)) if settings.auth_file else None
+    server.config["CHASQUI_AUTH"] = auth
+    prefix = app.config.requests_pathname_prefix or "/"
+    always_public = tuple(prefix + p for p in ("healthz", "assets/", "_dash-component-suites/", "_dash-layout",
+                                                "_dash-dependencies", "_favicon.ico", "_reload-hash"))
+    csp: list[str] = []  # built on first use, once every clientside callback (inline script) is registered
+
+    def deny(decision: security.Decision):  # noqa: ANN202
+        headers = {"WWW-Authenticate": 'Basic realm="Chasqui", charset="UTF-8"'} if decision.status == 401 else {}
+        if flask.request.path.endswith("_dash-update-component"):
+            return flask.jsonify({"error": decision.reason}), decision.status, headers
+        return flask.Response(decision.reason + "\n", decision.status, headers, mimetype="text/plain")
+
+    @server.before_request
+    def _guard():  # noqa: ANN202
+        path = flask.request.path
+        if path.startswith(always_public):
+            return None
+        user = auth.authenticate(flask.request.headers.get("Authorization")) if auth else None
+        flask.g.chasqui_user = user
+        if path.endswith("/_dash-update-component"):
+            body = flask.request.get_json(silent=True)
+            decision = security.validate_callback_body(body, app.callback_map, prefix)
+            if decision.allowed:
+                decision = security.callback_access(user, body, settings.public_pages, auth is not None, prefix)
+        elif path == prefix + "metrics":
+            _observe_model_age(settings)
+            decision = (security.ALLOW if auth is None or settings.metrics_public or user is not None
+                        else security.Decision(False, 401, "sign-in required"))
+        else:
+            page = security.normalize_page(path, prefix)
+            decision = security.page_access(user, page, settings.public_pages, auth is not None)
+        return None if decision.allowed else deny(decision)
+
+    @server.after_request
+    def _headers(response):  # noqa: ANN001, ANN202
+        if not csp:
+            csp.append(security.content_security_policy(app.csp_hashes()))
+        https = flask.request.is_secure
+        for k, v in security.security_headers(csp[0], https=https).items():
+            response.headers.setdefault(k, v)
+        if auth is not None and not flask.request.path.startswith(always_public):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _observe_model_age(settings: Settings) -> None:
+    """Export when each model was trained (``chasqui_model_trained_timestamp_seconds``) at scrape time."""
+    from datetime import datetime
+
+    from analytics import metrics
+    from analytics.catalog import model_catalog
+
+    try:
+        models = model_catalog(settings.data_dir)
+    except (OSError, ValueError):
+        return
+    for m in models:
+        try:
+            ts = datetime.fromisoformat(str(m.get("created_at"))).timestamp()
+        except ValueError:
+            continue
+        metrics.MODEL_TRAINED.labels(model=str(m["model"])[:60]).set(ts)
 
 
 def __getattr__(name: str) -> Any:

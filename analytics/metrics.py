@@ -24,6 +24,11 @@ TABLE_ROWS = Gauge(
     "chasqui_table_rows", "Rows in each table as last loaded", ["table"], multiprocess_mode="max"
 )
 
+MODEL_TRAINED = Gauge(  # issue 10: alert when a model gets old (time() - this)
+    "chasqui_model_trained_timestamp_seconds", "Unix time each model in DIR/models was trained", ["model"],
+    multiprocess_mode="max",
+)
+
 
 def render() -> tuple[bytes, str]:
     """Metrics text (aggregated across workers in multiprocess mode) and its content type."""

@@ -81,7 +81,7 @@ def monthly_trend(engine: Engine, flt: OrderFilter | None = None) -> pl.DataFram
     """One row per month: month (first day), orders, revenue_pen, late_rate, avg_delivery_days."""
     lf = (
         _orders(engine, flt)
-        .with_columns(nw.col("order_date").dt.truncate("1mo").alias("month"))
+        .with_columns(nw.col("order_date").dt.truncate("1mo").cast(nw.Date).alias("month"))
         .group_by("month")
         .agg(*_kpi_exprs())
         .sort("month")

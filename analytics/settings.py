@@ -28,6 +28,15 @@ def _bool(value: str) -> bool:
     raise SettingsError(f"not a boolean: {value!r} (use 1/0, true/false)")
 
 
+def _paths(value: str) -> tuple[str, ...]:
+    if value.strip().lower() == "none":
+        return ()
+    paths = tuple("/" + p.strip().strip("/") for p in value.split(",") if p.strip())
+    if any(not p.replace("/", "").replace("-", "").replace("_", "").isalnum() and p != "/" for p in paths):
+        raise SettingsError(f"not a list of page paths: {value!r}")
+    return paths
+
+
 # name -> (environment variable, parser, description) ; the README table is generated from this.
 ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "data_dir": ("CHASQUI_DATA_DIR", Path, "Dataset folder (Parquet tables, models/, ledger/)"),
@@ -44,6 +53,13 @@ ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "live": ("CHASQUI_LIVE", _bool, "Start the live Kafka listener with the app (1/0)"),
     "lang": ("CHASQUI_LANG", str, "Default UI language: `es` (es-PE) or `en`"),
     "demo_feed_rate": ("CHASQUI_DEMO_FEED_RATE", float, "Demo events per second"),
+    # hardening (issue 10)
+    "auth_file": ("CHASQUI_AUTH_FILE", Path, "Users file (USER:ROLES:HASH lines) turning on HTTP basic sign-in"),
+    "public_pages": ("CHASQUI_PUBLIC_PAGES", _paths, "Pages open without sign-in, comma-separated"),
+    "metrics_public": ("CHASQUI_METRICS_PUBLIC", _bool, "Serve /metrics without sign-in when sign-in is on (1/0)"),
+    "max_request_mb": ("CHASQUI_MAX_REQUEST_MB", float, "Largest request body in MB (larger gets 413)"),
+    "upload_max_mb": ("CHASQUI_UPLOAD_MAX_MB", float, "Largest CSV upload on the Data page in MB"),
+    "trust_proxy": ("CHASQUI_TRUST_PROXY", int, "Reverse proxies to trust for X-Forwarded-Proto/For (0 = none)"),
 }
 
 
@@ -63,6 +79,12 @@ class Settings:
     live: bool = True
     lang: str = "es"
     demo_feed_rate: float = 20.0
+    auth_file: Path | None = None
+    public_pages: tuple[str, ...] = ("/traceability",)
+    metrics_public: bool = False
+    max_request_mb: float = 32.0
+    upload_max_mb: float = 20.0
+    trust_proxy: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,6 +94,13 @@ class Settings:
             raise SettingsError(f"CHASQUI_LANG must be one of {LANGUAGES}, not {self.lang!r}")
         if not (0 < self.port < 65536):
             raise SettingsError(f"port out of range: {self.port}")
+        if not (0 < self.upload_max_mb <= self.max_request_mb <= 1024):
+            raise SettingsError("need 0 < CHASQUI_UPLOAD_MAX_MB <= CHASQUI_MAX_REQUEST_MB <= 1024")
+        if not (0 <= self.trust_proxy <= 5):
+            raise SettingsError(f"CHASQUI_TRUST_PROXY must be 0..5, not {self.trust_proxy}")
+        object.__setattr__(self, "public_pages", tuple(self.public_pages))
+        if self.auth_file is not None:
+            object.__setattr__(self, "auth_file", Path(self.auth_file))
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if self.ledger_dir is None:
             object.__setattr__(self, "ledger_dir", Path(self.data_dir) / "ledger")
@@ -99,3 +128,20 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        """Serialised settings, handed to background-job processes (they start fresh: see runtime)."""
+        import json
+
+        return json.dumps({f.name: (str(v) if isinstance(v, Path) else v)
+                           for f in dataclasses.fields(self) for v in [getattr(self, f.name)]})
+
+    @classmethod
+    def from_json(cls, raw: str) -> Settings:
+        import json
+
+        values = json.loads(raw)
+        for name in ("data_dir", "ledger_dir", "cache_dir"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
+        return cls(**values)

@@ -5,7 +5,9 @@
    (b) the Chasqui listener (validate, score late risk + cold chain, dedup, DLQ, diskcache state,
    commit). Each side has its own consumer group; timing starts at the first record received (group
    join excluded) and ends when the last record is parsed / its batch committed.
-   ratio = listener rate / bare rate (goal ≥ 0.5).
+   ratio = listener rate / bare rate (goal ≥ 0.5). The full run (100,000 messages, ~3× what the
+   client prefetches) measures the sustained, broker-bound rate; quick mode (5,000) fits in the
+   client's prefetch buffers, so it measures the per-message CPU cost of each side instead.
 2. Event-to-tile latency: messages produced at a steady rate while the listener runs; latency =
    time the batch's state was stored − the message's Kafka timestamp; p95 against the 2 s budget.
 """
@@ -57,7 +59,7 @@ def run(quick: bool) -> list[dict]:
     from analytics.live.risk import HistoricalLateRateFallback
     from analytics.live.state import LiveStore
 
-    n = 10_000 if quick else 100_000
+    n = 5_000 if quick else 100_000
     tmp = Path(tempfile.mkdtemp(prefix="chasqui-bench-live-"))
     generate_dataset(tmp / "data", n_orders=20_000, seed=7)
     scorer = HistoricalLateRateFallback.from_orders(tmp / "data")
@@ -84,13 +86,21 @@ def run(quick: bool) -> list[dict]:
         lst = Listener(broker.bootstrap, store, scorer, detector, topics=kinds, dlq_topic=f"b{tag}.dlq",
                        group_id=f"live-{tag}", record_latencies=True).start()
         deadline = time.monotonic() + 300
-        while sum(store.read_state()["totals"]["consumed"].values()) < n and time.monotonic() < deadline:
+
+        def unique_done() -> int:  # distinct messages applied or dead-lettered (replays excluded)
+            t = store.read_state()["totals"]
+            return sum(t["applied"].values()) + sum(t["dead_lettered"].values())
+
+        while unique_done() < n and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert lst.first_record_at is not None and lst.last_flush_at is not None
+        if lst.first_record_at is None or lst.last_flush_at is None or unique_done() != n:
+            raise RuntimeError(f"listener did not finish: {store.read_state()['totals']}, {lst.last_error}")
         live_s = lst.last_flush_at - lst.first_record_at
         tot = {k: sum(v.values()) for k, v in store.read_state()["totals"].items()}
-        assert tot["consumed"] == n == tot["applied"] + tot["dead_lettered"] + tot["duplicates"], tot
-        rows.append({"benchmark": "live listener throughput", "n": n,
+        if tot["consumed"] != tot["applied"] + tot["dead_lettered"] + tot["duplicates"]:
+            raise RuntimeError(f"counts not conserved: {tot}")
+        regime = "quick: all prefetched by the client, CPU-bound" if quick else "sustained"
+        rows.append({"benchmark": f"live listener throughput ({regime})", "n": n,
                      "subject": f"listener: validate+score+dedup+DLQ+diskcache+commit ({n / live_s:,.0f} msg/s)",
                      "baseline": f"bare kafka-python poll + json.loads ({n / bare_s:,.0f} msg/s, {size:.0f} B avg)",
                      "subject_s": live_s, "baseline_s": bare_s, "ratio": bare_s / live_s,
@@ -98,7 +108,7 @@ def run(quick: bool) -> list[dict]:
 
         # latency at a steady rate while the listener is running (it has already joined its group)
         lst.latencies.clear()
-        rate, secs = (500, 3) if quick else (1000, 10)
+        rate, secs = (500, 2) if quick else (1000, 10)
         extra = DemoEventSource(tmp / "data", seed=12, malformed_share=0.0).take(rate * secs)
         t0 = time.perf_counter()
         for i, (topic, key, value) in enumerate(extra):
@@ -108,7 +118,7 @@ def run(quick: bool) -> list[dict]:
                 time.sleep(ahead)
         prod.flush(30)
         deadline = time.monotonic() + 60
-        while sum(store.read_state()["totals"]["consumed"].values()) < n + len(extra) and time.monotonic() < deadline:
+        while unique_done() < n + len(extra) and time.monotonic() < deadline:
             time.sleep(0.05)
         lat = np.array(lst.latencies)
         lst.stop()

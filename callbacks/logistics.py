@@ -66,7 +66,7 @@ def parse_filter(start: object, end: object, carriers: object, modes: object, ca
 
 
 def _max_date(engine: Any) -> date | None:
-    return lq.options(engine)["max_date"]
+    return lq.last_date(engine)
 
 
 @callback(
@@ -217,7 +217,7 @@ def update_model_panel(_version: object, lang: object, theme: object) -> tuple:
 def retrain(set_progress: Callable[[tuple[int, str]], None], n_clicks: object, version: object,
             lang: object) -> tuple:
     """Retrain the logistics models in the background (progress bar, cancel button)."""
-    from analytics.training import train_all
+    from analytics.logistics.train import train_in_subprocess
 
     lang = normalize_lang(lang)
     if not n_clicks:
@@ -227,8 +227,8 @@ def retrain(set_progress: Callable[[tuple[int, str]], None], n_clicks: object, v
         set_progress((int(round(100 * max(0.0, min(1.0, frac)))), f"{view.t('running', lang)} {label}"))
 
     try:
-        card = train_all(runtime().settings.data_dir, progress, only=["analytics.logistics.train"])
-    except (ValueError, FileNotFoundError) as exc:
+        card = train_in_subprocess(runtime().settings.data_dir, progress)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
         set_progress((0, ""))
         return no_update, error_alert(t("error.generic", lang, msg=str(exc)))
     set_progress((100, ""))
@@ -240,29 +240,25 @@ def retrain(set_progress: Callable[[tuple[int, str]], None], n_clicks: object, v
 @callback(
     Output(ids.LOGISTICS_DOWNLOAD, "data"),
     Input(ids.LOGISTICS_EXPORT, "n_clicks"), *FILTER_STATES, State(ids.LANG_STORE, "data"),
-    background=True,
-    progress=[Output(ids.LOGISTICS_EXPORT_PROGRESS, "value")],
     running=[(Output(ids.LOGISTICS_EXPORT, "disabled"), True, False)],
     prevent_initial_call=True,
 )
-def export_csv(set_progress: Callable[[tuple[int]], None], n_clicks: object, start: object, end: object,
-               carriers: object, modes: object, categories: object, dcs: object, lang: object) -> Any:
-    """CSV of ALL filtered orders (not only the grid's page) with risk, window and reasons."""
+def export_csv(n_clicks: object, start: object, end: object, carriers: object, modes: object,
+               categories: object, dcs: object, lang: object) -> Any:
+    """CSV of ALL filtered orders (not only the grid's page) with risk, window and reasons.
+
+    Not a background callback: those run in forked processes, where Polars' thread pool deadlocks."""
     lang = normalize_lang(lang)
     if not n_clicks:
         return no_update
     rt = runtime()
     try:
-        set_progress((10,))
         flt = parse_filter(start, end, carriers, modes, categories, dcs,
                            None if (start or end) else _max_date(rt.engine))
         frame = lq.export_orders(rt.engine, rt.settings.models_dir, flt)
     except (FilterError, ModelsNotTrainedError, FileNotFoundError):
-        set_progress((0,))
         return no_update
-    set_progress((80,))
     csv = export_text(frame.to_dicts(), lang)
-    set_progress((100,))
     return dcc.send_string(csv, "chasqui_logistica_riesgo.csv" if lang == "es" else "chasqui_logistics_risk.csv")
 
 

@@ -1,12 +1,16 @@
 """The per-process runtime the callbacks use: settings and the engine.
 
 ``create_app`` calls ``configure(settings)`` once per process (each gunicorn worker builds its own
-app); background-callback processes are forked from it and inherit it. Tests call ``configure``
-with their own settings. This is configuration, set once, not shared mutable state.
+app). Background-callback jobs run in *spawned* processes (Polars is not fork-safe: a forked child
+can hang in its thread pool), so ``create_app`` also hands the settings down in the
+``CHASQUI_RUNTIME_SETTINGS`` environment variable and a fresh job process configures itself from it
+on first use. Tests call ``configure`` with their own settings. This is configuration, set once,
+not shared mutable state.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,7 +47,13 @@ def configure(settings: Settings) -> Runtime:
     return rt
 
 
+RUNTIME_ENV = "CHASQUI_RUNTIME_SETTINGS"
+
+
 def runtime() -> Runtime:
     if not _RUNTIME:
-        raise RuntimeError("callbacks.runtime.configure(settings) was not called (use app.create_app)")
+        raw = os.environ.get(RUNTIME_ENV)
+        if not raw:
+            raise RuntimeError("callbacks.runtime.configure(settings) was not called (use app.create_app)")
+        configure(Settings.from_json(raw))  # a background-job process started by the app
     return _RUNTIME[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dash
@@ -101,11 +102,12 @@ def scenario_insights(set_progress, result, lang, theme):
     """After the main result, in the background: tornado (each input alone) and mitigations with
     their simulated effect (progress bar, cancel button)."""
     lang, theme = normalize_lang(lang), normalize_theme(theme)
-    if not result:
+    if not isinstance(result, dict) or not isinstance(result.get("inputs"), dict):
         return _empty_fig(), ""
     inp = ScenarioInputs.from_dict(result["inputs"])
     rt = runtime()
-    out = insights(rt.engine, inp, cache_dir=rt.settings.cache_dir,
+    as_of = date.fromisoformat(result["meta"]["as_of"])
+    out = insights(rt.engine, inp, cache_dir=rt.settings.cache_dir, as_of=as_of,
                    progress=lambda label, frac: set_progress((int(round(100 * frac)),)))
     return ui.tornado_figure(out["tornado"], lang, theme), ui.mitigations_list(out["mitigations"], lang)
 
@@ -116,9 +118,12 @@ def scenario_insights(set_progress, result, lang, theme):
 )
 def apply_preset(name):
     """Load a preset's physical description into the controls."""
-    if not name:
+    if not name or not isinstance(name, str):
         return (no_update,) * len(CONTROLS)
-    return ui.preset_values(get_preset(name).inputs.to_dict())
+    try:
+        return ui.preset_values(get_preset(name).inputs.to_dict())
+    except ScenarioError:  # a forged or stale preset name: leave the controls as they are
+        return (no_update,) * len(CONTROLS)
 
 
 @callback(
@@ -132,6 +137,8 @@ def save_current(n_clicks, name, result, lang):
     lang = normalize_lang(lang)
     data_dir = runtime().settings.data_dir
     status = no_update
+    name = name if isinstance(name, str) else None
+    result = result if isinstance(result, dict) and isinstance(result.get("inputs"), dict) else None
     try:
         if n_clicks and not (name or "").strip() or len((name or "").strip()) > 60:
             return no_update, html.Span(ui.tr("name_needed", lang), className="text-danger")
@@ -140,7 +147,7 @@ def save_current(n_clicks, name, result, lang):
             status = ui.tr("saved_ok", lang, name=(name or "").strip())
         else:
             saved = load_saved(data_dir)
-    except (ScenarioError, OSError) as exc:
+    except (ScenarioError, OSError, TypeError, ValueError, KeyError) as exc:
         return no_update, html.Span(ui.tr("error", lang, msg=str(exc)), className="text-danger")
     return [{"label": k, "value": k} for k in sorted(saved)], status
 
@@ -152,7 +159,7 @@ def save_current(n_clicks, name, result, lang):
 def compare_saved(names, lang, theme):
     """Compare up to three saved scenarios (P50 with P10-P90 bars)."""
     lang, theme = normalize_lang(lang), normalize_theme(theme)
-    names = list(names or [])[:MAX_COMPARE]
+    names = [n for n in names if isinstance(n, str)][:MAX_COMPARE] if isinstance(names, list) else []
     if not names:
         return _empty_fig()
     rt = runtime()
@@ -167,9 +174,12 @@ def compare_saved(names, lang, theme):
 )
 def export_csv(n_clicks, result):
     """The current result as CSV (network and by region, baseline and scenario bands)."""
-    if not n_clicks or not result:
+    if not n_clicks or not isinstance(result, dict):
         return no_update
-    return dcc.send_string(to_csv(result), "chasqui-escenario.csv")
+    try:
+        return dcc.send_string(to_csv(result), "chasqui-escenario.csv")
+    except (KeyError, TypeError, ValueError):  # not a result this page produced
+        return no_update
 
 
 __all__ = ["apply_preset", "compare_saved", "export_csv", "inputs_from_controls", "save_current",

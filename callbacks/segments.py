@@ -11,7 +11,8 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 from analytics import geo
 from analytics.segments.features import SegmentInputError
-from analytics.segments.service import NONE_NAMES, SegmentParams, export_members, filter_options, page_view
+from analytics.segments.isolated import page_view_safe
+from analytics.segments.service import NONE_NAMES, SegmentParams, export_members, filter_options
 from callbacks.runtime import runtime
 from components import format as fmt
 from components import ids
@@ -78,9 +79,8 @@ def _failure(message: str, theme: str, query: Any = no_update) -> tuple:
         Input(ids.SEGMENTS_DATES, "end_date"),
         Input(ids.SEGMENTS_REGIONS, "value"),
         Input(ids.SEGMENTS_COMPARE, "date"),
-        Input(ids.LANG_STORE, "data"),
-        Input(ids.THEME_STORE, "data"),
     ],
+    state=[State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data")],
     background=True,
     progress=[Output(ids.SEGMENTS_PROGRESS, "value"), Output(ids.SEGMENTS_PROGRESS, "label")],
     running=[
@@ -107,7 +107,7 @@ def update_segments(set_progress: Callable[[tuple[int, str]], None], k: object, 
         set_progress((int(round(100 * frac)), f"{view.t('running', lang)} {label}"))
 
     try:
-        pv = page_view(rt.engine, params, compare_end, rt.settings.cache_dir, progress)
+        pv = page_view_safe(rt.settings, rt.engine, params, compare_end, progress)
     except FileNotFoundError:
         return _failure(view.t("missing", lang), theme, query)
     except SegmentInputError as exc:

@@ -115,7 +115,7 @@ def export_shortlist(n_clicks, ingredients, w_sust, w_price, w_rel, w_dist, min_
         k = int(top_k) if top_k not in (None, "") else 3
         csv, _rows = shortlist_csv(runtime().engine, _ingredients(ingredients),
                                    parse_weights((w_sust, w_price, w_rel, w_dist)), k, parse_quality(min_quality))
-    except (SourcingInputError, ValueError) as exc:
+    except (SourcingInputError, ValueError, TypeError) as exc:
         return no_update, view.error(str(exc))
     return dcc.send_string(csv, "chasqui_sourcing_shortlist.csv", type="text/csv"), no_update
 
@@ -129,7 +129,7 @@ def export_shortlist(n_clicks, ingredients, w_sust, w_price, w_rel, w_dist, min_
 def add_menu_row(n_clicks, rows):
     if not n_clicks:
         return no_update
-    rows = list(rows or [])
+    rows = list(rows) if isinstance(rows, list) else []
     if len(rows) >= 60:
         return no_update
     return [*rows, {"ingredient_id": None, "kg_month": None}]

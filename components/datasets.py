@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from components import format as fmt
 from components import ids
@@ -21,7 +21,50 @@ def layout() -> html.Div:
         html.Div(id=ids.DATA_TABLES, className="mb-4"),
         html.H4(t("data.models", lang)),
         html.Div(id=ids.DATA_MODELS),
+        upload_section(lang),
     ])
+
+
+UPLOAD_TEXT = {
+    "es": {"title": "Importar DataCo (CSV)", "drop": "Arrastre un CSV de DataCo aquí o haga clic para elegirlo",
+           "help": "CSV en UTF-8 o Latin-1, hasta {mb} MB. Reemplaza pedidos, clientes y productos; las filas "
+                   "inválidas van a cuarentena. Archivos más grandes: `python app.py import dataco`.",
+           "done": "Importado: {a} de {n} filas ({q} en cuarentena).", "refused": "Archivo rechazado: {msg}"},
+    "en": {"title": "Import DataCo (CSV)", "drop": "Drop a DataCo CSV here or click to choose one",
+           "help": "UTF-8 or Latin-1 CSV, up to {mb} MB. Replaces orders, customers and products; invalid rows "
+                   "are quarantined. Larger files: `python app.py import dataco`.",
+           "done": "Imported: {a} of {n} rows ({q} quarantined).", "refused": "File refused: {msg}"},
+}
+UPLOAD_CLIENT_MAX_MB = 20  # the browser refuses larger files; the server checks CHASQUI_UPLOAD_MAX_MB
+
+
+def upload_section(lang: str) -> html.Div:
+    tr = UPLOAD_TEXT["en" if lang == "en" else "es"]
+    return html.Div([
+        html.H4(tr["title"], className="mt-4"),
+        dcc.Upload(id=ids.DATA_UPLOAD, children=html.Div(tr["drop"]), accept=".csv,.txt,text/csv",
+                   max_size=UPLOAD_CLIENT_MAX_MB * 1024 * 1024, multiple=False,
+                   className="border border-2 rounded p-4 text-center",
+                   style={"borderStyle": "dashed", "cursor": "pointer"}),
+        html.P(tr["help"].format(mb=UPLOAD_CLIENT_MAX_MB), className="small text-body-secondary mt-1"),
+        html.Div(id=ids.DATA_UPLOAD_RESULT),
+    ])
+
+
+def upload_result(result: dict[str, Any] | None, error: str | None, lang: str) -> html.Div:
+    """The import's JSON result (rows_in = imported + quarantined), or why the file was refused (as text)."""
+    import json
+
+    tr = UPLOAD_TEXT["en" if lang == "en" else "es"]
+    if error is not None:
+        return dbc.Alert(tr["refused"].format(msg=error), color="danger", className="mt-2")
+    assert result is not None
+    ok = not result.get("error")
+    summary = tr["done"].format(a=fmt.integer(result.get("imported", 0)), n=fmt.integer(result.get("rows_in", 0)),
+                                q=fmt.integer(result.get("quarantined", 0)))
+    return dbc.Alert([html.Div(summary if ok else str(result["error"])),
+                      html.Pre(json.dumps(result, ensure_ascii=False, indent=1), className="small mb-0")],
+                     color="success" if ok else "warning", className="mt-2")
 
 
 def _schema_table(columns: list[dict[str, Any]], lang: str) -> dbc.Table:

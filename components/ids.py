@@ -25,6 +25,8 @@ OVERVIEW_QUERY_SYNCED = "overview-query-synced"
 DATA_TABLES = "data-tables"
 DATA_MODELS = "data-models"
 DATA_REFRESH = "data-refresh"
+DATA_UPLOAD = "data-upload"  # DataCo CSV upload (issue 10: validated type, size, encoding)
+DATA_UPLOAD_RESULT = "data-upload-result"
 
 # --- page blocks: each page issue adds its own block below this line ---------
 
@@ -40,7 +42,6 @@ LOGISTICS_KPIS = "logistics-kpis"
 LOGISTICS_STATUS = "logistics-status"
 LOGISTICS_GRID = "logistics-grid"
 LOGISTICS_EXPORT = "logistics-export"
-LOGISTICS_EXPORT_PROGRESS = "logistics-export-progress"
 LOGISTICS_DOWNLOAD = "logistics-download"
 LOGISTICS_REGION = "logistics-region"  # store: the clicked region
 LOGISTICS_DRILL_TITLE = "logistics-drill-title"

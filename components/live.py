@@ -12,13 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from components import format as fmt
 from components import ids
 from components.i18n import translator
-from components.theme import COLORWAY, template
+from components.theme import COLORWAY
 
 REFRESH_MS = 1500  # ≤ 2 s from an event to the tile
 TILES = ("orders_per_min", "revenue_today", "high_risk_share", "shipments_in_transit",
@@ -119,13 +118,23 @@ def tile_text(key: str, value: float | None, lang: str) -> str:
     return fmt.integer(value)
 
 
-def sparkline(values: list[float], minutes: list[str], key: str, theme: str) -> go.Figure:
+def sparkline(values: list[float], minutes: list[str], key: str, theme: str) -> dict[str, Any]:
+    """A 60-point sparkline as a plain figure dict (cheap to build and small to send every 1.5 s).
+
+    Transparent background and no template, so it sits on light and dark cards alike.
+    """
     color = COLORWAY[0] if key in ALERT_TILES else COLORWAY[1]
-    fig = go.Figure(go.Scatter(x=minutes or None, y=values, mode="lines", fill="tozeroy",
-                               line={"width": 1.5, "color": color}, hovertemplate="%{x}: %{y}<extra></extra>"))
-    fig.update_layout(template=template(theme), height=56, margin={"l": 0, "r": 0, "t": 2, "b": 0},
-                      xaxis={"visible": False}, yaxis={"visible": False, "rangemode": "tozero"}, showlegend=False)
-    return fig
+    trace: dict[str, Any] = {"type": "scatter", "y": list(values), "mode": "lines", "fill": "tozeroy",
+                             "line": {"width": 1.5, "color": color}, "hovertemplate": "%{x}: %{y}<extra></extra>"}
+    if minutes:
+        trace["x"] = list(minutes)
+    return {"data": [trace], "layout": {
+        "height": 56, "margin": {"l": 0, "r": 0, "t": 2, "b": 0}, "showlegend": False,
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": "#adb5bd" if theme == "dark" else "#495057", "size": 11},
+        "xaxis": {"visible": False, "fixedrange": True},
+        "yaxis": {"visible": False, "rangemode": "tozero", "fixedrange": True},
+        "hoverlabel": {"bgcolor": "#212529" if theme == "dark" else "#ffffff"}}}
 
 
 def _ref(a: dict[str, Any]) -> str:
@@ -184,7 +193,7 @@ def status_text(snap: dict[str, Any], lang: str, now: float | None = None) -> st
 
 
 def render(snap: dict[str, Any], lang: str, theme: str,
-           now: float | None = None) -> tuple[list[str], list[go.Figure], list[html.Li], str]:
+           now: float | None = None) -> tuple[list[str], list[dict[str, Any]], list[html.Li], str]:
     """(tile texts, sparkline figures, alert items, status line) for a live snapshot, in TILES order."""
     tiles = snap.get("tiles", {})
     minutes = snap.get("minutes", [])

@@ -172,7 +172,7 @@ def parse_weights(value: object) -> tuple[int, int, int, int]:
         return DEFAULT_WEIGHTS
     try:
         parts = tuple(int(float(x)) for x in value.split(","))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: "1e999" or 400 digits
         return DEFAULT_WEIGHTS
     if len(parts) != 4 or any(not 0 <= p <= 100 for p in parts) or sum(parts) == 0:
         return DEFAULT_WEIGHTS
@@ -182,7 +182,7 @@ def parse_weights(value: object) -> tuple[int, int, int, int]:
 def parse_quality(value: object) -> int:
     try:
         q = int(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
     return q if 0 <= q <= 100 else 0
 

@@ -17,13 +17,12 @@ class PolarsEngine:
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
-        self._cache: dict[str, tuple[float, pl.DataFrame]] = {}
+        self._cache: dict[str, tuple[str, pl.DataFrame]] = {}
         self._lock = threading.Lock()
 
     def _frame(self, name: str) -> pl.DataFrame:
-        path = storage.table_path(self.data_dir, name)
         try:
-            mtime = path.stat().st_mtime_ns
+            mtime = storage.table_version(self.data_dir, name)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"table {name!r} not found in {self.data_dir} (run `python app.py generate`)"
@@ -35,6 +34,7 @@ class PolarsEngine:
             result = storage.load_table(self.data_dir, name)
             self._cache[name] = (mtime, result.frame)
         metrics.ROWS_LOADED.labels(table=name).inc(result.frame.height)
+        metrics.TABLE_ROWS.labels(table=name).set(result.frame.height)
         return result.frame
 
     def frame(self, name: str) -> pl.DataFrame:

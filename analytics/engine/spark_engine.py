@@ -264,7 +264,7 @@ def _reason_expr(schema: TableSchema) -> nw.Expr:
         if not c.nullable:
             parts.append(nw.when(col.is_null()).then(nw.lit(f"{c.name}: missing")))
         if c.check is not None:
-            ok = c.check(col).fill_null(True)  # type: ignore[arg-type]
+            ok: Any = c.check(col).fill_null(True)  # type: ignore[arg-type]
             parts.append(nw.when(~ok).then(nw.lit(f"{c.name}: {c.rule or 'invalid'}")))
     return nw.concat_str(parts, separator="; ", ignore_nulls=True)
 

@@ -5,8 +5,9 @@ Loop: poll -> decode/validate each message (bad ones become dead letters) -> sco
 ``max_pending`` messages): send fresh dead letters to ``chasqui.dlq`` and wait for the broker's ack,
 apply the batch to the diskcache store in one transaction (dedup by event_id), then commit the
 offsets. Any error (broker gone, commit refused after a rebalance, ...) drops the consumer and builds
-a new one, which resumes from the last committed offsets; replays are recognised and counted as
-duplicates, so nothing is lost or counted twice. Input never stops the loop.
+a new one, which resumes from the last committed offsets; a broker that lost its state is detected by
+:class:`_BrokerWatch` and the consumer rewinds to the committed offsets. Replays are recognised and
+counted as duplicates, so nothing is lost or counted twice. Input never stops the loop.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Listener:
         self.first_record_at: float | None = None  # perf_counter() of the first record polled
         self.last_flush_at: float | None = None  # perf_counter() after the last committed flush
         self.errors = 0
+        self.resets = 0  # broker resets recovered in place (rewind / re-subscribe)
         self.last_error: str | None = None
         self.ready = threading.Event()  # set once partitions are assigned and polling
         self._stop = threading.Event()
@@ -98,8 +100,16 @@ class Listener:
         from analytics.live import metrics  # noqa: F401  (register the metrics in this process)
 
         if self.scorer is None:
-            self.scorer = _resolve(self._scorer_src)
-            self.detector = _resolve(self._detector_src)
+            try:
+                self.scorer = _resolve(self._scorer_src)
+            except Exception as exc:  # e.g. no orders table yet: keep consuming, orders stay unscored
+                log.warning("late-risk scorer unavailable (%s); orders are counted but not scored", exc)
+                self.scorer = UnavailableScorer(f"{type(exc).__name__}: {exc}")
+            try:
+                self.detector = _resolve(self._detector_src)
+            except Exception as exc:  # a tampered artifact: fall back to a freshly trained detector
+                log.warning("saved anomaly detector unusable (%s); training one in memory", exc)
+                self.detector = coldchain.train_detector()[0]
             self.info.update({"scorer": getattr(self.scorer, "name", type(self.scorer).__name__)})
         backoff = 0.5
         while not self._stop.is_set():
@@ -151,10 +161,15 @@ class Listener:
             batches = consumer.poll(timeout_ms=50, max_records=self.max_pending)
             if consumer.assignment():
                 self.ready.set()
-            reset = watch.check()
-            if reset:
-                # uncommitted records are dropped here; the new consumer re-reads them
-                raise BrokerReset(reset)
+            action = watch.check()
+            if action is not None:
+                # drop what was polled but not committed and resume from the committed offsets
+                log.warning("live listener: %s; resuming from the committed offsets", action[1])
+                pending = []
+                self.resets += 1
+                self._resume(consumer, action[0])
+                watch.reset()
+                continue
             for msgs in batches.values():
                 if msgs and not pending:
                     first_at = time.monotonic()
@@ -173,6 +188,26 @@ class Listener:
                 self.store.record_lag(self._lag(consumer), info=self.info)
                 self._set_lag_metric(self.store.state["lag"])
                 last_lag = now_m
+
+    def _resume(self, consumer: Any, how: str) -> None:
+        """Rewind every assigned partition to its committed offset (or the start when the broker
+        forgot it), or re-subscribe so the group is joined again (partitions changed)."""
+        from analytics.live.broker import ensure_topics
+
+        try:  # a broker that lost its state lost its topics too
+            ensure_topics(self.bootstrap, [*self.topics, self.dlq_topic])
+        except Exception as exc:  # noqa: BLE001
+            log.info("could not ensure topics: %s", exc)
+        if how == "resubscribe":
+            consumer.unsubscribe()
+            consumer.subscribe(list(self.topics))
+            return
+        for tp in consumer.assignment():
+            committed = consumer.committed(tp, timeout_ms=5000)
+            if committed is None:
+                consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
 
     def _lag(self, consumer: Any) -> dict[str, int]:  # noqa: D102
         lag: dict[str, int] = {t: 0 for t in self.topics}
@@ -294,6 +329,19 @@ class Listener:
         return scored
 
 
+class UnavailableScorer:
+    """Used when no late-risk scorer could be loaded: nothing is flagged high-risk."""
+
+    name = "unavailable"
+    threshold = float("inf")
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def score(self, orders: Any) -> np.ndarray:
+        return np.full(len(orders), np.nan)
+
+
 def _close(client: Any, **kw: Any) -> None:
     if client is None:
         return
@@ -303,32 +351,38 @@ def _close(client: Any, **kw: Any) -> None:
         pass
 
 
-class BrokerReset(RuntimeError):
-    """The broker lost its state (a restart of the in-memory broker, a coordinator change)."""
-
-
 class _BrokerWatch:
-    """Detects a broker restart that kafka-python 2.3.3 does not recover from on its own.
+    """Detects a broker that lost its state, which kafka-python 2.3.3 does not always recover from.
 
     Against Tansu (memory storage) a restart wipes logs, groups and committed offsets, but the
-    consumer keeps its old positions and its old assignment: it would skip the first messages of
-    the new logs or never fetch the new partitions. Signs watched for, on every poll:
-    the group coordinator became unknown (connection lost) and came back; a partition's high
-    watermark fell below our position; the topics' partitions changed while the assignment did not.
-    Any of them -> :class:`BrokerReset` -> a fresh consumer resumes from the committed offsets.
+    consumer may keep its old positions and its old assignment: it would skip the first messages of
+    the new logs or never fetch the new partitions. Signs watched for, on every poll, and the answer:
+
+    - the group coordinator became unknown (connection lost) and came back -> ``rewind``
+    - a partition's high watermark fell below our position -> ``rewind``
+    - the topics' partitions changed while the assignment did not, for ``settle_s`` -> ``resubscribe``
+
+    ``rewind`` seeks every assigned partition to its committed offset (the start if the broker has
+    none); ``resubscribe`` leaves and re-joins the group. The same consumer is kept (a new member
+    could wait on the stale one's rebalance). Replayed events are recognised as duplicates.
     """
 
-    def __init__(self, consumer: Any, topics: list[str], settle_s: float = 10.0):
+    def __init__(self, consumer: Any, topics: list[str], settle_s: float = 5.0):
         self.consumer = consumer
         self.topics = topics
         self.settle_s = settle_s
-        self.coordinator_lost = False
+        # the assignment and the topics' partitions when it was made (kept across a rewind, so a
+        # partition change that happened during the outage is still noticed afterwards)
         self.assignment: frozenset[Any] = frozenset()
         self.assigned_parts: dict[str, frozenset[int]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.coordinator_lost = False
         self.mismatch_since: float | None = None
         self.last_meta = 0.0
 
-    def check(self) -> str | None:
+    def check(self) -> tuple[str, str] | None:
         c = self.consumer
         coord = getattr(c, "_coordinator", None)
         if coord is not None and self.assignment:
@@ -339,18 +393,19 @@ class _BrokerWatch:
             if unknown:
                 self.coordinator_lost = True
             elif self.coordinator_lost:
-                return "group coordinator was lost and came back"
+                return "rewind", "the group coordinator was lost and came back"
         assignment = frozenset(c.assignment())
         if assignment != self.assignment:
             self.assignment = assignment
             self.assigned_parts = {t: frozenset(c.partitions_for_topic(t) or ()) for t in self.topics}
             self.mismatch_since = None
+        subs = getattr(c, "_subscription", None)
         for tp in assignment:
             hw = c.highwater(tp)
-            state = c._subscription.assignment.get(tp) if hasattr(c, "_subscription") else None
+            state = subs.assignment.get(tp) if subs is not None else None
             pos = getattr(getattr(state, "position", None), "offset", None)
             if hw is not None and pos is not None and hw < pos:
-                return f"high watermark of {tp.topic}[{tp.partition}] fell below our position ({hw} < {pos})"
+                return "rewind", f"the high watermark of {tp.topic}[{tp.partition}] fell below our position"
         now = time.monotonic()
         if assignment and now - self.last_meta >= 1.0:
             self.last_meta = now
@@ -358,7 +413,7 @@ class _BrokerWatch:
             if parts != self.assigned_parts:
                 self.mismatch_since = self.mismatch_since or now
                 if now - self.mismatch_since > self.settle_s:
-                    return "topic partitions changed without a rebalance"
+                    return "resubscribe", "the topics' partitions changed without a rebalance"
             else:
                 self.mismatch_since = None
         return None

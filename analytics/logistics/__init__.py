@@ -13,6 +13,7 @@ Public API (other areas depend on it):
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from analytics import artifacts
 from analytics.logistics.model import DeliveryDaysModel, FeatureEncoder, LateRiskModel, PlattCalibrator
 
 SCORE_BATCH = 250_000
+BATCH_THREADS = os.cpu_count() or 1  # batch scoring uses every core
 # HistGradientBoosting keeps its loss/link functions as functools.partial objects.
 SKOPS_TRUSTED = ["functools.partial"]
 
@@ -99,6 +101,8 @@ def score(models: LogisticsModels, orders: pl.DataFrame, batch: int = SCORE_BATC
     """``late_risk``, ``p50_days``, ``p90_days`` for every order (input order), in batches."""
     from analytics.logistics.features import build_features
 
+    # every core only for big batches: on a loaded machine OpenMP threads spin on small ones
+    threads = BATCH_THREADS if orders.height >= 50_000 else 1
     risk = np.empty(orders.height)
     p50 = np.empty(orders.height)
     p90 = np.empty(orders.height)
@@ -106,8 +110,8 @@ def score(models: LogisticsModels, orders: pl.DataFrame, batch: int = SCORE_BATC
         chunk = orders.slice(start, batch)
         x = models.late_risk.encoder.transform(build_features(chunk))
         end = start + chunk.height
-        risk[start:end] = models.late_risk.proba_matrix(x)
-        p50[start:end], p90[start:end] = models.delivery_days.predict_matrix(x)
+        risk[start:end] = models.late_risk.proba_matrix(x, threads=threads)
+        p50[start:end], p90[start:end] = models.delivery_days.predict_matrix(x, threads=threads)
     return pl.DataFrame({"late_risk": risk, "p50_days": p50, "p90_days": p90})
 
 

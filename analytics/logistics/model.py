@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -24,11 +24,14 @@ MAX_CATEGORIES = 250
 OMP_THREADS = 1
 
 
-def limited_threads() -> Any:
-    """Context manager capping OpenMP threads for model fit/predict."""
+def limited_threads(threads: int | None = None) -> Any:
+    """Context manager capping OpenMP threads for model fit/predict (default OMP_THREADS).
+
+    Large batches (``analytics.logistics.score``) pass every core: there the work per thread
+    dwarfs the spin-waiting that hurts small calls on a loaded machine."""
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=OMP_THREADS, user_api="openmp")  # HistGradientBoosting allows at most 255 bins per categorical feature
+    return threadpool_limits(limits=threads or OMP_THREADS, user_api="openmp")  # HistGradientBoosting allows at most 255 bins per categorical feature
 
 
 class NotFittedError(RuntimeError):
@@ -53,7 +56,7 @@ class FeatureEncoder:
         for c in CATEGORICAL:
             counts = feats[c].value_counts(sort=True)
             self.vocab_[c] = [str(v) for v in counts[c].head(self.max_categories).to_list()]
-        self.medians_ = {c: float(feats[c].median()) if feats[c].null_count() < feats.height else 0.0
+        self.medians_ = {c: float(cast(float, feats[c].median())) if feats[c].null_count() < feats.height else 0.0
                          for c in NUMERIC}
         # a feature the data never has (DataCo: no distances) becomes a constant 0
         self.absent_ = [c for c in NUMERIC if feats[c].null_count() == feats.height]
@@ -135,13 +138,13 @@ class LateRiskModel:
         self.calibrator = calibrator
         self.name = name
 
-    def raw_proba_matrix(self, x: np.ndarray) -> np.ndarray:
-        with limited_threads():
+    def raw_proba_matrix(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        with limited_threads(threads):
             p = np.asarray(self.estimator.predict_proba(x))
         return p[:, 1] if p.ndim == 2 else p
 
-    def proba_matrix(self, x: np.ndarray) -> np.ndarray:
-        p = self.raw_proba_matrix(x)
+    def proba_matrix(self, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        p = self.raw_proba_matrix(x, threads)
         if self.calibrator is not None:
             p = self.calibrator.predict(p)
         return np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
@@ -152,13 +155,14 @@ class LateRiskModel:
             return np.zeros(0)
         return self.proba_matrix(self.encoder.transform(as_features(frame)))
 
-    def explain(self, frame: pl.DataFrame, top: int = 3) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
+    def explain(self, frame: pl.DataFrame, top: int = 3,
+                threads: int | None = None) -> tuple[np.ndarray, list[list[tuple[str, float]]]]:
         """Per-order attributions by occlusion: for each feature group, how much the risk drops when
         the group takes the reference order's values. Returns (risk, top reasons per order) where a
         reason is (group, +probability points), only positive contributions, largest first."""
         feats = as_features(frame)
         x = self.encoder.transform(feats)
-        contrib = self.contributions_matrix(x)
+        contrib = self.contributions_matrix(x, threads)
         risk = contrib.pop("__risk__")
         names = list(contrib)
         mat = np.column_stack([contrib[n] for n in names]) if names else np.zeros((x.shape[0], 0))
@@ -168,16 +172,21 @@ class LateRiskModel:
             reasons.append([(names[j], float(mat[i, j])) for j in order[i] if mat[i, j] > 0.005])
         return risk, reasons
 
-    def contributions_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def contributions_matrix(self, x: np.ndarray, threads: int | None = None) -> dict[str, np.ndarray]:
         ref = _reference_matrix_row(self.encoder)
-        base = self.proba_matrix(x)
-        out: dict[str, np.ndarray] = {"__risk__": base}
         idx = {c: i for i, c in enumerate(FEATURES)}
-        for group, cols in GROUPS.items():
-            xs = x.copy()
+        n = x.shape[0]
+        # one stacked predict call (the order itself + one occluded copy per group): a single call
+        # is far cheaper than twelve for the few hundred rows of a grid
+        stacked = np.tile(x, (len(GROUPS) + 1, 1))
+        for g, cols in enumerate(GROUPS.values(), start=1):
             for c in cols:
-                xs[:, idx[c]] = ref[idx[c]]
-            out[group] = base - self.proba_matrix(xs)
+                stacked[g * n:(g + 1) * n, idx[c]] = ref[idx[c]]
+        p = self.proba_matrix(stacked, threads)
+        base = p[:n]
+        out: dict[str, np.ndarray] = {"__risk__": base}
+        for g, group in enumerate(GROUPS, start=1):
+            out[group] = base - p[g * n:(g + 1) * n]
         return out
 
 
@@ -194,8 +203,8 @@ class DeliveryDaysModel:
         self.p90 = p90
         self.p90_shift_ = p90_shift
 
-    def predict_matrix(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with limited_threads():
+    def predict_matrix(self, x: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        with limited_threads(threads):
             raw50 = self.p50.predict(x)
             raw90 = self.p90.predict(x) + self.p90_shift_
         # deliveries are counted in whole days: the most likely day, and the last day of the window
@@ -226,7 +235,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(ece)
 
 
-def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
+def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, list[Any]]:
     y, p = np.asarray(y, float), np.asarray(p, float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)

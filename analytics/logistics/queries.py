@@ -17,7 +17,7 @@ from analytics.logistics.features import GROUPS
 from analytics.queries import OrderFilter
 
 SCORES = "logistics_scores"
-TOP_N = 500
+TOP_N = 100  # grid rows (with per-order reasons); the CSV export has every filtered row
 HIGH_RISK = 0.5
 RECENT_DAYS = 30
 GRID_COLUMNS = (
@@ -51,6 +51,12 @@ def options(engine: Engine) -> dict[str, Any]:
     return out
 
 
+def last_date(engine: Engine) -> date | None:
+    """The latest order date in the scores table."""
+    res = engine.collect(engine.table(SCORES).select(nw.col("order_date").max().alias("hi")))
+    return res["hi"][0] if res.height else None
+
+
 def default_filter(max_date: date | None) -> OrderFilter:
     """Recent orders: the last RECENT_DAYS days of data."""
     if max_date is None:
@@ -77,7 +83,7 @@ def region_summary(engine: Engine, flt: OrderFilter | None = None) -> pl.DataFra
 
 def summarise_regions(per_carrier: pl.DataFrame) -> pl.DataFrame:
     """Roll (region, carrier) sums up to regions (small frame, Polars)."""
-    schema = {"country": pl.String, "region": pl.String, "orders": pl.Int64, "value_pen": pl.Float64,
+    schema: dict[str, Any] = {"country": pl.String, "region": pl.String, "orders": pl.Int64, "value_pen": pl.Float64,
               "expected_late": pl.Float64, "high_risk": pl.Int64, "late": pl.Int64, "known": pl.Int64,
               "mean_risk": pl.Float64, "late_rate": pl.Float64, "top_carrier": pl.String,
               "top_carrier_risk": pl.Float64}
@@ -99,7 +105,7 @@ def summarise_regions(per_carrier: pl.DataFrame) -> pl.DataFrame:
         .select("country", "region", pl.col("carrier").alias("top_carrier"), "top_carrier_risk")
     )
     out = regions.join(worst, on=["country", "region"], how="left")
-    return out.select(list(schema)).cast(schema).sort(["mean_risk", "region"], descending=[True, False])
+    return out.select(list(schema)).cast(pl.Schema(schema)).sort(["mean_risk", "region"], descending=[True, False])
 
 
 def kpis(regions: pl.DataFrame) -> dict[str, float | int | None]:
@@ -124,8 +130,11 @@ def add_reasons(models: Any, frame: pl.DataFrame, top: int = 3, batch: int = 100
     """Append reason_k (feature group) and reason_k_pp (+probability points) for k = 1..top."""
     groups: list[list[str | None]] = [[] for _ in range(top)]
     pps: list[list[float | None]] = [[] for _ in range(top)]
+    from analytics.logistics import BATCH_THREADS
+
+    threads = BATCH_THREADS if frame.height > 10_000 else None  # exports: every core
     for start in range(0, frame.height, batch):
-        _, reasons = models.late_risk.explain(frame.slice(start, batch), top=top)
+        _, reasons = models.late_risk.explain(frame.slice(start, batch), top=top, threads=threads)
         for rs in reasons:
             for k in range(top):
                 groups[k].append(rs[k][0] if k < len(rs) else None)

@@ -23,8 +23,7 @@ _LOCK = threading.Lock()
 
 
 def _orders_version(data_dir: Path) -> str:
-    st = storage.table_path(data_dir, "orders").stat()
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    return storage.table_version(data_dir, "orders")  # one file or a month-partitioned folder
 
 
 def _key_path(data_dir: Path) -> Path:

@@ -9,11 +9,13 @@ the winner is calibrated with isotonic regression on the validation months.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -22,12 +24,12 @@ from analytics import artifacts, storage
 from analytics.logistics.features import FEATURES, GROUPS, build_features
 from analytics.logistics.model import (
     DeliveryDaysModel,
-    limited_threads,
     FeatureEncoder,
     LateRiskModel,
-    calibration_curve,
     PlattCalibrator,
+    calibration_curve,
     expected_calibration_error,
+    limited_threads,
     roc_points,
 )
 
@@ -46,7 +48,7 @@ def _months_back(d: date, months: int) -> date:
 
 def time_split(order_date: pl.Series) -> tuple[date, date, date]:
     """(val_start, test_start, last_day): 6 + 6 latest months, or 60/20/20 by date if that is lopsided."""
-    last = order_date.max()
+    last = cast(date | None, order_date.max())
     if last is None:
         raise ValueError("no order dates to split on")
     test_start = _months_back(last, 5)
@@ -56,7 +58,7 @@ def time_split(order_date: pl.Series) -> tuple[date, date, date]:
     val_share = float(((order_date >= val_start) & (order_date < test_start)).sum()) / n
     if not (0.05 <= test_share <= 0.45 and val_share >= 0.05 and 1 - test_share - val_share >= 0.3):
         ordered = order_date.sort()
-        val_start, test_start = ordered[int(0.6 * n)], ordered[int(0.8 * n)]
+        val_start, test_start = cast(date, ordered[int(0.6 * n)]), cast(date, ordered[int(0.8 * n)])
     return val_start, test_start, last
 
 
@@ -193,7 +195,7 @@ def fit_models(orders: pl.DataFrame, progress: Progress | None = None, *, seed: 
     report("importance and curves", 0.75)
     ite = _sample(te, 30_000, rng)
     report_json = {
-        "periods": {"train": [od.min().isoformat(), val_start.isoformat()],
+        "periods": {"train": [cast(date, od.min()).isoformat(), val_start.isoformat()],
                     "validation": [val_start.isoformat(), test_start.isoformat()],
                     "test": [test_start.isoformat(), last.isoformat()]},
         "rows": {"train": int(tr.sum()), "validation": int(va.sum()), "test": int(te.sum())},
@@ -210,12 +212,16 @@ def fit_models(orders: pl.DataFrame, progress: Progress | None = None, *, seed: 
 
 def save_models(fitted: dict[str, Any], models_dir: Path, data_fingerprint: str) -> dict[str, str]:
     """Write every artifact with its manifest plus the meta file listing their hashes."""
-    out = Path(models_dir) / MODELS_SUBDIR
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(models_dir) / MODELS_SUBDIR
+    # write into a fresh folder and swap it in at the end: a cancelled or failed retrain leaves the
+    # previous, consistent set of artifacts in place
+    out = final.with_name(f"{MODELS_SUBDIR}.tmp-{os.getpid()}")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     risk: LateRiskModel = fitted["late_risk"]
     days: DeliveryDaysModel = fitted["delivery_days"]
     card = fitted["card"]
-    common = {"data_fingerprint": data_fingerprint}
+    common: dict[str, Any] = {"data_fingerprint": data_fingerprint}
     hashes: dict[str, str] = {}
 
     def put(obj: Any, name: str, **kw: Any) -> None:
@@ -227,6 +233,7 @@ def save_models(fitted: dict[str, Any], models_dir: Path, data_fingerprint: str)
     else:
         put(risk.estimator, "late_risk_gbm.skops", params=_jsonable(risk.estimator.get_params()),
             metrics=card["late_risk"])
+    assert isinstance(risk.calibrator, PlattCalibrator)
     put(risk.calibrator.model_, "late_risk_calibrator.skops")
     put(days.p50, "delivery_p50.skops", params=_jsonable(days.p50.get_params()), metrics=card["delivery_days"])
     put(days.p90, "delivery_p90.skops", params=_jsonable(days.p90.get_params()), metrics=card["delivery_days"])
@@ -234,6 +241,11 @@ def save_models(fitted: dict[str, Any], models_dir: Path, data_fingerprint: str)
     meta = {"late_risk": fitted["chosen"], "model_name": risk.name, "p90_shift": days.p90_shift_,
             "hashes": hashes, "data_fingerprint": data_fingerprint, "card": card}
     storage.write_json(out / META_FILE, meta)
+    old = final.with_name(f"{MODELS_SUBDIR}.old-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(out, final)
+    shutil.rmtree(old, ignore_errors=True)
     return hashes
 
 
@@ -270,3 +282,68 @@ def read_report(models_dir: Path | str) -> dict[str, Any] | None:
 
 
 __all__ = ["fit_models", "read_report", "save_models", "time_split", "train"]
+
+
+def train_in_subprocess(data_dir: Path | str, progress: Progress | None = None) -> dict[str, Any]:
+    """Run the logistics training in a fresh Python process and relay its progress.
+
+    Background callbacks run in processes *forked* from the app, and Polars' and OpenMP's thread pools
+    do not survive a fork (the child deadlocks on first use: measured). A fresh interpreter avoids that.
+    If this process is terminated (the Cancel button), the training process is killed with it.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    report = progress or (lambda label, frac: None)
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys; from analytics.logistics.train import _worker_main; _worker_main(sys.argv[1])"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def _stop(signum: int, frame: Any) -> None:
+        proc.kill()
+        raise SystemExit(1)
+
+    try:
+        old = signal.signal(signal.SIGTERM, _stop)
+    except ValueError:  # not the main thread: cancellation then relies on the finally below
+        old = None
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "progress" in msg:
+                report(str(msg["progress"][0]), float(msg["progress"][1]))
+            elif "card" in msg:
+                proc.wait()
+                return dict(msg["card"])
+            elif "error" in msg:
+                proc.wait()
+                raise ValueError(str(msg["error"]))
+        proc.wait()
+        raise RuntimeError(f"training process ended without a result (exit code {proc.returncode})")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _worker_main(data_dir: str) -> None:
+    """Entry point of the training process: progress and the result as JSON lines on stdout."""
+    from analytics.training import train_all
+
+    def emit(payload: dict[str, Any]) -> None:
+        print(json.dumps(payload, default=str), flush=True)
+
+    try:
+        card = train_all(data_dir, lambda label, frac: emit({"progress": [label, frac]}),
+                         only=["analytics.logistics.train"])
+        emit({"card": card})
+    except Exception as exc:  # reported to the caller, which raises it
+        emit({"error": f"{type(exc).__name__}: {exc}"})

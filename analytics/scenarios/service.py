@@ -67,28 +67,32 @@ def _model_fingerprint(data_dir: Path) -> str:
 
 
 def _model_trained_through(models: Any, data_dir: Path) -> date | None:
-    """Last order date the delay model saw, when the logistics module records it."""
-    for attr in ("trained_through", "train_end", "data_end"):
-        v = getattr(models, attr, None)
-        if v:
-            return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+    """The last order date the delay model (or its calibration/evaluation) saw: the latest date in
+    any training/validation/test period the logistics module records. None when unknown."""
+    found: list[date] = []
+
+    def walk(x: Any, key: str = "") -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{key}.{k}")
+        elif isinstance(x, list | tuple):
+            for v in x:
+                walk(v, key)
+        elif isinstance(x, str) and ("period" in key or key.rsplit(".", 1)[-1] in ("trained_through", "train_end",
+                                                                                   "data_end")):
+            try:
+                found.append(date.fromisoformat(x[:10]))
+            except ValueError:
+                pass
+
+    walk(getattr(models, "meta", None) or {})
     card = Path(data_dir) / "models" / "model_card.json"
     if card.exists():
         try:
-            d = json.loads(card.read_text(encoding="utf-8"))
+            walk(json.loads(card.read_text(encoding="utf-8")))
         except ValueError:
-            return None
-        stack = [d]
-        while stack:
-            x = stack.pop()
-            if isinstance(x, dict):
-                for k in ("trained_through", "train_end", "data_end", "train_until"):
-                    if isinstance(x.get(k), str):
-                        return date.fromisoformat(x[k][:10])
-                stack.extend(x.values())
-            elif isinstance(x, list):
-                stack.extend(x)
-    return None
+            pass
+    return max(found) if found else None
 
 
 def _apply_delay_model(net: Network, engine: Any, data_dir: Path) -> None:
@@ -117,24 +121,32 @@ def _apply_delay_model(net: Network, engine: Any, data_dir: Path) -> None:
     if through is None or through >= net.as_of:
         net.notes.append("delay model saw data on/after the as-of date: baseline from pre-episode data")
         return
-    import narwhals as nw
     import polars as pl
 
     from analytics.scenarios.calibrate import _orders_before
 
+    # score the reference window's orders as if they were placed in the weeks after the as-of date
+    # (the model's calendar features then describe the horizon: month, retail peaks)
     frame = engine.collect(_orders_before(engine, net.ref_start, net.as_of))
-    p = np.asarray(late_risk.predict_proba(build_features(frame)))
+    shift = timedelta(days=(net.as_of - net.ref_start).days)
+    shifted = frame.with_columns(pl.col("order_date") + shift, pl.col("created_at") + shift)
+    p = np.asarray(late_risk.predict_proba(build_features(shifted)), float)
     p = p[:, 1] if p.ndim == 2 else p
     lanes = frame.select("region", "origin_dc", "shipping_mode", "carrier").with_columns(pl.Series("p", p))
-    agg = lanes.group_by("region", "origin_dc", "shipping_mode", "carrier").agg(pl.col("p").mean(), pl.len().alias("n"))
+    agg = lanes.group_by("region", "origin_dc", "shipping_mode", "carrier").agg(pl.col("p").mean())
     lookup = {(r["region"], r["origin_dc"], r["shipping_mode"], r["carrier"]): r["p"] for r in agg.iter_rows(named=True)}
     codes = geo.REGION_CODES
+    hit = 0
     for i in range(net.n_lanes):
         k = (codes[net.lane_region[i]], net.lane_dc[i], net.lane_mode[i], net.carriers[net.lane_carrier[i]])
         if k in lookup:
             net.p_late[i] = float(np.clip(lookup[k], 1e-3, 1 - 1e-3))
+            hit += 1
+    # the model's calendar features already carry the season and the retail peaks
+    net.season_logit[:] = 0.0
+    net.peak_logit[:] = 0.0
     net.baseline_source = "model"
-    del nw
+    net.notes.append(f"baseline late risk from the trained delay model (trained through {through}, {hit} lanes)")
 
 
 # --- summaries ------------------------------------------------------------------------------------
@@ -204,7 +216,7 @@ def tornado(net: Network, inp: I.ScenarioInputs, runs: int = TORNADO_RUNS, seed:
     paired difference), sorted by the size of the late-rate effect."""
     zero = inp.without_changes()
     base = simulate(net, zero, runs, seed)
-    out = []
+    out: list[dict[str, Any]] = []
     for name, fields in DRIVERS:
         only = zero.replace(**{f: getattr(inp, f) for f in fields})
         if only == zero:
@@ -214,7 +226,7 @@ def tornado(net: Network, inp: I.ScenarioInputs, runs: int = TORNADO_RUNS, seed:
                     "late_rate_pp": float(np.median(r.late_rate() - base.late_rate()) * 100),
                     "cost_pen": float(np.median(r.total_cost - base.total_cost)),
                     "avg_days": float(np.median(r.avg_days() - base.avg_days()))})
-    out.sort(key=lambda d: (abs(d["late_rate_pp"]), abs(d["cost_pen"])), reverse=True)
+    out.sort(key=lambda d: (abs(float(d["late_rate_pp"])), abs(float(d["cost_pen"]))), reverse=True)
     return out
 
 
@@ -405,12 +417,13 @@ def to_csv(outcome: dict[str, Any]) -> str:
 
 
 def insights(engine: Any, inp: I.ScenarioInputs, seed: int = 0, cache_dir: Path | None = None,
-             progress: Any = None) -> dict[str, Any]:
+             progress: Any = None, as_of: date | None = None) -> dict[str, Any]:
     """Tornado and mitigations for a scenario (the slower part, computed after the main result).
 
-    ``progress(label, fraction)`` is called as the work advances."""
+    ``progress(label, fraction)`` is called as the work advances. Pass the ``as_of`` of the main
+    result so that the calibrated network comes straight from the cache (no query needed)."""
     report = progress or (lambda label, frac: None)
-    net = network(engine, inp.start, cache_dir=cache_dir)
+    net = network(engine, as_of or inp.start, cache_dir=cache_dir)
     report("tornado", 0.05)
     torn = tornado(net, inp, TORNADO_RUNS, seed)
     report("mitigations", 0.5)

@@ -147,6 +147,12 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
     if runs < 1:
         raise I.ScenarioError("runs must be at least 1")
     rng = np.random.default_rng(seed)
+    # draws every scenario makes come first, so that two scenarios with the same seed share them
+    # (common random numbers: baseline-vs-scenario differences are not blurred by count noise)
+    z = rng.standard_normal((2, runs, net.n_lanes), dtype=np.float32)
+    eps_std = rng.standard_normal((runs, 3))
+    open_spell = I.OPEN_SPELL_DAYS * np.exp(I.OPEN_SPELL_SIGMA * rng.standard_normal(runs))
+    air_share = rng.uniform(*I.AIR_SHIFT_RANGE, runs)
     start = inp.start or net.as_of
     win = _windows(inp, start)
     L, R, W, H = net.n_lanes, runs, win["wdays"].shape[0], inp.days
@@ -182,7 +188,7 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
     # --- baseline late probability by lane and week; per-run noise on the seasonal offset ---------
     s_det = net.season_logit @ win["month_w"].T + net.peak_logit[:, None] * win["peak"][None, :]  # [3, W]
     s_se = np.sqrt((net.season_se ** 2) @ win["month_w"].T) @ wmean_of(win)  # [3]
-    eps = rng.standard_normal((R, 3)) * s_se[None, :]  # [R, 3]
+    eps = eps_std * s_se[None, :]  # [R, 3]
     base_lw = _expit(np.log(p_lane / (1 - p_lane))[:, None] + s_det[nat])  # [L, W]
     slope_lw = base_lw * (1 - base_lw)
     days_season = (net.season_days[nat] @ win["month_w"].T)  # [L,W]
@@ -194,7 +200,6 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
     affected_p = np.zeros((R, L))
     shift_air = np.zeros((R, L))  # share of the lane's orders re-booked on air
     detour_km = np.zeros((R, L))
-    open_spell = I.OPEN_SPELL_DAYS * np.exp(I.OPEN_SPELL_SIGMA * rng.standard_normal(R))
     wmean = win["wdays"] / win["wdays"].sum()
     any_cut_frac = np.zeros((L, W))
 
@@ -206,7 +211,6 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
     if inp.central_days:
         cuts.append(("central", geo.CORRIDORS["carretera_central"], 1.0,
                      I.DETOUR_EXTRA_KM["carretera_central"]))
-    air_share = rng.uniform(*I.AIR_SHIFT_RANGE, R)
     # highway days of a long-haul (non-urban) shipment
     far_km = np.maximum(net.dist_mean - net.local_share * I.LOCAL_KM / 2, 0) / np.maximum(1 - net.local_share, 1e-3)
     transit = np.where(road, far_km / net.speed_km_day[reg], 0.0)
@@ -312,7 +316,6 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
     p_lane_run = (1 - shifted) * p_road + shifted * air_p[None, :]
     # order counts and late counts: Poisson and binomial draws through their normal approximation
     # (fast; exact enough for lane totals), clipped to valid ranges
-    z = rng.standard_normal((2, R, L), dtype=np.float32)
     n = np.maximum(np.rint(lam[None, :] + np.sqrt(lam)[None, :] * z[0]), 0.0)
     pc = np.clip(p_lane_run, 0, 1)
     late = np.clip(np.rint(n * pc + np.sqrt(n * pc * (1 - pc)) * z[1]), 0.0, n)

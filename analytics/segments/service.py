@@ -304,7 +304,8 @@ def page_view(engine: Engine, params: SegmentParams, compare_end: date | None = 
     report = progress or (lambda label, frac: None)
     result = segment(engine, params, cache_dir, lambda label, f: report(label, 0.9 * f))
     if compare_end is None:
-        compare_end = default_compare_end(params, result.members["last_order"].max())
+        last = result.members["last_order"].max()
+        compare_end = default_compare_end(params, last if isinstance(last, date) else None)
     flows = None
     if compare_end is not None:
         report("movement", 0.95)

@@ -128,3 +128,14 @@ def test_default_path_imports_no_heavy_engines():
             "print(bad); assert not bad, bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_settings_round_trip_for_background_jobs(tmp_path, monkeypatch):
+    from callbacks import runtime as rt_mod
+
+    s = Settings(data_dir=tmp_path, port=9001, demo_feed=False, kafka_bootstrap="k:9092")
+    assert Settings.from_json(s.to_json()) == s
+    # a fresh job process (nothing configured) configures itself from the environment
+    monkeypatch.setattr(rt_mod, "_RUNTIME", [])
+    monkeypatch.setenv(rt_mod.RUNTIME_ENV, s.to_json())
+    assert rt_mod.runtime().settings == s

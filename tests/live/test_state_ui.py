@@ -103,7 +103,8 @@ def test_components_render_the_numbers(filled):
     assert values["revenue_today"] == "S/ 1,045.00"
     assert values["high_risk_share"] == "27.3%"
     assert values["shipments_in_transit"] == "1" and values["dead_lettered"] == "2"
-    assert list(figs[0].data[0].y) == snap["tiles"]["orders_per_min"]["spark"]
+    assert figs[0]["data"][0]["y"] == snap["tiles"]["orders_per_min"]["spark"]
+    assert figs[0]["data"][0]["x"] == snap["minutes"] and len(snap["minutes"]) == 60
     text = str(alerts)
     assert "Arándanos: 3.4 °C, sobre el límite de 2 °C" in text
     assert "21 eventos aplicados" in status and "2 rechazados" in status and "3 duplicados" in status

@@ -218,3 +218,23 @@ def test_keras_net_save_load_safe_mode(demo_dir: Path, tmp_path: Path):
     assert np.allclose(back.predict_proba(x[:500]), net.predict_proba(x[:500]), atol=1e-6)
     with pytest.raises(artifacts.ArtifactHashError):
         KerasLateRiskNet.load(tmp_path, "net", {**hashes, "net.keras": "f" * 64})
+
+
+def test_retrain_runs_in_a_fresh_process(tmp_path: Path):
+    """What the Retrain button runs: training in a new interpreter (forked background processes
+    deadlock in Polars/OpenMP), progress relayed line by line, models swapped in whole."""
+    from analytics.generate import generate_dataset
+    from analytics.logistics.train import train_in_subprocess
+
+    d = tmp_path / "small"
+    generate_dataset(d, n_orders=12_000, seed=5)
+    seen: list[tuple[str, float]] = []
+    card = train_in_subprocess(d, lambda label, frac: seen.append((label, frac)))
+    assert set(card) >= {"late_risk", "delivery_days", "data_fingerprint", "created_at", "version"}
+    fracs = [f for _, f in seen]
+    assert fracs == sorted(fracs) and fracs[-1] == 1.0 and len(seen) >= 8
+    assert any("Keras" in label for label, _ in seen)
+    models = load_models(d / "models")
+    assert models.late_risk.predict_proba(_orders(d).head(10)).shape == (10,)
+    assert not list((d / "models").glob("logistics.tmp-*"))  # the staging folder was swapped in
+    assert (d / "logistics_scores.parquet").exists()

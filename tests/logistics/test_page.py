@@ -41,13 +41,13 @@ def test_map_and_grid_agree_with_hand_aggregate(lrt, trained_dir: Path):
     by_region = hand.group_by("region").agg(pl.len().alias("n"), pl.col("late_risk").mean().alias("risk"),
                                             pl.col("is_late").mean().alias("late"))
     expected = {r["region"]: r for r in by_region.to_dicts()}
-    tiles = fig.data[0]
-    got = dict(zip([c[0] for c in tiles.customdata], tiles.marker.color))
+    tiles = fig["data"][0]
+    got = dict(zip([c[0] for c in tiles["customdata"]], tiles["marker"]["color"]))
     assert set(got) == set(expected)
     for region, value in got.items():
         assert value == pytest.approx(expected[region]["risk"], abs=1e-9), region
     # bubble sizes grow with volume: the largest bubble is the region with most orders
-    sizes = dict(zip([c[0] for c in fig.data[1].customdata], fig.data[1].marker.size))
+    sizes = dict(zip([c[0] for c in fig["data"][1]["customdata"]], fig["data"][1]["marker"]["size"]))
     assert max(sizes, key=sizes.get) == by_region.sort("n", descending=True)["region"][0]
     # grid: top rows by risk × value, exactly the hand-computed ranking
     top = hand.with_columns((pl.col("late_risk") * pl.col("amount_pen")).alias("rv")).sort(
@@ -67,9 +67,9 @@ def test_historical_toggle_colours_by_late_rate(lrt, trained_dir: Path):
     fig, *_ = cb.update_view(START, END, None, ["standard"], None, None, "late_rate", 0, "en", "dark")
     hand = _hand_filter(_scores(trained_dir)).filter(pl.col("shipping_mode") == "standard")
     late = dict(hand.group_by("region").agg(pl.col("is_late").mean()).iter_rows())
-    got = dict(zip([c[0] for c in fig.data[0].customdata], fig.data[0].marker.color))
+    got = dict(zip([c[0] for c in fig["data"][0]["customdata"]], fig["data"][0]["marker"]["color"]))
     assert got == pytest.approx(late)
-    assert fig.data[0].marker.colorbar.title.text == "Historical late rate"
+    assert fig["data"][0]["marker"]["colorbar"]["title"]["text"] == "Historical late rate"
 
 
 def test_empty_dates_mean_last_30_days_and_bad_input_is_explained(lrt, trained_dir: Path):
@@ -159,7 +159,7 @@ def test_non_peru_data_gets_a_ranking(trained_dir: Path, tmp_path: Path):
     configure(Settings(data_dir=d, live=False, demo_feed=False, cache_dir=tmp_path / "c"))
     cb.load_options(0, None, None)  # page load rescored the changed orders
     fig, _, rows, _ = cb.update_view(START, END, None, None, None, None, "risk", 0, "en", "light")
-    assert fig.data[0].type == "bar" and len(fig.data[0].y) == 25
+    assert fig["data"][0]["type"] == "bar" and len(fig["data"][0]["y"]) == 25
     assert rows and rows[0]["region"].startswith("State ")
     scored = _scores(d)
     assert scored["country"].unique().to_list() == ["US"] and scored["late_risk"].is_finite().all()

@@ -193,3 +193,42 @@ def test_inputs_validation_and_url_roundtrip():
             ScenarioInputs(**bad)
     with pytest.raises(ScenarioError):
         ScenarioInputs.from_query("fuel_pct=abc")
+
+
+class _FakeRisk:
+    def __init__(self):
+        self.frames = []
+
+    def predict_proba(self, feats):
+        self.frames.append(feats)
+        return np.full(feats.height, 0.42)
+
+
+class _FakeModels:
+    def __init__(self, through: str):
+        self.late_risk = _FakeRisk()
+        self.meta = {"periods": {"train": ["2022-01-01", "2024-01-01"], "test": ["2024-07-01", through]}}
+
+
+def test_trained_delay_model_is_used_only_when_it_did_not_see_the_future(engine, writable_demo_dir, tmp_path,
+                                                                         monkeypatch):
+    import analytics.logistics as logistics
+    from analytics.engine import make_engine
+    from analytics.settings import Settings
+
+    (writable_demo_dir / "models").mkdir(exist_ok=True)
+    eng = make_engine(Settings(data_dir=writable_demo_dir, live=False, demo_feed=False))
+    fake = _FakeModels("2024-12-31")
+    monkeypatch.setattr(logistics, "load_models", lambda d: fake)
+    # as of the end of the data: the model is allowed; its calendar features replace the seasonality
+    net = network(eng, cache_dir=tmp_path / "c1")
+    assert net.baseline_source == "model", net.notes
+    assert np.allclose(net.p_late, 0.42) and not net.season_logit.any()
+    scored = fake.late_risk.frames[0]
+    assert scored["month"].min() >= 1 and "is_late" not in scored.columns
+    r = simulate(net, ScenarioInputs(), runs=300, seed=0)
+    assert float(np.median(r.late_rate())) == pytest.approx(0.42, abs=0.02)
+    # a preset replayed as of 2022-12-10 must not use a model trained on data up to 2024
+    old = network(eng, date(2022, 12, 10), cache_dir=tmp_path / "c2")
+    assert old.baseline_source == "data"
+    assert any("as-of" in n for n in old.notes)

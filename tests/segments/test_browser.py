@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from dash.testing.wait import until
+from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import free_port
 
@@ -19,10 +20,10 @@ def test_segments_page_change_k(dash_duo, settings, app_factory):
     dash_duo.wait_for_element("#segments-sankey .main-svg", timeout=30)
     rows = dash_duo.find_elements("#segments-profile tbody tr")
     assert len(rows) == 6
-    # change k to 4 with the slider
-    dash_duo.driver.execute_script(
-        "Array.from(document.querySelectorAll('#segments-k *')).find("
-        "e => e.children.length === 0 && e.textContent.trim() === '4').click()")
+    # change k to 4 with the slider (keyboard on its thumb: two steps left)
+    thumb = dash_duo.find_element("#segments-k [role='slider']")
+    thumb.send_keys(Keys.ARROW_LEFT)
+    thumb.send_keys(Keys.ARROW_LEFT)
     dash_duo.wait_for_contains_text("#segments-summary", "k = 4", timeout=120)
     until(lambda: len(dash_duo.find_elements("#segments-profile tbody tr")) == 4, timeout=30)
     until(lambda: "k=4" in dash_duo.driver.current_url, timeout=10)

@@ -10,9 +10,8 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from analytics.segments.features import SegmentInputError, features_from_frame
-from analytics.segments.model import SegmentModel, SweepPoint, check_k, suggest_k, sweep
+from analytics.segments.model import SegmentModel, SweepPoint, check_k, design_matrix, suggest_k, sweep
 from analytics.segments.naming import name_segments
-from analytics.segments.model import design_matrix
 from analytics.segments.service import SegmentParams, Sweep, members_csv, summarize
 from tests.segments.conftest import make_orders
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import numpy as np
@@ -72,7 +71,7 @@ def test_movement_between_snapshots(demo_dir, tmp_path):
     names = {i: res.name(i, "en") for i in range(6)}
     lab = {v: k for k, v in names.items()}
     # the planted "new" customers signed up in the second half of 2024: they arrive from "no purchases"
-    new_in = flows.filter((pl.col("to_label") == lab["New"]))
+    new_in = flows.filter(pl.col("to_label") == lab["New"])
     assert new_in.filter(pl.col("from_label") == -1)["customers"].sum() / new_in["customers"].sum() > 0.9
     # loyal customers a year earlier mostly stay loyal
     from_loyal = flows.filter(pl.col("from_label") == lab["Loyal"])

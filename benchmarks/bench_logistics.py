@@ -1,0 +1,105 @@
+"""Logistics benchmarks (issue 3).
+
+1. Batch scoring of 1,000,000 orders: ``analytics.logistics.score`` (features + encoding + calibrated
+   late risk + P50/P90) against the bare GBM ``predict_proba`` on a pre-built matrix (the floor), both
+   on every core.
+   ratio = subject / baseline (the cost of everything around the classifier).
+2. The page's filter-change callback (``callbacks.logistics.update_view``: validation, engine
+   queries, top-reason attributions for the grid, map figure, grid rows, KPI cards) at 1,000,000
+   orders against the bare engine queries it wraps (``region_summary`` + ``top_orders``).
+   ratio = callback / query; goal ≤ 2×.
+
+Models are trained on a separate 200,000-order dataset (same generator, another seed) and applied to
+the 1,000,000-order one, as in production (train once, score what arrives).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _best(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def run(quick: bool = False) -> list[dict]:
+    from analytics import storage
+    from analytics.generate import generate_dataset
+    from analytics.logistics import BATCH_THREADS, load_models, score
+    from analytics.logistics import queries as lq
+    from analytics.logistics.features import build_features
+    from analytics.logistics.model import limited_threads
+    from analytics.logistics.scoring import refresh_scores
+    from analytics.logistics.train import train
+    from analytics.settings import Settings
+    from callbacks import logistics as cb
+    from callbacks.runtime import configure
+
+    n = 50_000 if quick else 1_000_000
+    n_train = 30_000 if quick else 200_000
+    repeat = 3 if quick else 5
+    tmp = Path(tempfile.mkdtemp(prefix="chasqui-bench-logistics-"))
+    try:
+        train_dir, big = tmp / "train", tmp / "big"
+        generate_dataset(train_dir, n_orders=n_train, seed=11)
+        train(train_dir, train_net=False)
+        generate_dataset(big, n_orders=n, seed=7)
+        shutil.copytree(train_dir / "models", big / "models")
+        models = load_models(big / "models")
+        orders = storage.load_table(big, "orders").frame
+
+        # 1. batch scoring
+        t_score = _best(lambda: score(models, orders), 1 if not quick else 2)
+        x = models.late_risk.encoder.transform(build_features(orders))
+
+        def bare() -> None:
+            with limited_threads(BATCH_THREADS):
+                models.late_risk.estimator.predict_proba(x)
+
+        t_bare = _best(bare, 1 if not quick else 2)
+        rows = [{"benchmark": "logistics: batch scoring", "subject": "score(): features + risk + P50/P90",
+                 "baseline": "bare GBM predict_proba on a ready matrix", "subject_s": t_score,
+                 "baseline_s": t_bare, "ratio": t_score / t_bare,
+                 "goal": "1M orders in < 30 s (ratio = subject/baseline)", "n": n}]
+
+        # 2. filter change at n orders
+        refresh_scores(big, force=True)
+        rt = configure(Settings(data_dir=big, live=False, demo_feed=False, cache_dir=tmp / "cache"))
+        cases = {"last quarter, 2 carriers": ("2024-10-01", "2024-12-31", ["Rápido Inca", "Andes Cargo"]),
+                 "all dates, no filter": ("2022-01-01", "2024-12-31", None)}
+        for label, (start, end, carriers) in cases.items():
+            flt = cb.parse_filter(start, end, carriers, None, None, None)
+
+            def callback(start: str = start, end: str = end, carriers: Any = carriers) -> None:
+                cb.update_view(start, end, carriers, None, None, None, "risk", 0, "es", "light")
+
+            def query(flt: Any = flt) -> None:
+                lq.region_summary(rt.engine, flt)
+                lq.top_orders(rt.engine, flt)
+
+            callback()
+            query()  # warm: tables in memory, models loaded
+            t_cb, t_q = _best(callback, repeat), _best(query, repeat)
+            rows.append({"benchmark": f"logistics: filter change ({label})", "subject": "update_view callback",
+                         "baseline": "bare engine queries (region_summary + top_orders)", "subject_s": t_cb,
+                         "baseline_s": t_q, "ratio": t_cb / t_q, "goal": "callback ≤ 2× query", "n": n})
+        return rows
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    for r in run(quick="--quick" in sys.argv):
+        print(r)

@@ -1,0 +1,124 @@
+"""Gunicorn settings for Chasqui: ``gunicorn -c deploy/gunicorn.conf.py app:server``.
+
+Prometheus multiprocess mode: every worker writes its metrics to files in PROMETHEUS_MULTIPROC_DIR
+and ``/metrics`` (any worker) sums them. The variable must be set before ``prometheus_client`` is
+imported anywhere, which is why it is set here, in the master, before any worker imports the app.
+The folder is emptied at start-up (stale files from a previous run would be summed in) and a
+worker's live gauges are dropped when it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_mp_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(tempfile.gettempdir(), "chasqui-prometheus")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _mp_dir
+Path(_mp_dir).mkdir(parents=True, exist_ok=True)  # (only gunicorn sets it: CLI commands stay single-process)
+
+bind = os.environ.get("GUNICORN_BIND") or (
+    f"{os.environ.get('CHASQUI_HOST', '0.0.0.0')}:{os.environ.get('CHASQUI_PORT', '8050')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 120  # background callbacks run outside the request; a slow page callback stays well under this
+graceful_timeout = 30
+keepalive = 65  # longer than a load balancer's idle timeout (60 s is common): no reset races
+max_requests = 5000  # recycle workers now and then (memory); jitter avoids recycling all at once
+max_requests_jitter = 500
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("CHASQUI_LOG_LEVEL", "info").lower()
+# Workers each build their own app (create_app on first access of app:server); no preload, so no
+# threads or broker connections are created in the master and inherited across fork.
+preload_app = False
+
+
+def on_starting(server) -> None:  # noqa: ANN001
+    """Empty (or create) the multiprocess folder before the first worker starts."""
+    path = Path(_mp_dir)
+    if path.exists():
+        for child in path.iterdir():
+            if child.is_file() and child.suffix == ".db":
+                child.unlink()
+            elif child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def when_ready(server) -> None:  # noqa: ANN001
+    """With METRICS_PORT set, the master serves the summed metrics itself on that port.
+
+    The master handles no page traffic, so a scrape there stays fast when every worker thread is busy
+    with callbacks (``/metrics`` on the app port waits in the same queue as page requests). Keep the
+    port internal (no sign-in on it): Prometheus only.
+    """
+    port = os.environ.get("METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    registry.register(_MasterCollector())
+    start_http_server(int(port), addr=os.environ.get("METRICS_ADDR", "0.0.0.0"), registry=registry)
+    server.log.info("metrics (all workers) on :%s/metrics", port)
+
+
+MODEL_METRIC = "chasqui_model_trained_timestamp_seconds"
+
+
+def _model_timestamps(data_dir: Path) -> dict[str, float]:
+    """When each model in DATA_DIR/models was trained (model card entries and artifact manifests); stdlib only,
+    so the master never imports polars before forking."""
+    import json
+    from datetime import datetime
+
+    models = data_dir / "models"
+    out: dict[str, float] = {}
+    card = models / "model_card.json"
+    try:
+        c = json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
+        created = datetime.fromisoformat(str(c.get("created_at"))).timestamp() if c.get("created_at") else None
+        for key, value in c.items():
+            if isinstance(value, dict) and key != "skipped" and created is not None:
+                out[key] = created
+    except (OSError, ValueError):
+        pass
+    for manifest in sorted(models.glob("*.manifest.json")) if models.exists() else []:
+        try:
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+            name = str(m.get("name") or manifest.name.removesuffix(".manifest.json"))
+            out.setdefault(name[:60], datetime.fromisoformat(str(m["created_at"])).timestamp())
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
+
+
+class _MasterCollector:
+    """The workers' metrics summed from the multiprocess files, plus model ages read from the data folder."""
+
+    def collect(self):  # noqa: ANN201
+        from prometheus_client import multiprocess
+        from prometheus_client.core import GaugeMetricFamily
+
+        for family in multiprocess.MultiProcessCollector(None).collect():
+            if family.name != MODEL_METRIC:
+                yield family
+        gauge = GaugeMetricFamily(MODEL_METRIC, "Unix time each model in DIR/models was trained", labels=["model"])
+        data_dir = Path(os.environ.get("CHASQUI_DATA_DIR", Path(__file__).resolve().parent.parent / "data" / "demo"))
+        for model, ts in sorted(_model_timestamps(data_dir).items()):
+            gauge.add_metric([model], ts)
+        yield gauge
+
+
+def child_exit(server, worker) -> None:  # noqa: ANN001
+    """Drop the exited worker's live gauges (counters and histograms keep counting)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
