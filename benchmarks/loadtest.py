@@ -185,11 +185,13 @@ def user(idx: int, site: Site, stats: Stats, stop: float, seed: int) -> None:
                 time.sleep(rng.uniform(0.5, 1.5))
 
 
-def _metric_sum(text: str, name: str, exclude: str = 'path="/healthz"') -> float:
-    """Sum of a metric over its labels (health probes left out: start-up polls may land late)."""
+def _metric_sum(text: str, name: str,
+                exclude: tuple[str, ...] = ('path="/healthz"', 'path="/_dash-dependencies"')) -> float:
+    """Sum of a metric over its labels, leaving out start-up traffic that may land late: health probes and
+    each worker's warm-up request (deploy/gunicorn.conf.py, post_worker_init)."""
     total = 0.0
     for line in text.splitlines():
-        if (line.startswith(name + "{") or line.startswith(name + " ")) and exclude not in line:
+        if (line.startswith(name + "{") or line.startswith(name + " ")) and not any(e in line for e in exclude):
             total += float(line.rsplit(" ", 1)[1])
     return total
 

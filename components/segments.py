@@ -17,7 +17,7 @@ from components import format as fmt
 from components import ids
 from components.i18n import current_lang, translator
 from components.layout import page_header
-from components.theme import COLORWAY, style
+from components.theme import COLORWAY, blank_figure, style
 
 K_MIN, K_MAX, K_DEFAULT = 2, 10, 6
 
@@ -106,13 +106,15 @@ def layout(k: str | None = None, start: str | None = None, end: str | None = Non
                                 marks={i: str(i) for i in range(K_MIN, K_MAX + 1)})], lg=3),
             dbc.Col([html.Label(t("period", lang), className="form-label small d-block"),
                      dcc.DatePickerRange(id=ids.SEGMENTS_DATES, start_date=_iso(start), end_date=_iso(end),
-                                         display_format="YYYY-MM-DD", clearable=True)], lg="auto"),
+                                         display_format="YYYY-MM-DD", clearable=True,
+                                         start_date_placeholder_text=t("overview.from", lang),
+                                         end_date_placeholder_text=t("overview.to", lang))], lg="auto"),
             dbc.Col([html.Label(t("regions", lang), className="form-label small"),
                      dcc.Dropdown(id=ids.SEGMENTS_REGIONS, options=[{"label": c, "value": c} for c in codes],
                                   value=codes, multi=True, placeholder=t("regions.all", lang))], lg=3),
             dbc.Col([html.Label(t("compare", lang), className="form-label small d-block"),
                      dcc.DatePickerSingle(id=ids.SEGMENTS_COMPARE, date=_iso(compare), display_format="YYYY-MM-DD",
-                                          clearable=True)], lg="auto"),
+                                          clearable=True, placeholder=t("common.date", lang))], lg="auto"),
         ],
         className="g-3 mb-2 align-items-end",
     )
@@ -124,7 +126,8 @@ def layout(k: str | None = None, start: str | None = None, end: str | None = Non
         className="g-2 mb-2 align-items-center",
     )
     card = lambda child, **kw: dbc.Col(dbc.Card(dbc.CardBody(child), className="h-100 shadow-sm"), **kw)  # noqa: E731
-    graph = lambda gid: dcc.Graph(id=gid, config={"displaylogo": False})  # noqa: E731
+    graph = lambda gid: dcc.Graph(id=gid, figure=blank_figure(t("common.computing", lang)),  # noqa: E731
+                                  config={"displaylogo": False})
     export = dbc.Row(
         [dbc.Col(dcc.Dropdown(id=ids.SEGMENTS_EXPORT_SEGMENT, options=[], value=None, clearable=True,
                               placeholder=t("export.all", lang)), lg=3),

@@ -52,6 +52,18 @@ def on_starting(server) -> None:  # noqa: ANN001
     path.mkdir(parents=True, exist_ok=True)
 
 
+def post_worker_init(worker) -> None:  # noqa: ANN001
+    """Run Dash's one-time set-up before this worker accepts connections.
+
+    Dash does it in a first-request hook that iterates and fills its callback map; with several threads,
+    two first requests run it at once ("dictionary changed size during iteration" → a 500 for one of
+    them, seen in the load test). One internal request here, in a single thread, does it safely.
+    """
+    app = worker.wsgi
+    if hasattr(app, "test_client"):
+        app.test_client().get("/_dash-dependencies")
+
+
 def when_ready(server) -> None:  # noqa: ANN001
     """With METRICS_PORT set, the master serves the summed metrics itself on that port.
 
