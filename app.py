@@ -279,6 +279,8 @@ def _settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_from_args(args)
     app = create_app(settings)
+    # one request before serving: Dash finishes its one-time setup before concurrent first requests
+    app.server.test_client().get("/healthz")
     log.info("Chasqui on http://%s:%s (data: %s, engine: %s)", settings.host, settings.port,
              settings.data_dir, settings.engine)
     app.run(host=settings.host, port=settings.port, debug=False)

@@ -12,6 +12,7 @@ import pandas as pd
 from analytics.engine.polars_engine import PolarsEngine
 from analytics.generate import generate_dataset
 from analytics.queries import OrderFilter, overview
+from benchmarks.run import best_of as _best
 
 FILTER = OrderFilter(start=date(2023, 1, 1), end=date(2024, 6, 30))
 
@@ -32,14 +33,6 @@ def pandas_overview(df: pd.DataFrame, start: date, end: date) -> dict:
     bounds = (df["order_date"].min(), df["order_date"].max())
     return {"kpis": kpis, "trend": trend, "regions": regions, "peru": peru, "bounds": bounds}
 
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def run(quick: bool = False) -> list[dict]:

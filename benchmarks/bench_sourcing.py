@@ -3,8 +3,6 @@ a plain Python loop, at the demo size (240 suppliers) and at 100× (24,000 suppl
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import polars as pl
 
@@ -12,15 +10,7 @@ from analytics.sourcing.catalog import INGREDIENT_IDS
 from analytics.sourcing.generate import build_suppliers
 from analytics.sourcing.ranking import DEFAULT_WEIGHTS, menu_plan, parse_menu, rank_naive, rank_suppliers
 from analytics.sourcing.scoring import attach_scores, score_components
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from benchmarks.run import best_of as _best
 
 
 def scaled_suppliers(factor: int, seed: int = 7) -> pl.DataFrame:

@@ -22,6 +22,7 @@ from analytics import queries
 from analytics.engine.polars_engine import PolarsEngine
 from analytics.generate import generate_dataset
 from analytics.queries import OrderFilter
+from benchmarks.run import best_of as _time
 
 FILTER = OrderFilter(start=date(2023, 1, 1), end=date(2024, 6, 30), modes=("standard", "express"))
 BENCH_CONF = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "2g", "spark.ui.enabled": "false"}
@@ -34,14 +35,6 @@ QUERIES: dict[str, Callable[[Any], Any]] = {
     "filter options (distinct carriers)": lambda e: queries.distinct_values(e, "carrier"),
 }
 
-
-def _time(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _row(name: str, n: int, spark_s: float, polars_s: float, cores: int) -> dict:

@@ -16,24 +16,15 @@ import json
 import random
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from analytics.traceability import store
 from analytics.traceability.core import verify_events
 from analytics.traceability.generate import build
+from benchmarks.run import best_of as _best
 from ledger_client import epcis, merkle
 from ledger_client.client import LedgerClient, LocalTransport
 from ledger_client.log import MerkleLog
-
-
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _lot_events(n: int = 30) -> list[dict]:

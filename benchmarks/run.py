@@ -17,6 +17,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def best_of(fn, repeat: int) -> float:
+    """Best wall time of ``repeat`` calls (the least disturbed by a noisy, shared machine)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _modules(only: str | None) -> list[str]:
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
     return [n for n in names if not only or only in n]

@@ -19,7 +19,7 @@ from components import ids
 from components.i18n import translator
 from components.theme import COLORWAY
 
-REFRESH_MS = 1500  # ≤ 2 s from an event to the tile
+REFRESH_MS = 1000  # poll every second: an event reaches the tile well within 2 s
 TILES = ("orders_per_min", "revenue_today", "high_risk_share", "shipments_in_transit",
          "cold_chain_excursions", "anomalies", "consumer_lag", "dead_lettered")
 ALERT_TILES = {"cold_chain_excursions", "anomalies", "dead_lettered"}

@@ -51,3 +51,21 @@ def test_every_page_runs_under_the_csp(dash_duo, settings, app_factory, browser_
     until(lambda: found.extend(_csp_messages(dash_duo.get_logs() or [])) or found, timeout=5)
     assert "script-src" in found[0]
     assert dash_duo.driver.execute_script("return window.__pwned === undefined")
+
+
+def test_data_page_upload_in_the_browser(dash_duo, settings, app_factory, writable_demo_dir, tmp_path,
+                                         browser_errors):
+    """Drop the DataCo sample on the Data page: imported under the CSP, result shown, no console errors."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "fixtures" / "dataco_sample.csv"
+    app = app_factory(settings.replace(data_dir=writable_demo_dir, cache_dir=tmp_path / "cache"))
+    dash_duo.start_server(app, port=free_port())
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/data", timeout=30)
+    dash_duo.wait_for_element("#data-upload input[type=file]", timeout=30)
+    dash_duo.find_element("#data-upload input[type=file]").send_keys(str(sample))
+    dash_duo.wait_for_contains_text("#data-upload-result", "rows_in", timeout=90)
+    text = dash_duo.find_element("#data-upload-result").text
+    rows = len(sample.read_text(encoding="utf-8").splitlines()) - 1
+    assert f'"rows_in": {rows}' in text and '"imported"' in text and '"quarantined"' in text
+    assert browser_errors(dash_duo) == []
