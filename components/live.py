@@ -119,7 +119,7 @@ def tile_text(key: str, value: float | None, lang: str) -> str:
 
 
 def sparkline(values: list[float], minutes: list[str], key: str, theme: str) -> dict[str, Any]:
-    """A 60-point sparkline as a plain figure dict (cheap to build and small to send every 1.5 s).
+    """A 60-point sparkline as a plain figure dict (cheap to build and small to send every second).
 
     Transparent background and no template, so it sits on light and dark cards alike.
     """

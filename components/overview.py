@@ -77,6 +77,7 @@ def trend_figure(months: list, orders: list, revenue: list, late_rate: list, lan
                     customdata=orders,
                     hovertemplate="%{x}<br>%{y:.1%} · %{customdata:,} " + t("axis.orders", lang).lower()
                     + "<extra></extra>")
+    fig.update_xaxes(tickangle=0, automargin=True, dtick=max(1, -(-len(labels) // 12)))
     fig.update_yaxes(title_text=t("axis.revenue", lang), secondary_y=False, tickprefix="S/ ")
     fig.update_yaxes(title_text=t("axis.late_rate", lang), secondary_y=True, tickformat=".0%", rangemode="tozero")
     fig.update_layout(title=t("overview.trend", lang), legend={"orientation": "h", "y": -0.2}, hovermode="x unified")
