@@ -81,7 +81,6 @@ def read_table_files(data_dir: Path | str, name: str) -> pl.DataFrame:
 def write_partitioned(df: pl.DataFrame, data_dir: Path | str, name: str, date_column: str = "order_date") -> Path:
     """Write a table as ``DIR/<name>/order_month=YYYY-MM/part-0.parquet`` (one folder per month of
     ``date_column``), replacing ``DIR/<name>.parquet`` and any earlier folder atomically."""
-    import shutil
     import uuid
 
     schema = SCHEMAS.get(name)
@@ -95,6 +94,15 @@ def write_partitioned(df: pl.DataFrame, data_dir: Path | str, name: str, date_co
         out = tmp / f"{PARTITION_COLUMN}={value}"
         out.mkdir(parents=True, exist_ok=True)
         part.drop(PARTITION_COLUMN).write_parquet(out / "part-0.parquet", compression="zstd", statistics=True)
+    return swap_in_partitioned(tmp, d, name)
+
+
+def swap_in_partitioned(tmp: Path, data_dir: Path | str, name: str) -> Path:
+    """Make the folder ``tmp`` the table ``DIR/<name>/``, replacing an earlier folder or single file."""
+    import shutil
+    import uuid
+
+    d = Path(data_dir)
     final = d / name
     old = d / f".{name}.{uuid.uuid4().hex}.old"
     if final.exists():

@@ -46,7 +46,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _outputs(spec: str) -> list[dict[str, Any]]:
+def callback_outputs(spec: str) -> list[dict[str, Any]]:
+    """The outputs of a Dash callback from its ``output`` spec (``..a.children...b.figure..``)."""
     parts = spec[2:-2].split("...") if spec.startswith("..") else [spec]
     out = []
     for part in parts:
@@ -90,7 +91,7 @@ class Site:
         shell = {"shell-lang-store": {"data": "es"}, "shell-theme-store": {"data": "light"}}
         known = {**shell, **layout_props}
         for d in self.deps:
-            outs = _outputs(d["output"])
+            outs = callback_outputs(d["output"])
             if d.get("clientside_function") or d.get("prevent_initial_call") or d["output"] == ROUTER:
                 continue
             if not all(isinstance(o["id"], str) and o["id"].split("-", 1)[0] in PREFIX[page] for o in outs):
@@ -146,7 +147,7 @@ def visit(client: httpx.Client, site: Site, page: str, stats: Stats) -> None:
     stats.add(f"{page} GET", time.perf_counter() - t0)
     params = {"endId": site.end_id} if site.end_id else {}
     t1 = time.perf_counter()
-    router = {"output": ROUTER, "outputs": _outputs(ROUTER),
+    router = {"output": ROUTER, "outputs": callback_outputs(ROUTER),
               "inputs": [{"id": "_pages_location", "property": "pathname", "value": page},
                          {"id": "_pages_location", "property": "search", "value": ""}],
               "state": [], "changedPropIds": ["_pages_location.pathname"]}

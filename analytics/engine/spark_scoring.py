@@ -82,26 +82,18 @@ def write_scores(engine: SparkEngine, models_dir: Path | str, out_table: str = "
                  table: str = "orders") -> Path:
     """Score ``table`` on the cluster and write ``DIR/<out_table>/order_month=YYYY-MM/`` (the partitioned
     layout both engines read); replaces an earlier single-file or folder version of ``out_table``."""
-    import os
-    import shutil
     import uuid
 
     from pyspark.sql import functions as F
 
-    from analytics.storage import PARTITION_COLUMN
+    from analytics.storage import PARTITION_COLUMN, swap_in_partitioned
 
     d = engine.data_dir
     tmp = d / f".{out_table}.{uuid.uuid4().hex}.tmp"
     scored = score_table(engine, models_dir, table).withColumn(
         PARTITION_COLUMN, F.date_format(F.col("order_date"), "yyyy-MM"))
     scored.write.partitionBy(PARTITION_COLUMN).parquet(str(tmp.resolve()))
-    final = d / out_table
-    old = d / f".{out_table}.{uuid.uuid4().hex}.old"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    (d / f"{out_table}.parquet").unlink(missing_ok=True)
-    shutil.rmtree(old, ignore_errors=True)
+    final = swap_in_partitioned(tmp, d, out_table)
     engine.invalidate()
     return final
 

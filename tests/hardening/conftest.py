@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from analytics import security
+from benchmarks.loadtest import callback_outputs
 
 PASSWORDS = {"ana": "ana-pw", "luis": "luis-pw", "mia": "mia-pw", "tito": "tito-pw"}
 ROLES = {"ana": "executive", "luis": "logistics", "mia": "marketing", "tito": "traceability-admin"}
@@ -47,19 +48,9 @@ def auth_app(settings, users_file):
     return appmod.create_app(settings.replace(auth_file=users_file), start_live=False)
 
 
-def outputs_of(spec: str) -> list[dict[str, Any]]:
-    parts = spec[2:-2].split("...") if spec.startswith("..") else [spec]
-    out = []
-    for part in parts:
-        cid, prop = part.rsplit(".", 1)
-        cid = cid.split("@")[0]
-        out.append({"id": json.loads(cid) if cid.startswith("{") else cid, "property": prop})
-    return out
-
-
 def forged_body(dep: dict[str, Any], value: Any) -> dict[str, Any]:
     """A callback request as the renderer would send it, with ``value`` in every input and state."""
-    outs = outputs_of(dep["output"])
+    outs = callback_outputs(dep["output"])
     inputs = [{"id": i["id"], "property": i["property"], "value": value} for i in dep["inputs"]]
     state = [{"id": s["id"], "property": s["property"], "value": value} for s in dep["state"]]
     changed = []
