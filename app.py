@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # `python app.py` from elsewhere
@@ -58,7 +59,7 @@ def _register_callbacks() -> None:
 def create_app(settings: Settings | None = None, *, start_live: bool | None = None):  # -> dash.Dash
     """Build the Dash app: settings → engine → background manager → pages, callbacks, routes."""
     import diskcache
-    from dash import Dash, DiskcacheManager
+    from dash import Dash
 
     settings = settings or Settings.from_env(os.environ)
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
@@ -71,7 +72,9 @@ def create_app(settings: Settings | None = None, *, start_live: bool | None = No
     _spawn_background_jobs(settings)
     assert settings.cache_dir is not None
     Path(settings.cache_dir).mkdir(parents=True, exist_ok=True)
-    manager = DiskcacheManager(diskcache.Cache(str(Path(settings.cache_dir) / "background")))
+    from callbacks.memo import MemoManager
+
+    manager = MemoManager(diskcache.Cache(str(Path(settings.cache_dir) / "background")))
     _register_callbacks()
     app = Dash(
         __name__,
@@ -158,10 +161,10 @@ def _install_routes(app: Any, settings: Settings) -> None:
 
 def _install_security(app: Any, settings: Settings) -> None:
     """Issue 10: security headers (CSP by hash) on every response, a request-size limit that also
-    holds for chunked bodies, and optional HTTP basic sign-in by role for pages and callbacks."""
+    holds for chunked bodies, and optional sign-in (HTTP basic and/or OIDC) by role for pages and callbacks."""
     import flask
 
-    from analytics import security
+    from analytics import oidc, security
 
     server = app.server
     limit = int(settings.max_request_mb * 1024 * 1024)
@@ -175,12 +178,20 @@ def _install_security(app: Any, settings: Settings) -> None:
     auth = security.Authenticator(security.load_users(settings.auth_file)) if settings.auth_file else None
     server.config["CHASQUI_AUTH"] = auth
     prefix = app.config.requests_pathname_prefix or "/"
+    oidc_client = _install_oidc(server, settings, prefix) if settings.oidc_issuer else None
+    signin = auth is not None or oidc_client is not None
     always_public = tuple(prefix + p for p in ("healthz", "assets/", "_dash-component-suites/", "_dash-layout",
                                                 "_dash-dependencies", "_favicon.ico", "_reload-hash"))
     csp: list[str] = []  # built on first use, once every clientside callback (inline script) is registered
 
     def deny(decision: security.Decision):  # noqa: ANN202
-        headers = {"WWW-Authenticate": 'Basic realm="Chasqui", charset="UTF-8"'} if decision.status == 401 else {}
+        headers = ({"WWW-Authenticate": 'Basic realm="Chasqui", charset="UTF-8"'}
+                   if decision.status == 401 and auth is not None else {})
+        req = flask.request
+        if (decision.status == 401 and oidc_client is not None and req.method == "GET"
+                and not req.path.endswith("_dash-update-component") and "text/html" in req.headers.get("Accept", "")):
+            back = req.path + ("?" + req.query_string.decode("latin-1") if req.query_string else "")
+            return flask.redirect(prefix + "auth/login?" + urlencode({"next": back}), 302)
         if flask.request.path.endswith("_dash-update-component"):
             return flask.jsonify({"error": decision.reason}), decision.status, headers
         return flask.Response(decision.reason + "\n", decision.status, headers, mimetype="text/plain")
@@ -188,22 +199,24 @@ def _install_security(app: Any, settings: Settings) -> None:
     @server.before_request
     def _guard():  # noqa: ANN202
         path = flask.request.path
-        if path.startswith(always_public):
+        if path.startswith(always_public) or (oidc_client is not None and path.startswith(prefix + "auth/")):
             return None
         user = auth.authenticate(flask.request.headers.get("Authorization")) if auth else None
+        if user is None and oidc_client is not None:
+            user = oidc.session_user(flask.session.get(oidc.SESSION_USER), settings.oidc_issuer or "")
         flask.g.chasqui_user = user
         if path.endswith("/_dash-update-component"):
             body = flask.request.get_json(silent=True)
             decision = security.validate_callback_body(body, app.callback_map, prefix)
             if decision.allowed:
-                decision = security.callback_access(user, body, settings.public_pages, auth is not None, prefix)
+                decision = security.callback_access(user, body, settings.public_pages, signin, prefix)
         elif path == prefix + "metrics":
             _observe_model_age(settings)
-            decision = (security.ALLOW if auth is None or settings.metrics_public or user is not None
+            decision = (security.ALLOW if not signin or settings.metrics_public or user is not None
                         else security.Decision(False, 401, "sign-in required"))
         else:
             page = security.normalize_page(path, prefix)
-            decision = security.page_access(user, page, settings.public_pages, auth is not None)
+            decision = security.page_access(user, page, settings.public_pages, signin)
         return None if decision.allowed else deny(decision)
 
     @server.after_request
@@ -213,9 +226,83 @@ def _install_security(app: Any, settings: Settings) -> None:
         https = flask.request.is_secure
         for k, v in security.security_headers(csp[0], https=https).items():
             response.headers.setdefault(k, v)
-        if auth is not None and not flask.request.path.startswith(always_public):
+        if signin and not flask.request.path.startswith(always_public):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def _install_oidc(server: Any, settings: Settings, prefix: str) -> Any:
+    """OIDC sign-in: the signed session cookie and ``/auth/login``, ``/auth/callback``, ``/auth/logout``.
+
+    The flow and every check live in ``analytics.oidc``; these routes only move data between it, the
+    request and the session. Returns the ``OIDCClient`` (the guard reads the session user)."""
+    from datetime import timedelta
+
+    import flask
+    from flask.sessions import SecureCookieSessionInterface
+
+    from analytics import oidc
+
+    if not settings.secret_key or len(settings.secret_key) < 32:
+        raise SettingsError("CHASQUI_SECRET_KEY (at least 32 characters) is required with CHASQUI_OIDC_ISSUER: it "
+                            "signs the session cookie; make one with python -c 'import secrets; "
+                            "print(secrets.token_urlsafe(32))' and give every worker the same one")
+    try:
+        client = oidc.OIDCClient(oidc.OIDCConfig(
+            issuer=settings.oidc_issuer or "", client_id=settings.oidc_client_id or "",
+            client_secret=settings.oidc_client_secret or "", roles_claim=settings.oidc_roles_claim,
+            scopes=settings.oidc_scopes))
+        if settings.oidc_redirect_base:
+            oidc.check_url(settings.oidc_redirect_base, "CHASQUI_OIDC_REDIRECT_BASE")
+    except oidc.OIDCError as exc:
+        raise SettingsError(exc.message) from None
+
+    class _Session(SecureCookieSessionInterface):  # Secure cookie whenever the request came over HTTPS
+        def get_cookie_secure(self, app: Any) -> bool:
+            return bool(app.config["SESSION_COOKIE_SECURE"]) or flask.request.is_secure
+
+    server.secret_key = settings.secret_key
+    server.session_interface = _Session()
+    server.config.update(SESSION_COOKIE_NAME="chasqui_session", SESSION_COOKIE_HTTPONLY=True,
+                         SESSION_COOKIE_SAMESITE="Lax",
+                         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours))
+
+    def redirect_uri() -> str:
+        if settings.oidc_redirect_base:
+            return settings.oidc_redirect_base.rstrip("/") + "/auth/callback"
+        return flask.request.host_url.rstrip("/") + prefix + "auth/callback"
+
+    def refuse(exc: oidc.OIDCError):  # noqa: ANN202
+        log.warning("OIDC sign-in refused: %s", exc.message)
+        return flask.Response(f"sign-in refused: {exc.message}\n", exc.status, mimetype="text/plain")
+
+    @server.get(prefix + "auth/login")
+    def oidc_login():  # noqa: ANN202
+        try:
+            return flask.redirect(client.begin(flask.session, flask.request.args.get("next"), redirect_uri(), prefix))
+        except oidc.OIDCError as exc:
+            return refuse(exc)
+
+    @server.get(prefix + "auth/callback")
+    def oidc_callback():  # noqa: ANN202
+        try:
+            user, target = client.complete(flask.session, flask.request.args)
+        except oidc.OIDCError as exc:
+            return refuse(exc)
+        flask.session.clear()  # a fresh session for the signed-in user (nothing carried over)
+        flask.session.permanent = True
+        flask.session[oidc.SESSION_USER] = oidc.session_record(user, client.config.issuer, time.time(),
+                                                               settings.session_hours)
+        log.info("OIDC sign-in: %s (%s)", user.name, ",".join(sorted(user.roles)))
+        return flask.redirect(target)
+
+    @server.route(prefix + "auth/logout", methods=["GET", "POST"])
+    def oidc_logout():  # noqa: ANN202
+        flask.session.clear()
+        return flask.Response(f"signed out of Chasqui; sign in again at {prefix}auth/login\n", 200,
+                              mimetype="text/plain")
+
+    return client
 
 
 def _observe_model_age(settings: Settings) -> None:

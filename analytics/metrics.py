@@ -34,8 +34,13 @@ def render() -> tuple[bytes, str]:
     """Metrics text (aggregated across workers in multiprocess mode) and its content type."""
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    mp_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if mp_dir:
+        from analytics import promfiles
+
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        with promfiles.locked(mp_dir):  # exited job processes' files folded first (see promfiles)
+            promfiles.compact(mp_dir)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -60,7 +60,18 @@ ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "max_request_mb": ("CHASQUI_MAX_REQUEST_MB", float, "Largest request body in MB (larger gets 413)"),
     "upload_max_mb": ("CHASQUI_UPLOAD_MAX_MB", float, "Largest CSV upload on the Data page in MB"),
     "trust_proxy": ("CHASQUI_TRUST_PROXY", int, "Reverse proxies to trust for X-Forwarded-Proto/For (0 = none)"),
+    # OpenID Connect sign-in (issue 10); see analytics/oidc.py
+    "oidc_issuer": ("CHASQUI_OIDC_ISSUER", str, "OpenID provider issuer URL; turns on OIDC sign-in"),
+    "oidc_client_id": ("CHASQUI_OIDC_CLIENT_ID", str, "OIDC client id registered at the provider"),
+    "oidc_client_secret": ("CHASQUI_OIDC_CLIENT_SECRET", str, "OIDC client secret (confidential client)"),
+    "oidc_roles_claim": ("CHASQUI_OIDC_ROLES_CLAIM", str, "ID-token claim holding the user's Chasqui roles"),
+    "oidc_scopes": ("CHASQUI_OIDC_SCOPES", str, "Scopes asked for at sign-in, space-separated"),
+    "oidc_redirect_base": ("CHASQUI_OIDC_REDIRECT_BASE", str, "Public base URL; redirect URI is BASE/auth/callback"),
+    "secret_key": ("CHASQUI_SECRET_KEY", str, "Key signing the session cookie; required with OIDC"),
+    "session_hours": ("CHASQUI_SESSION_HOURS", float, "How long an OIDC sign-in lasts, in hours"),
 }
+# never serialised (to_json) nor shown (repr): background jobs do not need them
+SECRET_FIELDS = ("oidc_client_secret", "secret_key")
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,14 @@ class Settings:
     max_request_mb: float = 32.0
     upload_max_mb: float = 20.0
     trust_proxy: int = 0
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_roles_claim: str = "roles"
+    oidc_scopes: str = "openid profile email"
+    oidc_redirect_base: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    session_hours: float = 8.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,6 +117,10 @@ class Settings:
             raise SettingsError("need 0 < CHASQUI_UPLOAD_MAX_MB <= CHASQUI_MAX_REQUEST_MB <= 1024")
         if not (0 <= self.trust_proxy <= 5):
             raise SettingsError(f"CHASQUI_TRUST_PROXY must be 0..5, not {self.trust_proxy}")
+        if not (0 < self.session_hours <= 24 * 30):
+            raise SettingsError(f"CHASQUI_SESSION_HOURS must be in (0, 720], not {self.session_hours}")
+        if not self.oidc_roles_claim.strip():
+            raise SettingsError("CHASQUI_OIDC_ROLES_CLAIM must not be empty")
         object.__setattr__(self, "public_pages", tuple(self.public_pages))
         if self.auth_file is not None:
             object.__setattr__(self, "auth_file", Path(self.auth_file))
@@ -130,10 +153,13 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> str:
-        """Serialised settings, handed to background-job processes (they start fresh: see runtime)."""
+        """Serialised settings, handed to background-job processes (they start fresh: see runtime).
+
+        Secrets (``SECRET_FIELDS``) are left out: jobs do not sign anyone in.
+        """
         import json
 
-        return json.dumps({f.name: (str(v) if isinstance(v, Path) else v)
+        return json.dumps({f.name: (None if f.name in SECRET_FIELDS else str(v) if isinstance(v, Path) else v)
                            for f in dataclasses.fields(self) for v in [getattr(self, f.name)]})
 
     @classmethod

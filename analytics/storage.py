@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -53,6 +54,29 @@ def table_version(data_dir: Path | str, name: str) -> str:
         raise FileNotFoundError(f"table {name!r} not found in {data_dir}")
     stats = [f.stat() for f in files]
     return f"{len(files)}:{sum(s.st_size for s in stats)}:{max(s.st_mtime_ns for s in stats)}"
+
+
+def data_version(data_dir: Path | str, skip: tuple[Path | str, ...] = ()) -> str:
+    """Changes whenever any file under the data folder changes (tables, models, ledger, saved scenarios):
+    the key for caching results by their inputs. Hidden entries and the ``skip`` folders (the cache
+    itself) do not count. A missing folder has its own version."""
+    root = Path(data_dir)
+    skipped = {Path(s).resolve() for s in skip}
+    h = hashlib.sha256()
+    if not root.is_dir():
+        return "missing"
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in skipped)
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            try:
+                st = (here / name).stat()
+            except FileNotFoundError:  # replaced while we walked: the next call sees the new file
+                continue
+            h.update(f"{(here / name).relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:24]
 
 
 def read_table_files(data_dir: Path | str, name: str) -> pl.DataFrame:

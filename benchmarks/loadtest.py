@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     port, mport = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start_gunicorn(data_dir, port, args.workers, log=tmp / "gunicorn.log",
-                          env_extra={"METRICS_PORT": str(mport), "METRICS_ADDR": "127.0.0.1"})
+                          env_extra={"METRICS_PORT": str(mport), "METRICS_ADDR": "127.0.0.1",
+                                     "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")})
     try:
         wait_ready(base, proc)
         figures = run_load(base, args.users, args.duration, master_metrics=f"http://127.0.0.1:{mport}/metrics")

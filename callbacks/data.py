@@ -6,6 +6,7 @@ from dash import Input, Output, State, callback
 
 from analytics.catalog import model_catalog, table_catalog
 from analytics.security import UploadError, import_dataco_upload
+from callbacks.memo import memoized
 from callbacks.runtime import runtime
 from components import datasets, ids
 from components.i18n import normalize_lang
@@ -13,6 +14,7 @@ from components.i18n import normalize_lang
 
 @callback(Output(ids.DATA_TABLES, "children"), Output(ids.DATA_MODELS, "children"),
           Input(ids.LANG_STORE, "data"))
+@memoized
 def show_catalog(lang: object):
     lang = normalize_lang(lang)
     data_dir = runtime().settings.data_dir

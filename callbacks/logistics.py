@@ -13,6 +13,7 @@ from analytics import geo
 from analytics.logistics import ModelsNotTrainedError
 from analytics.logistics import queries as lq
 from analytics.queries import OrderFilter
+from callbacks.memo import memoized
 from callbacks.runtime import runtime
 from components import ids
 from components import logistics as view
@@ -77,6 +78,7 @@ def _max_date(engine: Any) -> date | None:
     Input(ids.LOGISTICS_MODEL_VERSION, "data"),
     State(ids.LOGISTICS_DATES, "start_date"), State(ids.LOGISTICS_DATES, "end_date"),
 )
+@memoized
 def load_options(_version: object, start: object, end: object) -> tuple:
     """Filter choices and date bounds; fills an empty date range with the last 30 days of data."""
     try:
@@ -104,6 +106,7 @@ def load_options(_version: object, start: object, end: object) -> tuple:
     Input(ids.LOGISTICS_METRIC, "value"), Input(ids.LOGISTICS_MODEL_VERSION, "data"),
     Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
 )
+@memoized
 def update_view(start: object, end: object, carriers: object, modes: object, categories: object, dcs: object,
                 metric: object, _version: object, lang: object, theme: object) -> tuple:
     """The filter-change callback: map (or ranking), KPIs, top orders by risk × value."""
@@ -163,6 +166,7 @@ def select_region(click: object) -> Any:
     Input(ids.LOGISTICS_REGION, "data"), *FILTER_INPUTS,
     Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
 )
+@memoized
 def update_drilldown(region: object, start: object, end: object, carriers: object, modes: object,
                      categories: object, dcs: object, lang: object, theme: object) -> tuple:
     """Carrier × mode late-rate heat table and weekly trend for the clicked region."""
@@ -189,6 +193,7 @@ def update_drilldown(region: object, start: object, end: object, carriers: objec
     Output(ids.LOGISTICS_ROC, "figure"), Output(ids.LOGISTICS_IMPORTANCE, "figure"),
     Input(ids.LOGISTICS_MODEL_VERSION, "data"), Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
 )
+@memoized
 def update_model_panel(_version: object, lang: object, theme: object) -> tuple:
     """The model card with its calibration curve, ROC and feature importance."""
     lang, theme = normalize_lang(lang), normalize_theme(theme)

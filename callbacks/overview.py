@@ -8,6 +8,7 @@ from dash import ClientsideFunction, Input, Output, callback, clientside_callbac
 
 from analytics import geo
 from analytics.queries import OrderFilter, overview
+from callbacks.memo import memoized
 from callbacks.runtime import runtime
 from components import ids
 from components import overview as view
@@ -36,6 +37,7 @@ def parse_date(value: object) -> date | None:
     Input(ids.LANG_STORE, "data"),
     Input(ids.THEME_STORE, "data"),
 )
+@memoized
 def update_overview(start: object, end: object, lang: object, theme: object):
     lang, theme = normalize_lang(lang), normalize_theme(theme)
     try:

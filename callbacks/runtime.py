@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from analytics.settings import Settings
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 class Runtime:
     settings: Settings
     _engine: Engine | None = field(default=None, repr=False)
+    _results: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -36,6 +38,19 @@ class Runtime:
 
                     self._engine = make_engine(self.settings)
         return self._engine
+
+    @property
+    def results(self) -> Any:
+        """The diskcache of callback results by input (``<cache_dir>/results``, see ``callbacks.memo``)."""
+        if self._results is None:
+            with self._lock:
+                if self._results is None:
+                    import diskcache
+
+                    assert self.settings.cache_dir is not None
+                    self._results = diskcache.Cache(str(Path(self.settings.cache_dir) / "results"),
+                                                    size_limit=512 * 2**20)
+        return self._results
 
 
 _RUNTIME: list[Runtime] = []

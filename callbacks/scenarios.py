@@ -21,6 +21,7 @@ from analytics.scenarios import (
     save_scenario,
     to_csv,
 )
+from callbacks.memo import memo_background, memoized
 from callbacks.runtime import runtime
 from components import ids
 from components import scenarios as ui
@@ -61,6 +62,7 @@ def _empty_fig() -> go.Figure:
     *[Input(c, "value") for c in CONTROLS],
     Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
 )
+@memoized
 def simulate_scenario(regions, block_days, nino, norte, callao, central, fuel, capacity, demand_cat, demand_pct,
                       horizon, lang, theme):
     """Any control change: baseline vs scenario with P10-P50-P90 bands (1,000 runs)."""
@@ -98,6 +100,7 @@ clientside_callback(
     running=[(Output(ids.SCENARIOS_INSIGHTS_CANCEL, "disabled"), False, True)],
     cancel=[Input(ids.SCENARIOS_INSIGHTS_CANCEL, "n_clicks")],
 )
+@memo_background
 def scenario_insights(set_progress, result, lang, theme):
     """After the main result, in the background: tornado (each input alone) and mitigations with
     their simulated effect (progress bar, cancel button)."""

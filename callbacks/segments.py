@@ -13,6 +13,7 @@ from analytics import geo
 from analytics.segments.features import SegmentInputError
 from analytics.segments.isolated import page_view_safe
 from analytics.segments.service import NONE_NAMES, SegmentParams, export_members, filter_options
+from callbacks.memo import memo_background
 from callbacks.runtime import runtime
 from components import format as fmt
 from components import ids
@@ -89,6 +90,7 @@ def _failure(message: str, theme: str, query: Any = no_update) -> tuple:
     ],
     cancel=[Input(ids.SEGMENTS_CANCEL, "n_clicks")],
 )
+@memo_background
 def update_segments(set_progress: Callable[[tuple[int, str]], None], k: object, start: object, end: object,
                     regions: object, compare: object, lang: object, theme: object) -> tuple:
     """Segments at k for the period/regions, curves for k = 2..10, PCA sample and movement Sankey."""

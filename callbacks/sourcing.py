@@ -10,6 +10,7 @@ from analytics import geo
 from analytics.sourcing.catalog import LIMA_LAT, LIMA_LON
 from analytics.sourcing.ranking import SourcingInputError
 from analytics.sourcing.service import menu_view, rank_view, shortlist_csv
+from callbacks.memo import memoized
 from callbacks.runtime import runtime
 from components import ids
 from components import sourcing as view
@@ -70,6 +71,7 @@ _CAPITALS = [{"name": r.capital, "lat": r.lat, "lon": r.lon} for r in geo.REGION
     Input(ids.LANG_STORE, "data"),
     Input(ids.THEME_STORE, "data"),
 )
+@memoized
 def update_ranking(ingredients, w_sust, w_price, w_rel, w_dist, min_quality, lang, theme):
     lang, theme = normalize_lang(lang), normalize_theme(theme)
     try:
@@ -146,6 +148,7 @@ def add_menu_row(n_clicks, rows):
     Input(ids.SOURCING_MIN_QUALITY, "value"),
     Input(ids.LANG_STORE, "data"),
 )
+@memoized
 def update_menu(rows, _changed, w_sust, w_price, w_rel, w_dist, min_quality, lang):
     lang = normalize_lang(lang)
     try:

@@ -119,7 +119,12 @@ class _MasterCollector:
         from prometheus_client import multiprocess
         from prometheus_client.core import GaugeMetricFamily
 
-        for family in multiprocess.MultiProcessCollector(None).collect():
+        from analytics import promfiles
+
+        with promfiles.locked(_mp_dir):  # exited job processes' files are folded into archives first
+            promfiles.compact(_mp_dir)
+            families = list(multiprocess.MultiProcessCollector(None).collect())
+        for family in families:
             if family.name != MODEL_METRIC:
                 yield family
         gauge = GaugeMetricFamily(MODEL_METRIC, "Unix time each model in DIR/models was trained", labels=["model"])

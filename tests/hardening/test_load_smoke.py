@@ -31,11 +31,12 @@ def gunicorn_server(demo_dir, tmp_path_factory):
     port, mport = loadtest.free_port(), loadtest.free_port()
     proc = loadtest.start_gunicorn(data, port, workers=2, log=work / "gunicorn.log",
                                    env_extra={"CHASQUI_CACHE_DIR": str(work / "cache"), "METRICS_PORT": str(mport),
+                                              "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
                                               "METRICS_ADDR": "127.0.0.1"})
     base = f"http://127.0.0.1:{port}"
     try:
         loadtest.wait_ready(base, proc)
-        yield base, port, f"http://127.0.0.1:{mport}/metrics"
+        yield base, port, f"http://127.0.0.1:{mport}/metrics", work / "prometheus"
     finally:
         loadtest.stop_gunicorn(proc)
 
@@ -61,7 +62,7 @@ def _raw(port: int, head: bytes, body_chunks) -> bytes:
 
 
 def test_short_load_on_gunicorn_workers(gunicorn_server):
-    base, _, master = gunicorn_server
+    base, _, master, prom = gunicorn_server
     figures = loadtest.run_load(base, users=3, duration=4.0, master_metrics=master)
     assert figures["n_errors"] == 0, figures["errors"]
     assert figures["metrics_check"]["ok"], figures["metrics_check"]  # counted by the master = sent
@@ -80,10 +81,16 @@ def test_short_load_on_gunicorn_workers(gunicorn_server):
     assert master_text.count("# TYPE chasqui_model_trained_timestamp_seconds gauge") == 1
     assert figures["requests"]["callback"] > 10 and figures["metrics_scrape"]["n"] >= 1
     assert any(k.endswith(" total") for k in figures["pages"])
+    # every scrape folds the files of exited processes (background jobs) into archives: none is left over
+    from analytics.promfiles import pid_alive
+
+    left = [p.name for p in prom.glob("*.db")
+            if p.stem.rpartition("_")[2] != "archive" and not pid_alive(int(p.stem.rpartition("_")[2]))]
+    assert not left, left
 
 
 def test_sixty_megabyte_bodies_get_413_over_the_wire(gunicorn_server):
-    _, port, _ = gunicorn_server
+    _, port, _, _ = gunicorn_server
     size = 60 * 1024 * 1024
     head = (f"POST /_dash-update-component HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             f"Content-Length: {size}\r\n\r\n").encode()
@@ -97,7 +104,7 @@ def test_sixty_megabyte_bodies_get_413_over_the_wire(gunicorn_server):
 
 
 def test_dockerfile_healthcheck_command_against_the_server(gunicorn_server):
-    _, port, _ = gunicorn_server
+    _, port, _, _ = gunicorn_server
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     cmd = json.loads(re.search(r"HEALTHCHECK .*?CMD (\[.*\])", text).group(1))
     cmd = [sys.executable if c == "python" else c.replace("8050", str(port)) for c in cmd]

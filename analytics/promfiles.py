@@ -1,0 +1,97 @@
+"""Prometheus multiprocess files: fold the files of exited processes into one archive per kind.
+
+In multiprocess mode every process that touches a metric writes ``<kind>_<pid>.db`` to
+PROMETHEUS_MULTIPROC_DIR, and a scrape reads them all. Gunicorn workers are few, but each background
+callback runs in its own short-lived process: without this, their files pile up for as long as the
+server runs and every scrape reads more of them. ``compact`` folds the files of processes that have
+exited into ``<kind>_archive.db`` (counters and histograms summed, ``max``/``min`` gauges kept at their
+extreme, ``sum`` gauges summed, ``mostrecent`` kept by timestamp), drops exited processes' ``live*``
+gauges (as ``mark_process_dead`` does) and deletes the folded files, so totals never go backwards.
+Compaction and reading hold the same file lock (``locked``), so a scrape never sees a file both folded
+and still present. Stdlib + prometheus_client only: the gunicorn master imports this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client.mmap_dict import MmapedDict
+
+ARCHIVE = "archive"
+LOCK_FILE = ".compact.lock"
+FOLDED = ("counter", "histogram", "gauge_max", "gauge_min", "gauge_sum", "gauge_mostrecent")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def locked(mp_dir: str | Path) -> Iterator[None]:
+    """Serialise compaction and scrapes across processes (an advisory lock file in the folder)."""
+    with open(Path(mp_dir) / LOCK_FILE, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _combine(kind: str, old: tuple[float, float] | None, new: tuple[float, float]) -> tuple[float, float]:
+    if old is None:
+        return new
+    if kind == "gauge_max":
+        return max(old, new, key=lambda v: v[0])
+    if kind == "gauge_min":
+        return min(old, new, key=lambda v: v[0])
+    if kind == "gauge_mostrecent":
+        return max(old, new, key=lambda v: v[1])
+    return old[0] + new[0], max(old[1], new[1])  # counter, histogram, gauge_sum
+
+
+def compact(mp_dir: str | Path) -> int:
+    """Fold the files of exited processes into the archives (call under ``locked``); returns files folded."""
+    root = Path(mp_dir)
+    groups: dict[str, list[Path]] = {}
+    folded = 0
+    for f in sorted(root.glob("*.db")):
+        kind, _, pid = f.stem.rpartition("_")
+        if not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        if kind.startswith("gauge_live"):
+            f.unlink(missing_ok=True)  # a dead process's live gauge no longer counts
+            folded += 1
+        elif kind in FOLDED:
+            groups.setdefault(kind, []).append(f)
+    for kind, files in groups.items():
+        archive = root / f"{kind}_{ARCHIVE}.db"
+        values: dict[str, tuple[float, float]] = {}
+        for src in ([archive] if archive.exists() else []) + files:
+            for key, value, ts, _ in MmapedDict.read_all_values_from_file(str(src)):
+                values[key] = _combine(kind, values.get(key), (value, ts))
+        tmp = root / f".{kind}_{ARCHIVE}.tmp"  # not *.db: a reader never globs a half-written file
+        tmp.unlink(missing_ok=True)
+        out = MmapedDict(str(tmp))
+        try:
+            for key, (value, ts) in values.items():
+                out.write_value(key, value, ts)
+        finally:
+            out.close()
+        os.replace(tmp, archive)
+        for f in files:
+            f.unlink(missing_ok=True)
+        folded += len(files)
+    return folded
+
+
+__all__ = ["compact", "locked", "pid_alive"]

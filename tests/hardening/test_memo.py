@@ -1,0 +1,261 @@
+"""Callback results cached by input (callbacks.memo): computed once per inputs + data version, shared
+across threads without a stampede, background callbacks answered without spawning a job."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from analytics import storage
+
+
+@pytest.fixture()
+def memo_rt(writable_demo_dir: Path, tmp_path: Path):
+    from analytics.settings import Settings
+    from callbacks.runtime import configure
+
+    return configure(Settings(data_dir=writable_demo_dir, live=False, demo_feed=False,
+                              cache_dir=tmp_path / "cache"))
+
+
+def test_data_version_follows_every_data_file_but_not_the_cache(writable_demo_dir: Path):
+    cache = writable_demo_dir / ".cache"
+    cache.mkdir()
+    v0 = storage.data_version(writable_demo_dir, skip=(cache,))
+    assert v0 == storage.data_version(writable_demo_dir, skip=(cache,))
+    (cache / "results.db").write_bytes(b"x" * 10)
+    other = writable_demo_dir / "elsewhere-cache"
+    other.mkdir()
+    (other / "x").write_text("1")
+    assert storage.data_version(writable_demo_dir, skip=(cache, other)) == v0
+    orders = writable_demo_dir / "orders.parquet"
+    st = orders.stat()
+    os.utime(orders, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    v1 = storage.data_version(writable_demo_dir, skip=(cache, other))
+    assert v1 != v0
+    (writable_demo_dir / "models").mkdir(exist_ok=True)
+    (writable_demo_dir / "models" / "new.json").write_text("{}")
+    assert storage.data_version(writable_demo_dir, skip=(cache, other)) not in (v0, v1)
+    assert storage.data_version(writable_demo_dir / "nope") == "missing"
+
+
+def test_memoized_computes_once_per_inputs_and_data_version(memo_rt, writable_demo_dir: Path):
+    from callbacks.memo import memoized
+
+    calls: list[tuple] = []
+
+    @memoized
+    def cb(a, b):
+        calls.append((a, b))
+        return {"sum": a + b, "n": len(calls)}
+
+    assert cb(1, 2) == {"sum": 3, "n": 1}
+    assert cb(1, 2) == {"sum": 3, "n": 1}  # from the store
+    assert cb(2, 2) == {"sum": 4, "n": 2}
+    assert len(calls) == 2
+    (writable_demo_dir / "carriers.parquet").write_bytes((writable_demo_dir / "carriers.parquet").read_bytes())
+    os.utime(writable_demo_dir / "carriers.parquet", ns=(1, 10**18))
+    assert cb(1, 2) == {"sum": 3, "n": 3}  # the data changed: computed again
+    assert len(calls) == 3
+
+
+def test_memoized_does_not_cache_exceptions_and_releases_its_lock(memo_rt):
+    from callbacks.memo import memoized
+
+    state = {"fail": True, "calls": 0}
+
+    @memoized
+    def cb(x):
+        state["calls"] += 1
+        if state["fail"]:
+            raise ValueError("boom")
+        return x * 2
+
+    with pytest.raises(ValueError):
+        cb(21)
+    state["fail"] = False
+    t0 = time.perf_counter()
+    assert cb(21) == 42  # no stale lock left behind: answers at once
+    assert time.perf_counter() - t0 < 2
+    assert state["calls"] == 2
+
+
+def test_concurrent_callers_wait_for_one_computation(memo_rt):
+    from callbacks.memo import memoized
+
+    calls = []
+
+    @memoized
+    def slow(x):
+        calls.append(x)
+        time.sleep(0.6)
+        return x + 1
+
+    out: list[int] = []
+    threads = [threading.Thread(target=lambda: out.append(slow(41))) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert out == [42] * 6
+    assert calls == [41]  # one computation, five waiters
+
+
+def test_memoized_overview_matches_a_fresh_computation(memo_rt):
+    """The cached rendering is the same as computing again (and the second call is served from the store)."""
+    import json
+
+    import plotly.io as pio
+
+    from callbacks.overview import update_overview
+
+    first = update_overview("2024-01-01", "2024-06-30", "es", "light")
+    t0 = time.perf_counter()
+    second = update_overview("2024-01-01", "2024-06-30", "es", "light")
+    cached_s = time.perf_counter() - t0
+    fresh = update_overview.__wrapped__("2024-01-01", "2024-06-30", "es", "light")
+    def as_data(fig):  # key order may differ after a round trip; multithreaded sums differ in the last bit
+        return json.loads(pio.to_json(fig), parse_float=lambda v: round(float(v), 9))
+
+    assert as_data(second[1]) == as_data(fresh[1]) == as_data(first[1])
+    assert as_data(second[2]) == as_data(fresh[2])
+    assert second[4] == fresh[4] == {"start": "2024-01-01", "end": "2024-06-30"}
+    assert str(second[0]) == str(fresh[0])
+    assert cached_s < 0.5
+
+
+def test_memo_manager_reuses_results_only_for_marked_callbacks(tmp_path: Path, memo_rt, monkeypatch):
+    import diskcache
+    from dash import DiskcacheManager
+
+    from callbacks.memo import MEMO_PREFIX, MemoManager, memo_background
+
+    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")))
+
+    def plain(a):
+        return a
+
+    @memo_background
+    def marked(a):
+        return a
+
+    k_plain = mgr.build_cache_key(plain, [1], [], None)
+    k_marked = mgr.build_cache_key(marked, [1], [], None)
+    assert not k_plain.startswith(MEMO_PREFIX) and k_marked.startswith(MEMO_PREFIX)
+    assert mgr.build_cache_key(marked, [1], [], None) == k_marked
+    assert mgr.build_cache_key(marked, [2], [], None) != k_marked
+
+    spawned = []
+    mgr.handle.set(k_marked, ["stored"])
+    monkeypatch.setattr(DiskcacheManager, "call_job_fn", lambda self, *a: spawned.append(a) or 999999)
+    assert mgr.call_job_fn(k_marked, None, [1], {}) == -1  # stored: no process
+    assert mgr.call_job_fn(k_plain, None, [1], {}) == 999999  # plain: one job per request
+    assert len(spawned) == 1
+    assert mgr.job_running("-1") is False
+    mgr.terminate_job("-1")  # must not touch any process (0 would mean all of them)
+    assert mgr.get_result(k_marked, "-1") == ["stored"]
+    assert mgr.get_result(k_marked, "-1") == ["stored"]  # kept for the next visitor
+    mgr.handle.set(k_plain, ["once"])
+    assert mgr.get_result(k_plain, None) == ["once"]
+    assert mgr.get_result(k_plain, None) is mgr.UNDEFINED  # read once, as Dash's own manager does
+    failed = {"background_callback_error": {"msg": "x", "tb": ""}}
+    mgr.handle.set(k_marked, failed)
+    assert mgr.get_result(k_marked, None) == failed
+    assert mgr.get_result(k_marked, None) is mgr.UNDEFINED  # a crash is not replayed
+
+
+def test_second_visit_to_segments_is_served_without_a_job(settings, tmp_path: Path, monkeypatch):
+    """Through the app: the first load of /segments runs the background job; the next visitor with the
+    same inputs gets the stored result on the first poll, and no process is started for it."""
+    import json
+    import re
+
+    from dash import DiskcacheManager
+
+    import app as appmod
+    from benchmarks.loadtest import callback_outputs
+    from components import ids
+
+    application = appmod.create_app(settings.replace(cache_dir=tmp_path / "cache"), start_live=False)
+    client = application.server.test_client()
+    deps = client.get("/_dash-dependencies").get_json()
+    dep = next(d for d in deps if ids.SEGMENTS_SUMMARY in d["output"] and d.get("background"))
+    html = client.get("/segments").get_data(as_text=True)
+    end_id = json.loads(re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>',
+                                  html, re.S).group(1))["end_id"]
+    values = {"shell-lang-store": "es", "shell-theme-store": "light"}
+    body = {"output": dep["output"], "outputs": callback_outputs(dep["output"]),
+            "inputs": [{**i, "value": values.get(i["id"])} for i in dep["inputs"]],
+            "state": [{**s, "value": values.get(s["id"])} for s in dep["state"]], "changedPropIds": []}
+    spawned = []
+    real = DiskcacheManager.call_job_fn
+    monkeypatch.setattr(DiskcacheManager, "call_job_fn", lambda self, *a: spawned.append(1) or real(self, *a))
+
+    def load() -> tuple[dict, int]:
+        first = client.post("/_dash-update-component", json=body, query_string={"endId": end_id}).get_json()
+        polls = 0
+        for _ in range(600):
+            polls += 1
+            q = {"endId": end_id, "cacheKey": first["cacheKey"], "job": first["job"]}
+            r = client.post("/_dash-update-component", json=body, query_string=q)
+            if r.status_code == 200 and "response" in (out := r.get_json()):
+                return out["response"], polls
+            time.sleep(0.2)
+        raise AssertionError("the segments job did not finish")
+
+    out1, _ = load()
+    assert len(spawned) == 1
+    summary = json.dumps(out1[ids.SEGMENTS_SUMMARY])
+    assert "k" in summary and out1[ids.SEGMENTS_CURVES]["figure"]["data"]
+    out2, polls = load()
+    assert len(spawned) == 1  # no second process
+    assert polls == 1  # the first poll already has the result
+    assert json.dumps(out2, sort_keys=True) == json.dumps(out1, sort_keys=True)
+
+
+def test_memo_manager_shares_a_running_job_and_counts_its_waiters(tmp_path: Path, memo_rt, monkeypatch):
+    """A crowd on a cold cache starts one job; one visitor's cancel does not stop it for the others."""
+    import subprocess
+
+    import diskcache
+    from dash import DiskcacheManager
+
+    from callbacks.memo import MemoManager, memo_background
+
+    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")))
+
+    @memo_background
+    def marked(a):
+        return a
+
+    key = mgr.build_cache_key(marked, [7], [], None)
+    jobs: list[subprocess.Popen] = []
+
+    def spawn(self, *a):
+        jobs.append(subprocess.Popen(["sleep", "60"]))
+        return jobs[-1].pid
+
+    monkeypatch.setattr(DiskcacheManager, "call_job_fn", spawn)
+    try:
+        pid = mgr.call_job_fn(key, None, [7], {})
+        assert mgr.call_job_fn(key, None, [7], {}) == pid  # second visitor: same job
+        assert mgr.call_job_fn(key, None, [7], {}) == pid  # third
+        assert len(jobs) == 1 and mgr.job_running(pid)
+        mgr.handle.set(mgr._make_progress_key(key), [40, "k = 4"])
+        assert mgr.get_progress(key) == mgr.get_progress(key) == [40, "k = 4"]  # every waiter sees progress
+        mgr.terminate_job(pid)  # one visitor cancels
+        mgr.terminate_job(str(pid))  # another one leaves
+        assert jobs[0].poll() is None and mgr.job_running(pid)  # still running for the third
+        mgr.terminate_job(pid)  # the last one cancels too
+        assert jobs[0].wait(10) is not None
+        assert not mgr.job_running(pid)
+        other = mgr.call_job_fn(key, None, [7], {})  # the job is gone: a new visitor starts a new one
+        assert other != pid and len(jobs) == 2
+    finally:
+        for j in jobs:
+            j.kill()
+            j.wait(10)

@@ -1,0 +1,86 @@
+"""Prometheus multiprocess files of exited processes (background jobs) are folded into archives:
+the totals a scrape reports are unchanged, the folder stops growing, live processes are left alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from analytics import promfiles
+
+WRITER = textwrap.dedent("""
+    import sys
+    from prometheus_client import Counter, Gauge, Histogram
+    n = int(sys.argv[1])
+    Counter("t_jobs_total", "jobs", ["kind"]).labels(kind="segments").inc(n)
+    Histogram("t_seconds", "time", buckets=(1, 5)).observe(n)
+    Gauge("t_rows", "rows", multiprocess_mode="max").set(100 * n)
+    Gauge("t_busy", "busy", multiprocess_mode="livesum").set(1)
+    if len(sys.argv) > 2:
+        sys.stdout.write("ready\\n"); sys.stdout.flush(); sys.stdin.readline()  # stay alive until told
+""")
+
+
+def _writer(mp: Path, n: int, stay: bool = False) -> subprocess.Popen:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(mp)}
+    args = [sys.executable, "-c", WRITER, str(n)] + (["stay"] if stay else [])
+    return subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def _scrape(mp: Path) -> dict[tuple[str, tuple], float]:
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    reg = CollectorRegistry()
+    multiprocess.MultiProcessCollector(reg, path=str(mp))
+    out = {}
+    for fam in reg.collect():
+        for s in fam.samples:
+            out[(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "pid")))] = s.value
+    return out
+
+
+def test_exited_processes_are_folded_without_changing_totals(tmp_path: Path):
+    mp = tmp_path / "prom"
+    mp.mkdir()
+    for n in (1, 2, 3):
+        assert _writer(mp, n).wait(30) == 0
+    live = _writer(mp, 4, stay=True)
+    try:
+        assert live.stdout.readline().strip() == "ready"
+        before = _scrape(mp)
+        assert before[("t_jobs_total", (("kind", "segments"),))] == 10
+        assert len(list(mp.glob("*.db"))) == 4 * 4  # four kinds of file per process
+        with promfiles.locked(mp):
+            folded = promfiles.compact(mp)
+        assert folded == 3 * 4  # three exited processes: counter, histogram, max gauge folded; live gauge dropped
+        names = sorted(p.name for p in mp.glob("*.db"))
+        assert names == sorted(["counter_archive.db", "histogram_archive.db", "gauge_max_archive.db",
+                                f"counter_{live.pid}.db", f"histogram_{live.pid}.db",
+                                f"gauge_max_{live.pid}.db", f"gauge_livesum_{live.pid}.db"])
+        after = _scrape(mp)
+        assert after[("t_jobs_total", (("kind", "segments"),))] == 10
+        assert after[("t_seconds_count", ())] == 4 and after[("t_seconds_sum", ())] == 10
+        assert after[("t_seconds_bucket", (("le", "1.0"),))] == 1
+        assert after[("t_seconds_bucket", (("le", "5.0"),))] == 4
+        assert after[("t_rows", ())] == 400
+        assert after[("t_busy", ())] == 1  # only the live process is busy now
+        assert {k: v for k, v in before.items() if k[0] != "t_busy"} == \
+               {k: v for k, v in after.items() if k[0] != "t_busy"}
+    finally:
+        live.stdin.write("\n")
+        live.stdin.flush()
+        live.wait(30)
+    assert _writer(mp, 5).wait(30) == 0
+    with promfiles.locked(mp):
+        assert promfiles.compact(mp) == 4 + 4  # the one that stayed, and the new one
+    final = _scrape(mp)
+    assert sorted(p.name for p in mp.glob("*.db")) == ["counter_archive.db", "gauge_max_archive.db",
+                                                        "histogram_archive.db"]
+    assert final[("t_jobs_total", (("kind", "segments"),))] == 15
+    assert final[("t_seconds_count", ())] == 5 and final[("t_rows", ())] == 500
+    with promfiles.locked(mp):
+        assert promfiles.compact(mp) == 0  # nothing left to fold: idempotent
+    assert _scrape(mp) == final
