@@ -321,11 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--users must be 1..500 and --duration 1..3600")
     tmp = Path(tempfile.mkdtemp(prefix="chasqui-load-"))
     data_dir = args.data_dir
-    if data_dir is None:
-        from analytics.generate import generate_dataset
-
+    if data_dir is None:  # the demo data and its models, as `make run` prepares them
         data_dir = tmp / "data"
-        generate_dataset(data_dir, n_orders=args.orders, seed=7)
+        subprocess.run([sys.executable, str(ROOT / "app.py"), "prepare", "--data-dir", str(data_dir),
+                        "--orders", str(args.orders)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     port, mport = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start_gunicorn(data_dir, port, args.workers, log=tmp / "gunicorn.log",
