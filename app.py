@@ -87,7 +87,11 @@ def create_app(settings: Settings | None = None, *, start_live: bool | None = No
         update_title=None,
         serve_locally=True,
     )
-    app.layout = lambda: shell(current_lang())
+    def layout() -> Any:  # per request: the visitor's language, and who is signed in (once security is set up)
+        signed_in = app.server.config.get("CHASQUI_SIGNED_IN")
+        return shell(current_lang(), signed_in() if signed_in else None)
+
+    app.layout = layout
     _install_routes(app, settings)
     _install_security(app, settings)
     app.server.config["CHASQUI_SETTINGS"] = settings
@@ -196,14 +200,33 @@ def _install_security(app: Any, settings: Settings) -> None:
             return flask.jsonify({"error": decision.reason}), decision.status, headers
         return flask.Response(decision.reason + "\n", decision.status, headers, mimetype="text/plain")
 
+    def who() -> tuple[security.User | None, bool]:
+        """The signed-in user of this request (HTTP basic credentials, else the OIDC session) and
+        whether it came from the OIDC session."""
+        user = auth.authenticate(flask.request.headers.get("Authorization")) if auth else None
+        if user is None and oidc_client is not None:
+            user = oidc.session_user(flask.session.get(oidc.SESSION_USER), settings.oidc_issuer or "")
+            return user, user is not None
+        return user, False
+
+    def signed_in() -> dict[str, Any] | None:
+        """Who the navbar shows (the layout request itself is public, so it is asked here)."""
+        if not signin or not flask.has_request_context():
+            return None
+        user, via_session = who()
+        if user is None:
+            return None
+        return {"name": user.name, "roles": sorted(user.roles),
+                "logout": prefix + "auth/logout" if via_session else None}
+
+    server.config["CHASQUI_SIGNED_IN"] = signed_in
+
     @server.before_request
     def _guard():  # noqa: ANN202
         path = flask.request.path
         if path.startswith(always_public) or (oidc_client is not None and path.startswith(prefix + "auth/")):
             return None
-        user = auth.authenticate(flask.request.headers.get("Authorization")) if auth else None
-        if user is None and oidc_client is not None:
-            user = oidc.session_user(flask.session.get(oidc.SESSION_USER), settings.oidc_issuer or "")
+        user, _ = who()
         flask.g.chasqui_user = user
         if path.endswith("/_dash-update-component"):
             body = flask.request.get_json(silent=True)

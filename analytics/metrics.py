@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 CALLBACK_SECONDS = Histogram(
     "chasqui_callback_seconds",
@@ -39,8 +39,6 @@ def render() -> tuple[bytes, str]:
         from analytics import promfiles
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        with promfiles.locked(mp_dir):  # exited job processes' files folded first (see promfiles)
-            promfiles.compact(mp_dir)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
+        registry.register(promfiles.FolderCollector(mp_dir))  # exited job processes' files folded first
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

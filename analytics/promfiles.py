@@ -18,6 +18,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.mmap_dict import MmapedDict
 
@@ -59,6 +60,36 @@ def _combine(kind: str, old: tuple[float, float] | None, new: tuple[float, float
     return old[0] + new[0], max(old[1], new[1])  # counter, histogram, gauge_sum
 
 
+def _sized(f: Path) -> bool:
+    """False for a file its process has created but not yet sized (prometheus_client creates it empty,
+    then grows it): reading it then fails with ``struct.error``. Files never shrink back."""
+    try:
+        return f.stat().st_size >= 8
+    except FileNotFoundError:
+        return False
+
+
+def collect(mp_dir: str | Path) -> list[Any]:
+    """Every metric summed over the folder's files (call under ``locked``), as prometheus_client's
+    ``MultiProcessCollector`` does, but skipping a file that a process starting right now has not sized yet."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    files = [str(f) for f in sorted(Path(mp_dir).glob("*.db")) if _sized(f)]
+    return list(MultiProcessCollector.merge(files, accumulate=True))
+
+
+class FolderCollector:
+    """A registry collector over a multiprocess folder: exited processes folded first, then ``collect``."""
+
+    def __init__(self, mp_dir: str | Path) -> None:
+        self.mp_dir = Path(mp_dir)
+
+    def collect(self) -> list[Any]:
+        with locked(self.mp_dir):
+            compact(self.mp_dir)
+            return collect(self.mp_dir)
+
+
 def compact(mp_dir: str | Path) -> int:
     """Fold the files of exited processes into the archives (call under ``locked``); returns files folded."""
     root = Path(mp_dir)
@@ -68,7 +99,10 @@ def compact(mp_dir: str | Path) -> int:
         kind, _, pid = f.stem.rpartition("_")
         if not pid.isdigit() or pid_alive(int(pid)):
             continue
-        if kind.startswith("gauge_live"):
+        if not _sized(f):  # died before writing anything
+            f.unlink(missing_ok=True)
+            folded += 1
+        elif kind.startswith("gauge_live"):
             f.unlink(missing_ok=True)  # a dead process's live gauge no longer counts
             folded += 1
         elif kind in FOLDED:
@@ -94,4 +128,4 @@ def compact(mp_dir: str | Path) -> int:
     return folded
 
 
-__all__ = ["compact", "locked", "pid_alive"]
+__all__ = ["FolderCollector", "collect", "compact", "locked", "pid_alive"]

@@ -9,6 +9,8 @@ THEME_SWITCH = "shell-theme-switch"
 NAVBAR = "shell-navbar"
 NAVBAR_TOGGLER = "shell-navbar-toggler"
 NAVBAR_COLLAPSE = "shell-navbar-collapse"
+NAVBAR_USER = "shell-navbar-user"
+NAVBAR_SIGNOUT = "shell-navbar-signout"
 RELOAD = "shell-reload"
 
 # --- overview (/) ------------------------------------------------------------

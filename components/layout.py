@@ -17,10 +17,24 @@ NAV_ITEMS = (
 )
 
 
-def navbar(lang: str) -> dbc.Navbar:
+def user_badge(user: dict[str, Any] | None, lang: str) -> html.Div | None:
+    """Who is signed in (name, roles) and, for an OIDC session, the sign-out link; nothing when anonymous."""
+    if not user:
+        return None
+    roles = ", ".join(t(f"role.{r}", lang) for r in user.get("roles", []))
+    parts: list[Any] = [html.Span(user["name"], id=ids.NAVBAR_USER, className="fw-semibold chasqui-user",
+                                  title=t("nav.roles", lang, roles=roles))]
+    if user.get("logout"):
+        parts.append(html.A(t("nav.signout", lang), href=user["logout"], id=ids.NAVBAR_SIGNOUT,
+                            className="link-light ms-2"))
+    return html.Div(parts, className="text-light small me-3 text-nowrap")
+
+
+def navbar(lang: str, user: dict[str, Any] | None = None) -> dbc.Navbar:
     links = [dbc.NavItem(dbc.NavLink(t(key, lang), href=path, active="exact")) for path, key in NAV_ITEMS]
     switches = html.Div(
         [
+            user_badge(user, lang),
             dbc.RadioItems(
                 id=ids.LANG_SWITCH,
                 options=[{"label": "ES", "value": "es"}, {"label": "EN", "value": "en"}],
@@ -42,18 +56,18 @@ def navbar(lang: str) -> dbc.Navbar:
             ],
             fluid=True,
         ),
-        id=ids.NAVBAR, color="dark", dark=True, className="mb-3 chasqui-navbar",
+        id=ids.NAVBAR, color="dark", dark=True, expand="xl", className="mb-3 chasqui-navbar",
     )
 
 
-def shell(lang: str) -> html.Div:
-    """The whole app frame around Dash's page container."""
+def shell(lang: str, user: dict[str, Any] | None = None) -> html.Div:
+    """The whole app frame around Dash's page container (``user``: who is signed in, if sign-in is on)."""
     return html.Div(
         [
             dcc.Store(id=ids.LANG_STORE, data=lang),
             dcc.Store(id=ids.THEME_STORE, storage_type="local"),
             html.Div(id=ids.RELOAD, hidden=True),
-            navbar(lang),
+            navbar(lang, user),
             dbc.Container(page_container, fluid=True, className="pb-5"),
         ],
         lang="es-PE" if lang == "es" else "en",
@@ -78,9 +92,3 @@ def kpi_card(label: str, value: str, detail: str | None = None, card_id: Any = N
 def error_alert(message: str) -> dbc.Alert:
     """User-facing error: plain text, never a stack trace."""
     return dbc.Alert(message, color="warning", className="my-2")
-
-
-def coming_soon(lang: str, what: str, items: list[str]) -> dbc.Alert:
-    """What a page will add next (shown under the real data it already has)."""
-    return dbc.Alert([html.Strong(t("coming.title", lang) + ": "), html.Span(what),
-                      html.Ul([html.Li(i) for i in items], className="mb-0 mt-2")], color="info")

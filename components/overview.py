@@ -66,6 +66,11 @@ def kpi_row(kpis: dict, lang: str) -> list[dbc.Col]:
     return [dbc.Col(c, xs=12, sm=6, lg=3) for c in cards]
 
 
+def month_step(n_months: int) -> int:
+    """Label every k-th month so that at most eight labels share the axis (quarters, semesters, years)."""
+    return next(k for k in (1, 2, 3, 6, 12, 24, 10**9) if -(-n_months // k) <= 8)
+
+
 def trend_figure(months: list, orders: list, revenue: list, late_rate: list, lang: str, theme: str) -> go.Figure:
     """Monthly revenue bars and late-rate line; months labelled in the UI language."""
     labels = [fmt.month_label(m, lang) for m in months]
@@ -77,7 +82,7 @@ def trend_figure(months: list, orders: list, revenue: list, late_rate: list, lan
                     customdata=orders,
                     hovertemplate="%{x}<br>%{y:.1%} · %{customdata:,} " + t("axis.orders", lang).lower()
                     + "<extra></extra>")
-    fig.update_xaxes(tickangle=0, automargin=True, dtick=max(1, -(-len(labels) // 12)))
+    fig.update_xaxes(tickangle=0, automargin=True, dtick=month_step(len(labels)))
     fig.update_yaxes(title_text=t("axis.revenue", lang), secondary_y=False, tickprefix="S/ ")
     fig.update_yaxes(title_text=t("axis.late_rate", lang), secondary_y=True, tickformat=".0%", rangemode="tozero")
     fig.update_layout(title=t("overview.trend", lang), legend={"orientation": "h", "y": -0.2}, hovermode="x unified")

@@ -116,15 +116,11 @@ class _MasterCollector:
     """The workers' metrics summed from the multiprocess files, plus model ages read from the data folder."""
 
     def collect(self):  # noqa: ANN201
-        from prometheus_client import multiprocess
         from prometheus_client.core import GaugeMetricFamily
 
         from analytics import promfiles
 
-        with promfiles.locked(_mp_dir):  # exited job processes' files are folded into archives first
-            promfiles.compact(_mp_dir)
-            families = list(multiprocess.MultiProcessCollector(None).collect())
-        for family in families:
+        for family in promfiles.FolderCollector(_mp_dir).collect():  # exited job processes' files folded first
             if family.name != MODEL_METRIC:
                 yield family
         gauge = GaugeMetricFamily(MODEL_METRIC, "Unix time each model in DIR/models was trained", labels=["model"])
@@ -138,4 +134,7 @@ def child_exit(server, worker) -> None:  # noqa: ANN001
     """Drop the exited worker's live gauges (counters and histograms keep counting)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    from analytics import promfiles
+
+    with promfiles.locked(_mp_dir):
+        multiprocess.mark_process_dead(worker.pid)

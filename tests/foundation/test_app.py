@@ -139,3 +139,17 @@ def test_settings_round_trip_for_background_jobs(tmp_path, monkeypatch):
     monkeypatch.setattr(rt_mod, "_RUNTIME", [])
     monkeypatch.setenv(rt_mod.RUNTIME_ENV, s.to_json())
     assert rt_mod.runtime().settings == s
+
+
+def test_trend_axis_labels_at_most_eight_months():
+    """36 months of data must not print 12 overlapping month labels: semesters instead."""
+    from datetime import date
+
+    from components.overview import month_step, trend_figure
+
+    assert [month_step(n) for n in (1, 8, 9, 16, 24, 25, 36, 48, 49, 96, 120)] == [1, 1, 2, 2, 3, 6, 6, 6, 12, 12, 24]
+    months = [date(2022 + i // 12, i % 12 + 1, 1) for i in range(36)]
+    fig = trend_figure(months, [1] * 36, [10.0] * 36, [0.1] * 36, "es", "light")
+    assert fig.layout.xaxis.dtick == 6
+    shown = fig.data[0].x[::6]
+    assert list(shown) == ["ene 2022", "jul 2022", "ene 2023", "jul 2023", "ene 2024", "jul 2024"]

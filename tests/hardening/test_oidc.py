@@ -259,6 +259,10 @@ def test_full_login_round_trip_pages_callbacks_and_logout(oidc_app, provider):
     r = c.post("/_dash-update-component", json=seg)
     assert r.status_code == 200 and "segments-regions" in r.get_json()["response"]
     assert c.get("/metrics").status_code == 200
+    # the navbar shows who is signed in, with the sign-out link of the session
+    layout = json.dumps(c.get("/_dash-layout").get_json(), sort_keys=True)
+    assert '"children": "ana.oidc", "className": "fw-semibold chasqui-user", "id": "shell-navbar-user"' in layout
+    assert '"href": "/auth/logout", "id": "shell-navbar-signout"' in layout
     # logout clears the session
     r = c.get("/auth/logout")
     assert r.status_code == 200 and b"signed out" in r.data

@@ -84,3 +84,32 @@ def test_exited_processes_are_folded_without_changing_totals(tmp_path: Path):
     with promfiles.locked(mp):
         assert promfiles.compact(mp) == 0  # nothing left to fold: idempotent
     assert _scrape(mp) == final
+
+
+def test_a_file_still_being_created_does_not_break_a_scrape(tmp_path: Path):
+    """prometheus_client creates a process's file empty and sizes it a moment later; a scrape in between
+    made /metrics answer 500 (seen in the load smoke test). Such a file is skipped; a dead one removed."""
+    import struct
+
+    import pytest
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    mp = tmp_path / "prom"
+    mp.mkdir()
+    assert _writer(mp, 3).wait(30) == 0
+    (mp / f"counter_{os.getpid()}.db").write_bytes(b"")  # a live process (this one) mid-creation
+    with pytest.raises(struct.error):
+        MultiProcessCollector.merge([str(p) for p in mp.glob("*.db")])  # the library alone fails here
+    reg = CollectorRegistry()
+    reg.register(promfiles.FolderCollector(mp))
+    text = generate_latest(reg).decode()
+    assert 't_jobs_total{kind="segments"} 3.0' in text
+    assert (mp / f"counter_{os.getpid()}.db").exists()  # alive: left for its process to fill
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(30)
+    (mp / f"histogram_{dead.pid}.db").write_bytes(b"")  # died before writing anything
+    with promfiles.locked(mp):
+        promfiles.compact(mp)
+    assert not (mp / f"histogram_{dead.pid}.db").exists()
+    assert 't_jobs_total{kind="segments"} 3.0' in generate_latest(reg).decode()
