@@ -80,8 +80,9 @@ def _failure(message: str, theme: str, query: Any = no_update) -> tuple:
         Input(ids.SEGMENTS_DATES, "end_date"),
         Input(ids.SEGMENTS_REGIONS, "value"),
         Input(ids.SEGMENTS_COMPARE, "date"),
+        Input(ids.LANG_STORE, "data"),  # the figures follow a language or theme switch (from the cache when
+        Input(ids.THEME_STORE, "data"),  # this combination was seen before; the k sweep is cached either way)
     ],
-    state=[State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data")],
     background=True,
     progress=[Output(ids.SEGMENTS_PROGRESS, "value"), Output(ids.SEGMENTS_PROGRESS, "label")],
     running=[

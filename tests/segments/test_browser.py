@@ -27,4 +27,10 @@ def test_segments_page_change_k(dash_duo, settings, app_factory):
     dash_duo.wait_for_contains_text("#segments-summary", "k = 4", timeout=120)
     until(lambda: len(dash_duo.find_elements("#segments-profile tbody tr")) == 4, timeout=30)
     until(lambda: "k=4" in dash_duo.driver.current_url, timeout=10)
+    # the theme switch restyles the segment charts too (not only on their next run)
+    bg = "return document.querySelector('#segments-curves .main-svg').style.background"
+    assert dash_duo.driver.execute_script(bg) in ("white", "rgb(255, 255, 255)")
+    dash_duo.find_element("#shell-theme-switch").click()
+    until(lambda: dash_duo.driver.execute_script(bg) == "rgb(33, 37, 41)", timeout=60)
+    assert "k = 4" in dash_duo.find_element("#segments-summary").text
     assert dash_duo.get_logs() == []
