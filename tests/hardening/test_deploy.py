@@ -110,6 +110,9 @@ def test_kubernetes_manifests():
 
     known = {v[0] for v in ENV_VARS.values()} | {"WEB_CONCURRENCY"}
     assert set(docs["ConfigMap"]["data"]) <= known
+    # OIDC settings come from an optional Secret (the pod starts without one: sign-in then stays off)
+    assert {"secretRef": {"name": "chasqui-oidc", "optional": True}} in c["envFrom"]
+    assert {"CHASQUI_OIDC_ISSUER", "CHASQUI_OIDC_CLIENT_SECRET", "CHASQUI_SECRET_KEY"} <= known
 
 
 def test_dockerfile_is_multistage_slim_non_root_and_copies_what_exists():
