@@ -60,6 +60,7 @@ ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "max_request_mb": ("CHASQUI_MAX_REQUEST_MB", float, "Largest request body in MB (larger gets 413)"),
     "upload_max_mb": ("CHASQUI_UPLOAD_MAX_MB", float, "Largest CSV upload on the Data page in MB"),
     "trust_proxy": ("CHASQUI_TRUST_PROXY", int, "Reverse proxies to trust for X-Forwarded-Proto/For (0 = none)"),
+    "max_jobs": ("CHASQUI_MAX_JOBS", int, "Background jobs running at once per host (0 = number of CPUs, at least 2)"),
     # OpenID Connect sign-in (issue 10); see analytics/oidc.py
     "oidc_issuer": ("CHASQUI_OIDC_ISSUER", str, "OpenID provider issuer URL; turns on OIDC sign-in"),
     "oidc_client_id": ("CHASQUI_OIDC_CLIENT_ID", str, "OIDC client id registered at the provider"),
@@ -96,6 +97,7 @@ class Settings:
     max_request_mb: float = 32.0
     upload_max_mb: float = 20.0
     trust_proxy: int = 0
+    max_jobs: int = 0
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = field(default=None, repr=False)
@@ -117,6 +119,8 @@ class Settings:
             raise SettingsError("need 0 < CHASQUI_UPLOAD_MAX_MB <= CHASQUI_MAX_REQUEST_MB <= 1024")
         if not (0 <= self.trust_proxy <= 5):
             raise SettingsError(f"CHASQUI_TRUST_PROXY must be 0..5, not {self.trust_proxy}")
+        if not (0 <= self.max_jobs <= 256):
+            raise SettingsError(f"CHASQUI_MAX_JOBS must be 0..256 (0 = number of CPUs), not {self.max_jobs}")
         if not (0 < self.session_hours <= 24 * 30):
             raise SettingsError(f"CHASQUI_SESSION_HOURS must be in (0, 720], not {self.session_hours}")
         if not self.oidc_roles_claim.strip():

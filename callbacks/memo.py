@@ -106,7 +106,8 @@ def memo_background(fn: F) -> F:
 
 
 class MemoManager(DiskcacheManager):
-    """Dash's diskcache manager, reusing results (stored or in flight) of ``memo_background`` callbacks.
+    """Dash's diskcache manager, reusing results (stored or in flight) of ``memo_background`` callbacks,
+    with at most ``max_jobs`` job processes running at once (the others wait their turn, light).
 
     Stored result: answered without a process. In flight (another visitor's job for the same key is
     running): that job is shared instead of starting another, so a crowd opening a page on a cold
@@ -115,6 +116,26 @@ class MemoManager(DiskcacheManager):
     """
 
     RUNNING_SECONDS = 3600
+
+    def __init__(self, cache: Any = None, max_jobs: int | None = None) -> None:
+        from analytics import jobslots
+
+        super().__init__(cache)
+        self.max_jobs = max_jobs or jobslots.default_limit()
+
+    def _spawn(self, key: str, job_fn: Any, args: Any, context: Any) -> int:
+        """Start the job process; it waits for one of ``max_jobs`` slots before loading the callback
+        (``analytics.jobslots``), so many different requests at once cannot exhaust the host."""
+        import dill
+        from multiprocess import Process
+
+        from analytics import jobslots
+
+        process = Process(target=jobslots.run_when_free,
+                          args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
+                                self._make_progress_key(key), args, context))
+        process.start()
+        return int(process.pid)
 
     def build_cache_key(self, fn: Any, args: Any, cache_args_to_ignore: Any, triggered: Any) -> str:
         key = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
@@ -134,7 +155,7 @@ class MemoManager(DiskcacheManager):
 
     def call_job_fn(self, key: str, job_fn: Any, args: Any, context: Any) -> Any:
         if not key.startswith(MEMO_PREFIX):
-            return super().call_job_fn(key, job_fn, args, context)
+            return self._spawn(key, job_fn, args, context)
         if self.result_ready(key):
             return -1  # no process: the renderer's first poll reads the stored result
         running = "running-" + key
@@ -143,7 +164,7 @@ class MemoManager(DiskcacheManager):
             if job is not None and self._started(job[0]) == job[1]:  # same pid, same process (no pid reuse)
                 self.handle.incr(f"waiters-{job[0]}", default=0)
                 return job[0]
-            pid = super().call_job_fn(key, job_fn, args, context)
+            pid = self._spawn(key, job_fn, args, context)
             started = self._started(pid)
             if started is not None:
                 self.handle.set(running, (pid, started), expire=self.RUNNING_SECONDS)

@@ -130,7 +130,6 @@ def test_memoized_overview_matches_a_fresh_computation(memo_rt):
 
 def test_memo_manager_reuses_results_only_for_marked_callbacks(tmp_path: Path, memo_rt, monkeypatch):
     import diskcache
-    from dash import DiskcacheManager
 
     from callbacks.memo import MEMO_PREFIX, MemoManager, memo_background
 
@@ -151,7 +150,7 @@ def test_memo_manager_reuses_results_only_for_marked_callbacks(tmp_path: Path, m
 
     spawned = []
     mgr.handle.set(k_marked, ["stored"])
-    monkeypatch.setattr(DiskcacheManager, "call_job_fn", lambda self, *a: spawned.append(a) or 999999)
+    monkeypatch.setattr(MemoManager, "_spawn", lambda self, *a: spawned.append(a) or 999999)
     assert mgr.call_job_fn(k_marked, None, [1], {}) == -1  # stored: no process
     assert mgr.call_job_fn(k_plain, None, [1], {}) == 999999  # plain: one job per request
     assert len(spawned) == 1
@@ -174,10 +173,9 @@ def test_second_visit_to_segments_is_served_without_a_job(settings, tmp_path: Pa
     import json
     import re
 
-    from dash import DiskcacheManager
-
     import app as appmod
     from benchmarks.loadtest import callback_outputs
+    from callbacks.memo import MemoManager
     from components import ids
 
     application = appmod.create_app(settings.replace(cache_dir=tmp_path / "cache"), start_live=False)
@@ -192,8 +190,8 @@ def test_second_visit_to_segments_is_served_without_a_job(settings, tmp_path: Pa
             "inputs": [{**i, "value": values.get(i["id"])} for i in dep["inputs"]],
             "state": [{**s, "value": values.get(s["id"])} for s in dep["state"]], "changedPropIds": []}
     spawned = []
-    real = DiskcacheManager.call_job_fn
-    monkeypatch.setattr(DiskcacheManager, "call_job_fn", lambda self, *a: spawned.append(1) or real(self, *a))
+    real = MemoManager._spawn
+    monkeypatch.setattr(MemoManager, "_spawn", lambda self, *a: spawned.append(1) or real(self, *a))
 
     def load() -> tuple[dict, int]:
         first = client.post("/_dash-update-component", json=body, query_string={"endId": end_id}).get_json()
@@ -222,7 +220,6 @@ def test_memo_manager_shares_a_running_job_and_counts_its_waiters(tmp_path: Path
     import subprocess
 
     import diskcache
-    from dash import DiskcacheManager
 
     from callbacks.memo import MemoManager, memo_background
 
@@ -239,7 +236,7 @@ def test_memo_manager_shares_a_running_job_and_counts_its_waiters(tmp_path: Path
         jobs.append(subprocess.Popen(["sleep", "60"]))
         return jobs[-1].pid
 
-    monkeypatch.setattr(DiskcacheManager, "call_job_fn", spawn)
+    monkeypatch.setattr(MemoManager, "_spawn", spawn)
     try:
         pid = mgr.call_job_fn(key, None, [7], {})
         assert mgr.call_job_fn(key, None, [7], {}) == pid  # second visitor: same job
