@@ -27,7 +27,8 @@ def default_limit() -> int:
     return max(2, os.cpu_count() or 2)
 
 
-def _started(pid: int) -> float | None:
+def process_started(pid: int) -> float | None:
+    """When process ``pid`` started (None if it is gone or a zombie): with the pid, names one process."""
     import psutil
 
     try:
@@ -42,9 +43,9 @@ def try_acquire(cache: Any, limit: int, pid: int | None = None) -> bool:
     pid = os.getpid() if pid is None else pid
     with cache.transact():
         held: dict[int, float] = cache.get(SLOTS_KEY) or {}
-        live = {p: t for p, t in held.items() if _started(p) == t}  # a dead or reused pid frees its slot
+        live = {p: t for p, t in held.items() if process_started(p) == t}  # a dead or reused pid frees its slot
         if pid in live or len(live) < limit:
-            started = _started(pid)
+            started = process_started(pid)
             if started is not None:
                 live[pid] = started
             cache.set(SLOTS_KEY, live)
@@ -66,7 +67,7 @@ def release(cache: Any, pid: int | None = None) -> None:
 def holders(cache: Any) -> list[int]:
     """Process ids holding a slot now (live ones only)."""
     held = cache.get(SLOTS_KEY) or {}
-    return sorted(p for p, t in held.items() if _started(p) == t)
+    return sorted(p for p, t in held.items() if process_started(p) == t)
 
 
 def run_when_free(directory: str, limit: int, payload: bytes, *job_args: Any) -> None:
@@ -84,4 +85,4 @@ def run_when_free(directory: str, limit: int, payload: bytes, *job_args: Any) ->
         release(cache)
 
 
-__all__ = ["default_limit", "holders", "release", "run_when_free", "try_acquire"]
+__all__ = ["default_limit", "holders", "process_started", "release", "run_when_free", "try_acquire"]

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from dash import DiskcacheManager
 
 from analytics import storage
+from analytics.jobslots import process_started
 from callbacks.runtime import runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,16 +144,6 @@ class MemoManager(DiskcacheManager):
             return MEMO_PREFIX + hashlib.sha256(f"{key}:{context_version()}".encode()).hexdigest()
         return key
 
-    @staticmethod
-    def _started(pid: int) -> float | None:
-        import psutil
-
-        try:
-            proc = psutil.Process(pid)
-            return None if proc.status() == psutil.STATUS_ZOMBIE else proc.create_time()
-        except psutil.Error:
-            return None
-
     def call_job_fn(self, key: str, job_fn: Any, args: Any, context: Any) -> Any:
         if not key.startswith(MEMO_PREFIX):
             return self._spawn(key, job_fn, args, context)
@@ -161,11 +152,11 @@ class MemoManager(DiskcacheManager):
         running = "running-" + key
         with self.handle.transact():
             job = self.handle.get(running)
-            if job is not None and self._started(job[0]) == job[1]:  # same pid, same process (no pid reuse)
+            if job is not None and process_started(job[0]) == job[1]:  # same pid, same process (no pid reuse)
                 self.handle.incr(f"waiters-{job[0]}", default=0)
                 return job[0]
             pid = self._spawn(key, job_fn, args, context)
-            started = self._started(pid)
+            started = process_started(pid)
             if started is not None:
                 self.handle.set(running, (pid, started), expire=self.RUNNING_SECONDS)
                 self.handle.set(f"waiters-{pid}", 1, expire=self.RUNNING_SECONDS)
