@@ -55,11 +55,17 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
+# The settings that can change what a callback computes. Serving settings (port, workers' host, log level,
+# sign-in, limits) must not: every worker and every restart on another port shares the same results.
+RESULT_SETTINGS = ("data_dir", "engine", "ledger_dir", "ledger_url", "lang", "extra")
+
+
 def context_version() -> str:
-    """Data version + settings + code: what, besides the arguments, decides a callback's result."""
+    """Data version + result-relevant settings + code: what, besides the arguments, decides a result."""
     settings = runtime().settings
     data = storage.data_version(settings.data_dir, skip=(settings.cache_dir,) if settings.cache_dir else ())
-    cfg = hashlib.sha256(settings.to_json().encode()).hexdigest()[:16]
+    relevant = {name: getattr(settings, name) for name in RESULT_SETTINGS}
+    cfg = hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"{data}:{cfg}:{code_version()}"
 
 

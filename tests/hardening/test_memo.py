@@ -256,3 +256,21 @@ def test_memo_manager_shares_a_running_job_and_counts_its_waiters(tmp_path: Path
         for j in jobs:
             j.kill()
             j.wait(10)
+
+
+def test_results_are_shared_across_ports_and_log_levels_but_not_datasets(memo_rt, writable_demo_dir: Path,
+                                                                          tmp_path: Path):
+    """Each gunicorn restart may listen on another port: that must not throw the cached results away."""
+    from callbacks.memo import context_version
+    from callbacks.runtime import configure
+
+    base = memo_rt.settings
+    v = context_version()
+    configure(base.replace(port=base.port + 1, log_level="DEBUG", max_jobs=3, upload_max_mb=1.0))
+    assert context_version() == v
+    configure(base.replace(engine="spark"))
+    assert context_version() != v
+    other = tmp_path / "other-data"
+    other.mkdir()
+    configure(base.replace(data_dir=other))
+    assert context_version() != v
