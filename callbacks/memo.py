@@ -112,6 +112,11 @@ def memo_background(fn: F) -> F:
     return fn
 
 
+def _failed(result: Any) -> bool:
+    """A job that crashed stores this instead of its outputs; it is never reused."""
+    return isinstance(result, dict) and "background_callback_error" in result
+
+
 class MemoManager(DiskcacheManager):
     """Dash's diskcache manager, reusing results (stored or in flight) of ``memo_background`` callbacks,
     with at most ``max_jobs`` job processes running at once (the others wait their turn, light).
@@ -153,7 +158,8 @@ class MemoManager(DiskcacheManager):
     def call_job_fn(self, key: str, job_fn: Any, args: Any, context: Any) -> Any:
         if not key.startswith(MEMO_PREFIX):
             return self._spawn(key, job_fn, args, context)
-        if self.result_ready(key):
+        stored = self.handle.get(key)
+        if stored is not None and not _failed(stored):
             return -1  # no process: the renderer's first poll reads the stored result
         running = "running-" + key
         with self.handle.transact():
@@ -177,8 +183,7 @@ class MemoManager(DiskcacheManager):
         result = self.handle.get(key, self.UNDEFINED)
         if result is self.UNDEFINED:
             return self.UNDEFINED
-        failed = isinstance(result, dict) and "background_callback_error" in result
-        if not key.startswith(MEMO_PREFIX) or failed:
+        if not key.startswith(MEMO_PREFIX) or _failed(result):
             self.clear_cache_entry(key)  # one job, one read (and a crash is never replayed)
         self.clear_cache_entry(self._make_progress_key(key))
         if job:

@@ -163,6 +163,7 @@ def test_memo_manager_reuses_results_only_for_marked_callbacks(tmp_path: Path, m
     assert mgr.get_result(k_plain, None) is mgr.UNDEFINED  # read once, as Dash's own manager does
     failed = {"background_callback_error": {"msg": "x", "tb": ""}}
     mgr.handle.set(k_marked, failed)
+    assert mgr.call_job_fn(k_marked, None, [1], {}) == 999999  # a stored crash is not served: a new job runs
     assert mgr.get_result(k_marked, None) == failed
     assert mgr.get_result(k_marked, None) is mgr.UNDEFINED  # a crash is not replayed
 
