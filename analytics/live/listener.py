@@ -73,6 +73,7 @@ class Listener:
         self.flushes = 0
         self.first_record_at: float | None = None  # perf_counter() of the first record polled
         self.last_flush_at: float | None = None  # perf_counter() after the last committed flush
+        self.flushes_committed = 0  # flushes whose offsets are committed (== flushes: nothing in flight)
         self.errors = 0
         self.resets = 0  # broker resets recovered in place (rewind / re-subscribe)
         self.last_error: str | None = None
@@ -288,6 +289,7 @@ class Listener:
             os._exit(17)
         consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
         self.last_flush_at = time.perf_counter()
+        self.flushes_committed += 1
 
     def _score(self, valid: list[tuple[Any, Any]]) -> list[Scored]:
         scored: list[Scored] = []
