@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None, *, start_live: bool | None = No
     Path(settings.cache_dir).mkdir(parents=True, exist_ok=True)
     from callbacks.memo import MemoManager
 
-    manager = MemoManager(diskcache.Cache(str(Path(settings.cache_dir) / "background")),
+    # never evicts: it also holds the secret signing job handles (every stored result expires instead)
+    manager = MemoManager(diskcache.Cache(str(Path(settings.cache_dir) / "background"), eviction_policy="none"),
                           max_jobs=settings.max_jobs or None)
     _register_callbacks()
     app = Dash(

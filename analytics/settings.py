@@ -60,7 +60,7 @@ ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "max_request_mb": ("CHASQUI_MAX_REQUEST_MB", float, "Largest request body in MB (larger gets 413)"),
     "upload_max_mb": ("CHASQUI_UPLOAD_MAX_MB", float, "Largest CSV upload on the Data page in MB"),
     "trust_proxy": ("CHASQUI_TRUST_PROXY", int, "Reverse proxies to trust for X-Forwarded-Proto/For (0 = none)"),
-    "max_jobs": ("CHASQUI_MAX_JOBS", int, "Background jobs running at once per host (0 = number of CPUs, at least 2)"),
+    "max_jobs": ("CHASQUI_MAX_JOBS", int, "Background jobs running at once per host (0 = CPU quota or CPUs, at least 2)"),
     # OpenID Connect sign-in (issue 10); see analytics/oidc.py
     "oidc_issuer": ("CHASQUI_OIDC_ISSUER", str, "OpenID provider issuer URL; turns on OIDC sign-in"),
     "oidc_client_id": ("CHASQUI_OIDC_CLIENT_ID", str, "OIDC client id registered at the provider"),

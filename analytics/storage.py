@@ -189,11 +189,24 @@ def load_table(data_dir: Path | str, name: str, schema: TableSchema | None = Non
     if schema is None:
         return LoadResult(df, df.height, 0)
     good, bad = schema.split(df)
-    qpath = quarantine_path(data_dir, name)
     if bad.height:
-        qpath.parent.mkdir(parents=True, exist_ok=True)
-        bad.write_parquet(qpath)
+        write_quarantine(quarantine_path(data_dir, name), bad)
     return LoadResult(good, df.height, bad.height)
+
+
+def write_quarantine(qpath: Path, bad: pl.DataFrame) -> None:
+    """Write a table's quarantined rows, atomically, unless the file already holds exactly these rows:
+    every process loading the same table finds the same bad rows, and rewriting them would change the
+    data version (and so throw every cached result away) on each load."""
+    try:
+        if qpath.exists() and pl.read_parquet(qpath).equals(bad):
+            return
+    except (OSError, pl.exceptions.PolarsError):
+        pass  # unreadable: replace it
+    qpath.parent.mkdir(parents=True, exist_ok=True)
+    tmp = qpath.with_name(f".{qpath.name}.{os.getpid()}.tmp")
+    bad.write_parquet(tmp)
+    os.replace(tmp, qpath)
 
 
 def read_quarantine(data_dir: Path | str, name: str) -> pl.DataFrame | None:
@@ -220,6 +233,6 @@ def write_json(path: Path, payload: dict) -> None:
 
 __all__ = [
     "PARTITION_COLUMN", "LoadResult", "SchemaError", "has_table", "list_tables", "load_table", "partition_keys",
-    "quarantine_path", "read_quarantine", "read_table_files", "table_files", "table_path", "table_version",
+    "quarantine_path", "read_quarantine", "write_quarantine", "read_table_files", "table_files", "table_path", "table_version",
     "write_json", "write_partitioned", "write_table",
 ]

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from dash import DiskcacheManager
 
 from analytics import storage
+from analytics.jobslots import RESULT_SECONDS as JOB_RESULT_SECONDS
 from analytics.jobslots import process_started
 from callbacks.runtime import runtime
 
@@ -40,14 +41,27 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE_PACKAGES = ("analytics", "callbacks", "components", "pages")
 MEMO_PREFIX = "memo-"
 LOCK_SECONDS = 300.0  # a computation that holds the lock longer than this is presumed dead
+WAIT_SECONDS = 30.0  # a waiter computes the result itself after this long (request threads are few)
 WAIT_STEP = 0.05
+RESULT_SECONDS = 7 * 86400
 _MISS = object()
+
+
+LIBRARIES = ("dash", "plotly", "dash-bootstrap-components", "dash-ag-grid", "polars", "numpy")
 
 
 @functools.cache
 def code_version() -> str:
-    """Changes when any of the app's Python files changes (a deploy must not serve old renderings)."""
+    """Changes when any of the app's Python files or the libraries that render results change (a deploy
+    must not serve old renderings, nor pickles of components an upgraded library cannot load)."""
+    from importlib import metadata
+
     h = hashlib.sha256()
+    for lib in LIBRARIES:
+        try:
+            h.update(f"{lib}=={metadata.version(lib)}\n".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{lib} missing\n".encode())
     for pkg in CODE_PACKAGES:
         for f in sorted((ROOT / pkg).rglob("*.py")):
             st = f.stat()
@@ -63,7 +77,10 @@ RESULT_SETTINGS = ("data_dir", "engine", "ledger_dir", "ledger_url", "lang", "ex
 def context_version() -> str:
     """Data version + result-relevant settings + code: what, besides the arguments, decides a result."""
     settings = runtime().settings
-    data = storage.data_version(settings.data_dir, skip=(settings.cache_dir,) if settings.cache_dir else ())
+    skip = [Path(settings.data_dir) / "scenarios"]  # saved scenarios: no cached callback reads them
+    if settings.cache_dir:
+        skip.append(Path(settings.cache_dir))
+    data = storage.data_version(settings.data_dir, skip=tuple(skip))
     relevant = {name: getattr(settings, name) for name in RESULT_SETTINGS}
     cfg = hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return f"{data}:{cfg}:{code_version()}"
@@ -74,6 +91,27 @@ def result_key(name: str, args: Any) -> str:
     return hashlib.sha256(f"{name}\n{context_version()}\n{payload}".encode()).hexdigest()
 
 
+def _owner_token() -> str:
+    """Who holds a computation lock: pid, process start (no pid reuse) and thread."""
+    return f"{os.getpid()}:{process_started(os.getpid())}:{threading.get_ident()}"
+
+
+def _owner_gone(token: Any) -> bool:
+    try:
+        pid, started, _ = str(token).split(":")
+        return str(process_started(int(pid))) != started
+    except ValueError:
+        return True
+
+
+def _get(cache: Any, key: str) -> Any:
+    try:
+        return cache.get(key, default=_MISS)
+    except Exception:  # noqa: BLE001 - an entry this code can no longer unpickle is a miss, not an error
+        cache.delete(key)
+        return _MISS
+
+
 def memoized(fn: F) -> F:
     """Cache a callback's return value by its arguments (see the module docstring)."""
     name = f"{fn.__module__}.{fn.__qualname__}"
@@ -82,21 +120,27 @@ def memoized(fn: F) -> F:
     def wrapper(*args: Any) -> Any:
         key = result_key(name, list(args))
         cache = runtime().results
-        hit = cache.get(key, default=_MISS)
+        hit = _get(cache, key)
         if hit is not _MISS:
             return hit
-        lock, token = "lock-" + key, f"{os.getpid()}:{threading.get_ident()}:{time.monotonic_ns()}"
-        deadline = time.monotonic() + LOCK_SECONDS
+        lock, token = "lock-" + key, _owner_token()
+        deadline = time.monotonic() + WAIT_SECONDS
         while not (owned := cache.add(lock, token, expire=LOCK_SECONDS)):
             time.sleep(WAIT_STEP)  # someone else is computing this very result: wait for it
-            hit = cache.get(key, default=_MISS)
+            hit = _get(cache, key)
             if hit is not _MISS:
                 return hit
+            holder = cache.get(lock)
+            if holder is not None and _owner_gone(holder):  # its process died: take the lock over
+                with cache.transact():
+                    if cache.get(lock) == holder:
+                        cache.delete(lock)
+                continue
             if time.monotonic() > deadline:
-                break
+                break  # compute it ourselves rather than hold a request thread any longer
         try:
             value = fn(*args)
-            cache.set(key, value, expire=7 * 86400)
+            cache.set(key, value, expire=RESULT_SECONDS)
             return value
         finally:
             if owned and cache.get(lock) == token:
@@ -124,16 +168,24 @@ class MemoManager(DiskcacheManager):
     Stored result: answered without a process. In flight (another visitor's job for the same key is
     running): that job is shared instead of starting another, so a crowd opening a page on a cold
     cache starts one job, not one each. A shared job counts its waiters: a cancel (or the renderer
-    dropping an old job) from one visitor only stops it when nobody else is waiting for it.
+    dropping an old job) from one visitor only stops it when nobody else is waiting for it. Every job
+    is known by pid *and* start time, so a late cancel never reaches a process that reused the pid.
     """
 
     RUNNING_SECONDS = 3600
+    STARTING_SECONDS = 30.0  # another request is starting this key's job: wait this long to share it
 
     def __init__(self, cache: Any = None, max_jobs: int | None = None) -> None:
         from analytics import jobslots
 
         super().__init__(cache)
         self.max_jobs = max_jobs or jobslots.default_limit()
+
+    def build_cache_key(self, fn: Any, args: Any, cache_args_to_ignore: Any, triggered: Any) -> str:
+        key = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
+        if getattr(fn, "chasqui_memoized", False):
+            return MEMO_PREFIX + hashlib.sha256(f"{key}:{context_version()}".encode()).hexdigest()
+        return key
 
     def _spawn(self, key: str, job_fn: Any, args: Any, context: Any) -> int:
         """Start the job process; it waits for one of ``max_jobs`` slots before loading the callback
@@ -149,30 +201,52 @@ class MemoManager(DiskcacheManager):
         process.start()
         return int(process.pid)
 
-    def build_cache_key(self, fn: Any, args: Any, cache_args_to_ignore: Any, triggered: Any) -> str:
-        key = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
-        if getattr(fn, "chasqui_memoized", False):
-            return MEMO_PREFIX + hashlib.sha256(f"{key}:{context_version()}".encode()).hexdigest()
-        return key
+    def _record(self, pid: int) -> float | None:
+        """Remember which process ``pid`` is (its start time), for later polls and cancels."""
+        started = process_started(pid)
+        if started is not None:
+            self.handle.set(f"job-{pid}", started, expire=2 * self.RUNNING_SECONDS)
+        return started
+
+    def _same_job(self, job: Any) -> bool | None:
+        """Is pid ``job`` still the process we started? None when we have no record of it."""
+        started = self.handle.get(f"job-{int(job)}")
+        return None if started is None else process_started(int(job)) == started
 
     def call_job_fn(self, key: str, job_fn: Any, args: Any, context: Any) -> Any:
         if not key.startswith(MEMO_PREFIX):
-            return self._spawn(key, job_fn, args, context)
-        stored = self.handle.get(key)
-        if stored is not None and not _failed(stored):
-            return -1  # no process: the renderer's first poll reads the stored result
-        running = "running-" + key
-        with self.handle.transact():
-            job = self.handle.get(running)
-            if job is not None and process_started(job[0]) == job[1]:  # same pid, same process (no pid reuse)
-                self.handle.incr(f"waiters-{job[0]}", default=0)
-                return job[0]
             pid = self._spawn(key, job_fn, args, context)
-            started = process_started(pid)
-            if started is not None:
-                self.handle.set(running, (pid, started), expire=self.RUNNING_SECONDS)
-                self.handle.set(f"waiters-{pid}", 1, expire=self.RUNNING_SECONDS)
+            self._record(pid)
             return pid
+        running = "running-" + key
+        deadline = time.monotonic() + self.STARTING_SECONDS
+        while True:
+            with self.handle.transact():
+                stored = self.handle.get(key)
+                if stored is not None and not _failed(stored):
+                    return -1  # no process: the renderer's first poll reads the stored result
+                if stored is not None:
+                    self.handle.delete(key)  # a crash is never served to a new visitor: run it again
+                job = self.handle.get(running)
+                if isinstance(job, tuple) and process_started(job[0]) == job[1]:
+                    self.handle.incr(f"waiters-{job[0]}-{job[1]}", default=0)
+                    return job[0]  # in flight: share it
+                if job != "starting" or time.monotonic() > deadline:
+                    self.handle.set(running, "starting", expire=self.STARTING_SECONDS)
+                    break  # ours to start (outside the transaction: a spawn can take a second)
+            time.sleep(0.05)  # another request is starting this very job
+        try:
+            pid = self._spawn(key, job_fn, args, context)
+        except BaseException:
+            self.handle.delete(running)
+            raise
+        started = self._record(pid)
+        if started is None:  # it already finished (or died): its result, if any, is in the store
+            self.handle.delete(running)
+            return pid
+        self.handle.set(f"waiters-{pid}-{started}", 1, expire=self.RUNNING_SECONDS)
+        self.handle.set(running, (pid, started), expire=self.RUNNING_SECONDS)
+        return pid
 
     def get_progress(self, key: str) -> Any:
         if key.startswith(MEMO_PREFIX):  # a shared job's progress is read by every waiter
@@ -185,6 +259,8 @@ class MemoManager(DiskcacheManager):
             return self.UNDEFINED
         if not key.startswith(MEMO_PREFIX) or _failed(result):
             self.clear_cache_entry(key)  # one job, one read (and a crash is never replayed)
+        else:
+            self.handle.touch(key, expire=JOB_RESULT_SECONDS)  # kept while visitors keep reading it
         self.clear_cache_entry(self._make_progress_key(key))
         if job:
             self.terminate_job(job)
@@ -193,16 +269,20 @@ class MemoManager(DiskcacheManager):
     def terminate_job(self, job: Any) -> None:
         if job is None or int(job) <= 0:  # -1 = answered from the store; 0 would mean every process
             return
-        waiters = f"waiters-{int(job)}"
+        pid = int(job)
+        if self._same_job(pid) is False:
+            return  # that job has ended and its pid now names another process: never kill it
+        started = self.handle.get(f"job-{pid}")
+        waiters = f"waiters-{pid}-{started}"
         with self.handle.transact():
             if self.handle.get(waiters) is not None:
                 if self.handle.decr(waiters) > 0:
                     return  # somebody else still waits for this shared job
                 self.handle.delete(waiters)
-        super().terminate_job(job)
+        super().terminate_job(pid)
 
     def job_running(self, job: Any) -> bool:
-        if job is None or int(job) <= 0:
+        if job is None or int(job) <= 0 or self._same_job(job) is False:
             return False
         return super().job_running(job)
 

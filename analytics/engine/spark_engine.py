@@ -208,9 +208,7 @@ class SparkEngine:
             (pl.Series([offsets.get(p, 0) for p in paths], dtype=pl.Int64) + pl.col("__row_index").cast(pl.Int64)
              + 1).alias("row_number"),
         ).sort("row_number").select(*cols, "row_number", "reason")
-        qpath = storage.quarantine_path(self.data_dir, name)
-        qpath.parent.mkdir(parents=True, exist_ok=True)
-        out.write_parquet(qpath)
+        storage.write_quarantine(storage.quarantine_path(self.data_dir, name), out)
 
     def spark_frame(self, name: str) -> SparkDataFrame:
         """The validated table as a pyspark DataFrame (Spark-only helper, e.g. for batch scoring)."""

@@ -110,6 +110,9 @@ def test_kubernetes_manifests():
 
     known = {v[0] for v in ENV_VARS.values()} | {"WEB_CONCURRENCY"}
     assert set(docs["ConfigMap"]["data"]) <= known
+    # background jobs bounded by the pod's CPU limit, not by the node's CPU count
+    cpu_limit = int(str(c["resources"]["limits"]["cpu"]))
+    assert int(docs["ConfigMap"]["data"]["CHASQUI_MAX_JOBS"]) == cpu_limit
     # OIDC settings come from an optional Secret (the pod starts without one: sign-in then stays off)
     assert {"secretRef": {"name": "chasqui-oidc", "optional": True}} in c["envFrom"]
     assert {"CHASQUI_OIDC_ISSUER", "CHASQUI_OIDC_CLIENT_SECRET", "CHASQUI_SECRET_KEY"} <= known

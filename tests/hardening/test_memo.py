@@ -164,7 +164,9 @@ def test_memo_manager_reuses_results_only_for_marked_callbacks(tmp_path: Path, m
     failed = {"background_callback_error": {"msg": "x", "tb": ""}}
     mgr.handle.set(k_marked, failed)
     assert mgr.call_job_fn(k_marked, None, [1], {}) == 999999  # a stored crash is not served: a new job runs
-    assert mgr.get_result(k_marked, None) == failed
+    assert mgr.get_result(k_marked, None) is mgr.UNDEFINED  # ... and its first poll does not read the old crash
+    mgr.handle.set(k_marked, failed)
+    assert mgr.get_result(k_marked, None) == failed  # the job's own crash reaches its visitor once
     assert mgr.get_result(k_marked, None) is mgr.UNDEFINED  # a crash is not replayed
 
 
@@ -212,6 +214,10 @@ def test_second_visit_to_segments_is_served_without_a_job(settings, tmp_path: Pa
     assert "k" in summary and out1[ids.SEGMENTS_CURVES]["figure"]["data"]
     out2, polls = load()
     assert len(spawned) == 1  # no second process
+    handle = application._background_manager.handle
+    assert handle.eviction_policy == "none"  # the handle-signing secret is never evicted ...
+    memo = [k for k in handle.iterkeys() if str(k).startswith("memo-") and "-progress" not in str(k)]
+    assert memo and all(handle.get(k, expire_time=True)[1] is not None for k in memo)  # ... results expire
     assert polls == 1  # the first poll already has the result
     assert json.dumps(out2, sort_keys=True) == json.dumps(out1, sort_keys=True)
 
@@ -275,3 +281,70 @@ def test_results_are_shared_across_ports_and_log_levels_but_not_datasets(memo_rt
     other.mkdir()
     configure(base.replace(data_dir=other))
     assert context_version() != v
+
+
+def test_a_late_cancel_never_kills_a_process_that_reused_the_pid(tmp_path: Path, memo_rt, monkeypatch):
+    import subprocess
+
+    import diskcache
+
+    from analytics import jobslots
+    from callbacks.memo import MemoManager
+
+    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")))
+    other = subprocess.Popen(["sleep", "60"])  # stands for whatever process got the pid later
+    try:
+        mgr.handle.set(f"job-{other.pid}", jobslots.process_started(other.pid) - 1)  # our job had that pid
+        assert mgr.job_running(other.pid) is False
+        mgr.terminate_job(other.pid)
+        time.sleep(0.2)
+        assert other.poll() is None  # untouched
+        mgr.handle.set(f"job-{other.pid}", jobslots.process_started(other.pid))  # now it is our job
+        assert mgr.job_running(other.pid) is True
+        mgr.terminate_job(other.pid)
+        assert other.wait(10) is not None
+    finally:
+        other.kill()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(memo_rt):
+    """A worker killed mid-computation (OOM, SIGKILL on recycle) must not stall that result for minutes."""
+    import subprocess
+    import sys
+
+    from analytics import jobslots
+    from callbacks.memo import memoized, result_key
+
+    @memoized
+    def cb(x):
+        return x + 1
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = jobslots.process_started(dead.pid)
+    dead.wait(10)
+    key = result_key(f"{cb.__module__}.{cb.__qualname__}", [1])
+    memo_rt.results.set("lock-" + key, f"{dead.pid}:{started}:1", expire=300)
+    t0 = time.perf_counter()
+    assert cb(1) == 2
+    assert time.perf_counter() - t0 < 2
+
+
+def test_loading_a_table_with_bad_rows_again_does_not_change_the_data_version(writable_demo_dir: Path):
+    """Every worker and job process loads the tables: rewriting the same quarantine file each time would
+    throw every cached result away on each load."""
+    import polars as pl
+
+    path = storage.table_path(writable_demo_dir, "sourcing_suppliers")
+    df = pl.read_parquet(path)
+    df.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(-30.0).otherwise(pl.col("lat")).alias("lat")) \
+        .write_parquet(path)
+    assert storage.load_table(writable_demo_dir, "sourcing_suppliers").quarantined == 1
+    qfile = storage.quarantine_path(writable_demo_dir, "sourcing_suppliers")
+    v, mtime = storage.data_version(writable_demo_dir), qfile.stat().st_mtime_ns
+    time.sleep(0.01)
+    assert storage.load_table(writable_demo_dir, "sourcing_suppliers").quarantined == 1
+    assert qfile.stat().st_mtime_ns == mtime and storage.data_version(writable_demo_dir) == v
+    df.with_columns(pl.when(pl.int_range(pl.len()) < 2).then(-30.0).otherwise(pl.col("lat")).alias("lat")) \
+        .write_parquet(path)  # different bad rows: the quarantine file follows
+    assert storage.load_table(writable_demo_dir, "sourcing_suppliers").quarantined == 2
+    assert storage.read_quarantine(writable_demo_dir, "sourcing_suppliers")["row_number"].to_list() == [1, 2]
