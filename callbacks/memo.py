@@ -156,6 +156,19 @@ def memo_background(fn: F) -> F:
     return fn
 
 
+def _visitor() -> str | None:
+    """The page load a callback request comes from (Dash's signed ``endId``, verified), or None outside one.
+    A shared job's waiters are a set of these: a visitor who cancels twice, or whose poll both reads the
+    result and stops the job, leaves the set once."""
+    try:
+        from dash._callback import _get_signing_secret, get_request_end_id
+
+        end = get_request_end_id(_get_signing_secret())
+    except Exception:  # noqa: BLE001 - no app or no request here (direct calls, tests)
+        return None
+    return str(end) if end else None
+
+
 def _failed(result: Any) -> bool:
     """A job that crashed stores this instead of its outputs; it is never reused."""
     return isinstance(result, dict) and "background_callback_error" in result
@@ -167,8 +180,8 @@ class MemoManager(DiskcacheManager):
 
     Stored result: answered without a process. In flight (another visitor's job for the same key is
     running): that job is shared instead of starting another, so a crowd opening a page on a cold
-    cache starts one job, not one each. A shared job counts its waiters: a cancel (or the renderer
-    dropping an old job) from one visitor only stops it when nobody else is waiting for it. Every job
+    cache starts one job, not one each. A shared job knows its waiters (page loads): a cancel (or the
+    renderer dropping an old job) from one visitor only stops it when nobody else is waiting for it. Every job
     is known by pid *and* start time, so a late cancel never reaches a process that reused the pid.
     """
 
@@ -229,7 +242,7 @@ class MemoManager(DiskcacheManager):
                     self.handle.delete(key)  # a crash is never served to a new visitor: run it again
                 job = self.handle.get(running)
                 if isinstance(job, tuple) and process_started(job[0]) == job[1]:
-                    self.handle.incr(f"waiters-{job[0]}-{job[1]}", default=0)
+                    self._add_waiter(f"waiters-{job[0]}-{job[1]}")
                     return job[0]  # in flight: share it
                 if job != "starting" or time.monotonic() > deadline:
                     self.handle.set(running, "starting", expire=self.STARTING_SECONDS)
@@ -244,9 +257,16 @@ class MemoManager(DiskcacheManager):
         if started is None:  # it already finished (or died): its result, if any, is in the store
             self.handle.delete(running)
             return pid
-        self.handle.set(f"waiters-{pid}-{started}", 1, expire=self.RUNNING_SECONDS)
-        self.handle.set(running, (pid, started), expire=self.RUNNING_SECONDS)
+        with self.handle.transact():
+            self._add_waiter(f"waiters-{pid}-{started}")
+            self.handle.set(running, (pid, started), expire=self.RUNNING_SECONDS)
         return pid
+
+    def _add_waiter(self, name: str) -> None:
+        """(In a transaction.) This request's page load now waits for the job."""
+        waiters = set(self.handle.get(name) or ())
+        waiters.add(_visitor() or f"anonymous-{len(waiters)}-{time.monotonic_ns()}")
+        self.handle.set(name, waiters, expire=self.RUNNING_SECONDS)
 
     def get_progress(self, key: str) -> Any:
         if key.startswith(MEMO_PREFIX):  # a shared job's progress is read by every waiter
@@ -273,12 +293,19 @@ class MemoManager(DiskcacheManager):
         if self._same_job(pid) is False:
             return  # that job has ended and its pid now names another process: never kill it
         started = self.handle.get(f"job-{pid}")
-        waiters = f"waiters-{pid}-{started}"
+        name, visitor = f"waiters-{pid}-{started}", _visitor()
         with self.handle.transact():
-            if self.handle.get(waiters) is not None:
-                if self.handle.decr(waiters) > 0:
+            waiters = self.handle.get(name)
+            if waiters is not None:
+                waiters = set(waiters)
+                if visitor in waiters:
+                    waiters.discard(visitor)
+                elif visitor is None and waiters:
+                    waiters.pop()  # no page load to name (a direct call): one waiter less
+                if waiters:
+                    self.handle.set(name, waiters, expire=self.RUNNING_SECONDS)
                     return  # somebody else still waits for this shared job
-                self.handle.delete(waiters)
+                self.handle.delete(name)
         super().terminate_job(pid)
 
     def job_running(self, job: Any) -> bool:

@@ -348,3 +348,41 @@ def test_loading_a_table_with_bad_rows_again_does_not_change_the_data_version(wr
         .write_parquet(path)  # different bad rows: the quarantine file follows
     assert storage.load_table(writable_demo_dir, "sourcing_suppliers").quarantined == 2
     assert storage.read_quarantine(writable_demo_dir, "sourcing_suppliers")["row_number"].to_list() == [1, 2]
+
+
+def test_one_visitor_cancelling_again_and_again_does_not_stop_a_shared_job(tmp_path: Path, memo_rt, monkeypatch):
+    import subprocess
+
+    import diskcache
+
+    from callbacks import memo
+    from callbacks.memo import MemoManager, memo_background
+
+    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")))
+
+    @memo_background
+    def marked(a):
+        return a
+
+    key = mgr.build_cache_key(marked, [3], [], None)
+    jobs: list[subprocess.Popen] = []
+    monkeypatch.setattr(MemoManager, "_spawn",
+                        lambda self, *a: jobs.append(subprocess.Popen(["sleep", "60"])) or jobs[-1].pid)
+    who = {"v": "page-A"}
+    monkeypatch.setattr(memo, "_visitor", lambda: who["v"])
+    try:
+        pid = mgr.call_job_fn(key, None, [3], {})  # visitor A starts it
+        who["v"] = "page-B"
+        assert mgr.call_job_fn(key, None, [3], {}) == pid  # visitor B shares it
+        who["v"] = "page-A"
+        for _ in range(3):  # A cancels, double-clicks, replays the request
+            mgr.terminate_job(pid)
+        time.sleep(0.2)
+        assert jobs[0].poll() is None and mgr.job_running(pid)  # still running for B
+        who["v"] = "page-B"
+        mgr.terminate_job(pid)  # B leaves too: nobody waits, the job is stopped
+        assert jobs[0].wait(10) is not None
+    finally:
+        for j in jobs:
+            j.kill()
+            j.wait(10)
