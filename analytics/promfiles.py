@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,11 +92,63 @@ class FolderCollector:
             return collect(self.mp_dir)
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fold(root: Path, kind: str, sources: list[Path]) -> int:
+    """Fold ``sources`` (already renamed ``*.folding``, so no scrape reads them twice) into the archive.
+
+    Crash-safe: a journal names the sources and the new archive's digest before the archive is
+    replaced, so ``_recover`` can tell a fold that completed (delete the leftovers) from one that did
+    not (fold them again) — a dead scraper never makes a total go up twice."""
+    archive = root / f"{kind}_{ARCHIVE}.db"
+    values: dict[str, tuple[float, float]] = {}
+    for src in ([archive] if archive.exists() else []) + sources:
+        for key, value, ts, _ in MmapedDict.read_all_values_from_file(str(src)):
+            values[key] = _combine(kind, values.get(key), (value, ts))
+    tmp = root / f".{kind}_{ARCHIVE}.tmp"  # not *.db: a reader never globs a half-written file
+    tmp.unlink(missing_ok=True)
+    out = MmapedDict(str(tmp))
+    try:
+        for key, (value, ts) in values.items():
+            out.write_value(key, value, ts)
+    finally:
+        out.close()
+    journal, journal_tmp = root / f".{kind}_{ARCHIVE}.journal", root / f".{kind}_{ARCHIVE}.journal.tmp"
+    journal_tmp.write_text(json.dumps({"archive_sha256": _digest(tmp), "sources": [p.name for p in sources]}))
+    os.replace(journal_tmp, journal)
+    os.replace(tmp, archive)
+    for src in sources:
+        src.unlink(missing_ok=True)
+    journal.unlink(missing_ok=True)
+    return len(sources)
+
+
+def _recover(root: Path) -> int:
+    """Finish a fold that a dying process left half done (see ``_fold``)."""
+    for journal in root.glob(f".*_{ARCHIVE}.journal"):
+        kind = journal.name[1:-len(f"_{ARCHIVE}.journal")]
+        archive = root / f"{kind}_{ARCHIVE}.db"
+        try:
+            done = json.loads(journal.read_text())
+        except (OSError, ValueError):
+            done = {}
+        if archive.exists() and done.get("archive_sha256") == _digest(archive):
+            for name in done.get("sources", []):  # folded already: only the clean-up was lost
+                (root / Path(name).name).unlink(missing_ok=True)
+        journal.unlink(missing_ok=True)
+    groups: dict[str, list[Path]] = {}
+    for f in sorted(root.glob("*.db.folding")):  # renamed but not folded: fold them now
+        groups.setdefault(f.name[:-len(".db.folding")].rpartition("_")[0], []).append(f)
+    return sum(_fold(root, kind, files) for kind, files in groups.items())
+
+
 def compact(mp_dir: str | Path) -> int:
     """Fold the files of exited processes into the archives (call under ``locked``); returns files folded."""
     root = Path(mp_dir)
+    folded = _recover(root)
     groups: dict[str, list[Path]] = {}
-    folded = 0
     for f in sorted(root.glob("*.db")):
         kind, _, pid = f.stem.rpartition("_")
         if not pid.isdigit() or pid_alive(int(pid)):
@@ -106,25 +160,11 @@ def compact(mp_dir: str | Path) -> int:
             f.unlink(missing_ok=True)  # a dead process's live gauge no longer counts
             folded += 1
         elif kind in FOLDED:
-            groups.setdefault(kind, []).append(f)
+            folding = f.with_name(f.name + ".folding")
+            os.replace(f, folding)
+            groups.setdefault(kind, []).append(folding)
     for kind, files in groups.items():
-        archive = root / f"{kind}_{ARCHIVE}.db"
-        values: dict[str, tuple[float, float]] = {}
-        for src in ([archive] if archive.exists() else []) + files:
-            for key, value, ts, _ in MmapedDict.read_all_values_from_file(str(src)):
-                values[key] = _combine(kind, values.get(key), (value, ts))
-        tmp = root / f".{kind}_{ARCHIVE}.tmp"  # not *.db: a reader never globs a half-written file
-        tmp.unlink(missing_ok=True)
-        out = MmapedDict(str(tmp))
-        try:
-            for key, (value, ts) in values.items():
-                out.write_value(key, value, ts)
-        finally:
-            out.close()
-        os.replace(tmp, archive)
-        for f in files:
-            f.unlink(missing_ok=True)
-        folded += len(files)
+        folded += _fold(root, kind, files)
     return folded
 
 

@@ -113,3 +113,62 @@ def test_a_file_still_being_created_does_not_break_a_scrape(tmp_path: Path):
         promfiles.compact(mp)
     assert not (mp / f"histogram_{dead.pid}.db").exists()
     assert 't_jobs_total{kind="segments"} 3.0' in generate_latest(reg).decode()
+
+
+def test_a_compaction_cut_short_never_counts_twice(tmp_path: Path, monkeypatch):
+    """The scraping process can die anywhere in a compaction; the next one must end with the same totals."""
+    import pytest
+
+    def dead_writers(mp: Path, counts: tuple[int, ...]) -> None:
+        for n in counts:
+            assert _writer(mp, n).wait(30) == 0
+
+    real_replace, real_unlink = os.replace, Path.unlink
+
+    class Crash(Exception):
+        pass
+
+    # 1. dies after the new archive is in place, before the folded files are deleted
+    mp = tmp_path / "a"
+    mp.mkdir()
+    dead_writers(mp, (2, 3))
+
+    def unlink_then_die(self, missing_ok=False):
+        if self.name.endswith(".folding"):
+            raise Crash
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink_then_die)
+    with pytest.raises(Crash), promfiles.locked(mp):
+        promfiles.compact(mp)
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    assert list(mp.glob("*.folding"))  # left behind, already inside the archive
+    with promfiles.locked(mp):
+        promfiles.compact(mp)
+    assert _scrape(mp)[("t_jobs_total", (("kind", "segments"),))] == 5  # not 10
+    assert not list(mp.glob("*.folding")) and not list(mp.glob(".*journal*"))
+
+    # 2. dies before the archive is replaced
+    mp = tmp_path / "b"
+    mp.mkdir()
+    dead_writers(mp, (4,))
+    with promfiles.locked(mp):
+        promfiles.compact(mp)  # an archive exists already (4)
+    dead_writers(mp, (1, 6))
+
+    def replace_then_die(src, dst):
+        if str(dst).endswith("_archive.db"):
+            raise Crash
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_then_die)
+    with pytest.raises(Crash), promfiles.locked(mp):
+        promfiles.compact(mp)
+    monkeypatch.setattr(os, "replace", real_replace)
+    with promfiles.locked(mp):
+        promfiles.compact(mp)
+    final = _scrape(mp)
+    assert final[("t_jobs_total", (("kind", "segments"),))] == 11  # 4 + 1 + 6, each once
+    assert final[("t_seconds_count", ())] == 3 and final[("t_rows", ())] == 600
+    assert sorted(p.name for p in mp.iterdir() if not p.name.startswith(".")) == [
+        "counter_archive.db", "gauge_max_archive.db", "histogram_archive.db"]
