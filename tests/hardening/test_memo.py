@@ -22,6 +22,31 @@ def memo_rt(writable_demo_dir: Path, tmp_path: Path):
                               cache_dir=tmp_path / "cache"))
 
 
+@pytest.fixture()
+def sleeping_jobs(tmp_path: Path, memo_rt, monkeypatch):
+    """A MemoManager whose jobs are ``sleep 60`` processes (real pids to share, count and kill), the key of
+    a memoized background callback, and the list of processes started; all killed afterwards."""
+    import subprocess
+
+    import diskcache
+
+    from callbacks.memo import MemoManager, memo_background
+
+    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")))
+
+    @memo_background
+    def marked(a):
+        return a
+
+    jobs: list[subprocess.Popen] = []
+    monkeypatch.setattr(MemoManager, "_spawn",
+                        lambda self, *a: jobs.append(subprocess.Popen(["sleep", "60"])) or jobs[-1].pid)
+    yield mgr, mgr.build_cache_key(marked, [7], [], None), jobs
+    for j in jobs:
+        j.kill()
+        j.wait(10)
+
+
 def test_data_version_follows_every_data_file_but_not_the_cache(writable_demo_dir: Path):
     cache = writable_demo_dir / ".cache"
     cache.mkdir()
@@ -222,48 +247,23 @@ def test_second_visit_to_segments_is_served_without_a_job(settings, tmp_path: Pa
     assert json.dumps(out2, sort_keys=True) == json.dumps(out1, sort_keys=True)
 
 
-def test_memo_manager_shares_a_running_job_and_counts_its_waiters(tmp_path: Path, memo_rt, monkeypatch):
+def test_memo_manager_shares_a_running_job_and_counts_its_waiters(sleeping_jobs):
     """A crowd on a cold cache starts one job; one visitor's cancel does not stop it for the others."""
-    import subprocess
-
-    import diskcache
-
-    from callbacks.memo import MemoManager, memo_background
-
-    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")))
-
-    @memo_background
-    def marked(a):
-        return a
-
-    key = mgr.build_cache_key(marked, [7], [], None)
-    jobs: list[subprocess.Popen] = []
-
-    def spawn(self, *a):
-        jobs.append(subprocess.Popen(["sleep", "60"]))
-        return jobs[-1].pid
-
-    monkeypatch.setattr(MemoManager, "_spawn", spawn)
-    try:
-        pid = mgr.call_job_fn(key, None, [7], {})
-        assert mgr.call_job_fn(key, None, [7], {}) == pid  # second visitor: same job
-        assert mgr.call_job_fn(key, None, [7], {}) == pid  # third
-        assert len(jobs) == 1 and mgr.job_running(pid)
-        mgr.handle.set(mgr._make_progress_key(key), [40, "k = 4"])
-        assert mgr.get_progress(key) == mgr.get_progress(key) == [40, "k = 4"]  # every waiter sees progress
-        mgr.terminate_job(pid)  # one visitor cancels
-        mgr.terminate_job(str(pid))  # another one leaves
-        assert jobs[0].poll() is None and mgr.job_running(pid)  # still running for the third
-        mgr.terminate_job(pid)  # the last one cancels too
-        assert jobs[0].wait(10) is not None
-        assert not mgr.job_running(pid)
-        other = mgr.call_job_fn(key, None, [7], {})  # the job is gone: a new visitor starts a new one
-        assert other != pid and len(jobs) == 2
-    finally:
-        for j in jobs:
-            j.kill()
-            j.wait(10)
-
+    mgr, key, jobs = sleeping_jobs
+    pid = mgr.call_job_fn(key, None, [7], {})
+    assert mgr.call_job_fn(key, None, [7], {}) == pid  # second visitor: same job
+    assert mgr.call_job_fn(key, None, [7], {}) == pid  # third
+    assert len(jobs) == 1 and mgr.job_running(pid)
+    mgr.handle.set(mgr._make_progress_key(key), [40, "k = 4"])
+    assert mgr.get_progress(key) == mgr.get_progress(key) == [40, "k = 4"]  # every waiter sees progress
+    mgr.terminate_job(pid)  # one visitor cancels
+    mgr.terminate_job(str(pid))  # another one leaves
+    assert jobs[0].poll() is None and mgr.job_running(pid)  # still running for the third
+    mgr.terminate_job(pid)  # the last one cancels too
+    assert jobs[0].wait(10) is not None
+    assert not mgr.job_running(pid)
+    other = mgr.call_job_fn(key, None, [7], {})  # the job is gone: a new visitor starts a new one
+    assert other != pid and len(jobs) == 2
 
 def test_results_are_shared_across_ports_and_log_levels_but_not_datasets(memo_rt, writable_demo_dir: Path,
                                                                           tmp_path: Path):
@@ -350,39 +350,20 @@ def test_loading_a_table_with_bad_rows_again_does_not_change_the_data_version(wr
     assert storage.read_quarantine(writable_demo_dir, "sourcing_suppliers")["row_number"].to_list() == [1, 2]
 
 
-def test_one_visitor_cancelling_again_and_again_does_not_stop_a_shared_job(tmp_path: Path, memo_rt, monkeypatch):
-    import subprocess
-
-    import diskcache
-
+def test_one_visitor_cancelling_again_and_again_does_not_stop_a_shared_job(sleeping_jobs, monkeypatch):
     from callbacks import memo
-    from callbacks.memo import MemoManager, memo_background
 
-    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")))
-
-    @memo_background
-    def marked(a):
-        return a
-
-    key = mgr.build_cache_key(marked, [3], [], None)
-    jobs: list[subprocess.Popen] = []
-    monkeypatch.setattr(MemoManager, "_spawn",
-                        lambda self, *a: jobs.append(subprocess.Popen(["sleep", "60"])) or jobs[-1].pid)
+    mgr, key, jobs = sleeping_jobs
     who = {"v": "page-A"}
     monkeypatch.setattr(memo, "_visitor", lambda: who["v"])
-    try:
-        pid = mgr.call_job_fn(key, None, [3], {})  # visitor A starts it
-        who["v"] = "page-B"
-        assert mgr.call_job_fn(key, None, [3], {}) == pid  # visitor B shares it
-        who["v"] = "page-A"
-        for _ in range(3):  # A cancels, double-clicks, replays the request
-            mgr.terminate_job(pid)
-        time.sleep(0.2)
-        assert jobs[0].poll() is None and mgr.job_running(pid)  # still running for B
-        who["v"] = "page-B"
-        mgr.terminate_job(pid)  # B leaves too: nobody waits, the job is stopped
-        assert jobs[0].wait(10) is not None
-    finally:
-        for j in jobs:
-            j.kill()
-            j.wait(10)
+    pid = mgr.call_job_fn(key, None, [7], {})  # visitor A starts it
+    who["v"] = "page-B"
+    assert mgr.call_job_fn(key, None, [7], {}) == pid  # visitor B shares it
+    who["v"] = "page-A"
+    for _ in range(3):  # A cancels, double-clicks, replays the request
+        mgr.terminate_job(pid)
+    time.sleep(0.2)
+    assert jobs[0].poll() is None and mgr.job_running(pid)  # still running for B
+    who["v"] = "page-B"
+    mgr.terminate_job(pid)  # B leaves too: nobody waits, the job is stopped
+    assert jobs[0].wait(10) is not None
