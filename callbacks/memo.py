@@ -4,14 +4,14 @@ Most visitors open a page with the same default inputs, so the same Monte Carlo 
 overview would otherwise be computed again for each of them, in each worker. Two pieces:
 
 - ``memoized``: a plain callback's return value is stored in diskcache (``<cache_dir>/results``) under
-  the callback, its arguments, the data version (every file under the data folder), the settings and
-  the code version. The first caller computes while the others for the same key wait for its result
-  (no stampede); an exception is not cached.
+  the callback, its arguments, the data version (every file under the data folder), the settings that
+  change results and the code/library versions. The first caller computes while the others for the
+  same key wait for its result (no stampede); an exception is not cached.
 - ``MemoManager``: the background-callback manager. For a background callback marked with
-  ``memo_background`` whose result for these inputs (and data, settings, code) is already stored, it
-  answers from the store without spawning a job process (spawning costs seconds on a busy machine).
-  Unmarked background callbacks (imports, retraining, exports) behave exactly as before: one job per
-  request, result deleted once read.
+  ``memo_background`` whose result for these inputs is already stored, it answers from the store
+  without spawning a job process; one already running for them is shared. Unmarked background
+  callbacks (imports, retraining, exports) keep one job per request, result deleted once read. Every
+  job, marked or not, waits for one of ``CHASQUI_MAX_JOBS`` slots (``analytics.jobslots``).
 
 Callbacks that read the clock, the live feed or the ledger (verification must run on demand) are not
 memoized.
@@ -32,8 +32,7 @@ from typing import Any, TypeVar
 from dash import DiskcacheManager
 
 from analytics import storage
-from analytics.jobslots import RESULT_SECONDS as JOB_RESULT_SECONDS
-from analytics.jobslots import process_started
+from analytics.jobslots import RESULT_SECONDS, process_started
 from callbacks.runtime import runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +42,6 @@ MEMO_PREFIX = "memo-"
 LOCK_SECONDS = 300.0  # a computation that holds the lock longer than this is presumed dead
 WAIT_SECONDS = 30.0  # a waiter computes the result itself after this long (request threads are few)
 WAIT_STEP = 0.05
-RESULT_SECONDS = 7 * 86400
 _MISS = object()
 
 
@@ -280,7 +278,7 @@ class MemoManager(DiskcacheManager):
         if not key.startswith(MEMO_PREFIX) or _failed(result):
             self.clear_cache_entry(key)  # one job, one read (and a crash is never replayed)
         else:
-            self.handle.touch(key, expire=JOB_RESULT_SECONDS)  # kept while visitors keep reading it
+            self.handle.touch(key, expire=RESULT_SECONDS)  # kept while visitors keep reading it
         self.clear_cache_entry(self._make_progress_key(key))
         if job:
             self.terminate_job(job)
@@ -290,9 +288,9 @@ class MemoManager(DiskcacheManager):
         if job is None or int(job) <= 0:  # -1 = answered from the store; 0 would mean every process
             return
         pid = int(job)
-        if self._same_job(pid) is False:
-            return  # that job has ended and its pid now names another process: never kill it
         started = self.handle.get(f"job-{pid}")
+        if started is not None and process_started(pid) != started:
+            return  # that job has ended and its pid now names another process: never kill it
         name, visitor = f"waiters-{pid}-{started}", _visitor()
         with self.handle.transact():
             waiters = self.handle.get(name)
