@@ -1,6 +1,6 @@
 # Chasqui image: multi-stage, slim, non-root. Build: docker build -t chasqui .
 # Run:   docker run -p 8050:8050 -v chasqui-data:/data chasqui   (then `prepare` once, see deploy/compose.yaml)
-# Not built on the development machines (no Docker there); tests/hardening/test_deploy.py runs its steps as
+# Not built on the development machines (no Docker there); tests/web/test_deploy.py runs its steps as
 # plain shell steps where possible.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -29,6 +29,7 @@ WORKDIR /app
 COPY app.py pyproject.toml ./
 COPY analytics ./analytics
 COPY callbacks ./callbacks
+COPY web ./web
 COPY components ./components
 COPY pages ./pages
 COPY assets ./assets

@@ -7,6 +7,8 @@ DATA_DIR ?= data/demo
 ORDERS ?= 200000
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# Every Python package (and app.py) is type-checked; `make test` runs this after ruff.
+TYPED := app.py analytics callbacks components ledger_client pages web
 
 .PHONY: run test bench lint typecheck setup setup-dev system-deps data clean-data
 
@@ -42,10 +44,11 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 
 typecheck: $(VENV)/.installed-dev
-	$(VENV)/bin/mypy analytics ledger_client
+	$(VENV)/bin/mypy $(TYPED)
 
 test: $(VENV)/.installed-dev system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(TYPED)
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev

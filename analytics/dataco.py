@@ -25,7 +25,8 @@ from typing import Any
 import polars as pl
 
 from analytics import geo, storage
-from analytics.generate import reference_tables
+from analytics.datadir import DataDir
+from analytics.demo_orders import reference_tables
 from analytics.schemas import LIMA_TZ
 
 REQUIRED = (
@@ -129,41 +130,69 @@ def _int(value: str, field: str) -> int:
     return int(x)
 
 
-def _row(rec: dict[str, str], fx: float) -> dict[str, Any]:
-    """Map one DataCo record to an orders row; raises ValueError with the reason."""
-    for key in ("Order Id", "Order Customer Id", "Product Card Id"):
-        if not rec.get(key, "").strip():
-            raise ValueError(f"{key}: missing id")
-    created = _parse_ts(rec["order date (DateOrders)"])
+def _quantity_and_sales(rec: dict[str, str]) -> tuple[int, float]:
     qty = _int(rec["Order Item Quantity"], "Order Item Quantity")
     if qty < 1:
         raise ValueError(f"Order Item Quantity: must be ≥ 1 ({qty})")
     sales = _num(rec["Sales"], "Sales")
     if sales < 0:
         raise ValueError(f"Sales: negative amount ({sales})")
+    return qty, sales
+
+
+def _shipping_days(rec: dict[str, str]) -> tuple[int, int]:
+    """(real, scheduled) days for shipping."""
     real = _int(rec["Days for shipping (real)"], "Days for shipping (real)")
     sched = _int(rec["Days for shipment (scheduled)"], "Days for shipment (scheduled)")
     if real < 0 or sched < 0:
         raise ValueError("shipping days: negative")
+    return real, sched
+
+
+def _shipping_mode(rec: dict[str, str]) -> tuple[str, str]:
+    """(Chasqui mode, DataCo's original class)."""
     mode_raw = rec["Shipping Mode"].strip()
     mode = SHIPPING_MODE_MAP.get(mode_raw.lower())
     if mode is None:
         raise ValueError(f"Shipping Mode: unknown ({mode_raw!r})")
+    return mode, mode_raw
+
+
+def _discount_pct(rec: dict[str, str]) -> float:
     disc_raw = rec.get("Order Item Discount Rate", "").strip()
     disc = _num(disc_raw, "Order Item Discount Rate") * 100.0 if disc_raw else 0.0
     if not 0 <= disc <= 100:
         raise ValueError(f"Order Item Discount Rate: out of range ({disc_raw})")
+    return disc
+
+
+def _destination(rec: dict[str, str]) -> tuple[str, str]:
+    """(country, region): in Peru the department's ISO code (a state that is not a department is refused);
+    elsewhere the country and state as they are."""
     country_raw = rec["Order Country"].strip()
     state = rec["Order State"].strip()
     if _fold(country_raw) in PERU_NAMES:
         region = peru_region(state)
         if region is None:
             raise ValueError(f"Order State: {state!r} is not a department of Peru")
-        country = "PE"
-    else:
-        if not country_raw:
-            raise ValueError("Order Country: missing")
-        country, region = country_raw, state or country_raw
+        return "PE", region
+    if not country_raw:
+        raise ValueError("Order Country: missing")
+    return country_raw, state or country_raw
+
+
+def _row(rec: dict[str, str], fx: float) -> dict[str, Any]:
+    """Map one DataCo record to an orders row; raises ValueError with the reason (the first check that fails:
+    ids, date, quantity and sales, shipping days, mode, discount, destination)."""
+    for key in ("Order Id", "Order Customer Id", "Product Card Id"):
+        if not rec.get(key, "").strip():
+            raise ValueError(f"{key}: missing id")
+    created = _parse_ts(rec["order date (DateOrders)"])
+    qty, sales = _quantity_and_sales(rec)
+    real, sched = _shipping_days(rec)
+    mode, mode_raw = _shipping_mode(rec)
+    disc = _discount_pct(rec)
+    country, region = _destination(rec)
     item = rec.get("Order Item Id", "").strip()
     return {
         "order_id": f"{rec['Order Id'].strip()}-{item}" if item else rec["Order Id"].strip(),
@@ -209,8 +238,9 @@ def import_dataco(path: Path | str, data_dir: Path | str, fx_usd_pen: float = 3.
         raise ValueError("--fx-usd-pen must be positive")
     raw = path.read_bytes()
     text, encoding = _decode(raw)
-    qdir = data_dir / storage.QUARANTINE_DIR
-    qfile = qdir / "dataco_import.csv"
+    layout = DataDir(data_dir)
+    qdir = layout.quarantine
+    qfile = layout.dataco_rejects
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -254,7 +284,7 @@ def import_dataco(path: Path | str, data_dir: Path | str, fx_usd_pen: float = 3.
         w.writeheader()
         w.writerows(bad)
     qframe = pl.DataFrame(bad, schema={"row_number": pl.Int64, "reason": pl.String, "raw": pl.String})
-    qframe.write_parquet(qdir / "orders.import.parquet")
+    qframe.write_parquet(layout.import_quarantine_file("orders"))
     if good:
         _write_tables(good, data_dir, fx_usd_pen)
     error = None

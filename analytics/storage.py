@@ -10,22 +10,17 @@ from pathlib import Path
 
 import polars as pl
 
+from analytics.datadir import DataDir
 from analytics.schemas import SCHEMAS, SchemaError, TableSchema
-
-QUARANTINE_DIR = "quarantine"
 
 
 def table_path(data_dir: Path | str, name: str) -> Path:
     """``DIR/<name>.parquet``; or the folder ``DIR/<name>/`` when the table is stored partitioned
     (e.g. ``orders/order_month=2023-01/part-0.parquet``, see ``write_partitioned``) and no single file exists."""
-    single = Path(data_dir) / f"{name}.parquet"
-    folder = Path(data_dir) / name
-    if not single.exists() and folder.is_dir() and any(folder.rglob("*.parquet")):
-        return folder
-    return single
+    return DataDir(Path(data_dir)).table(name)
 
 
-# --- partitioned tables (issue 9): one folder per month, read identically by both engines -------------
+# --- partitioned tables: one folder per month, read identically by both engines -------------
 PARTITION_COLUMN = "order_month"  # hive key: DIR/<table>/order_month=YYYY-MM/part-0.parquet
 
 
@@ -127,18 +122,18 @@ def swap_in_partitioned(tmp: Path, data_dir: Path | str, name: str) -> Path:
     import uuid
 
     d = Path(data_dir)
-    final = d / name
+    final = DataDir(d).table_folder(name)
     old = d / f".{name}.{uuid.uuid4().hex}.old"
     if final.exists():
         os.replace(final, old)
     os.replace(tmp, final)
-    (d / f"{name}.parquet").unlink(missing_ok=True)
+    DataDir(d).table_file(name).unlink(missing_ok=True)
     shutil.rmtree(old, ignore_errors=True)
     return final
 
 
 def quarantine_path(data_dir: Path | str, name: str) -> Path:
-    return Path(data_dir) / QUARANTINE_DIR / f"{name}.parquet"
+    return DataDir(Path(data_dir)).quarantine_file(name)
 
 
 def has_table(data_dir: Path | str, name: str) -> bool:
@@ -160,7 +155,7 @@ def write_table(df: pl.DataFrame, data_dir: Path | str, name: str) -> Path:
     schema = SCHEMAS.get(name)
     if schema is not None:
         schema.check_structure(df)
-    path = Path(data_dir) / f"{name}.parquet"  # a single file wins over a partitioned folder of the same name
+    path = DataDir(Path(data_dir)).table_file(name)  # a single file wins over a partitioned folder of the same name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
     df.write_parquet(tmp, compression="zstd", statistics=True)
@@ -211,9 +206,9 @@ def write_quarantine(qpath: Path, bad: pl.DataFrame) -> None:
 
 def read_quarantine(data_dir: Path | str, name: str) -> pl.DataFrame | None:
     """Quarantined rows of a table (from load or import), or None if there are none."""
-    d = Path(data_dir) / QUARANTINE_DIR
+    layout = DataDir(Path(data_dir))
     frames = []
-    for pq in (d / f"{name}.parquet", d / f"{name}.import.parquet"):
+    for pq in (layout.quarantine_file(name), layout.import_quarantine_file(name)):
         if pq.exists():
             f = pl.read_parquet(pq)
             if f.height:

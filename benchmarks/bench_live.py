@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,60 @@ def _bare_loop(bootstrap: str, topics: list[str], n: int) -> float:
     return end - start
 
 
+def _unique_done(store: Any) -> int:
+    """Distinct messages applied or dead-lettered (replays excluded)."""
+    t = store.read_state()["totals"]
+    return sum(t["applied"].values()) + sum(t["dead_lettered"].values())
+
+
+def _listener_seconds(store: Any, lst: Any, n: int) -> float:
+    """Wait for the listener to apply (or dead-letter) all ``n`` messages and commit; the time it took from
+    its first record, after checking that the counts are conserved."""
+    deadline = time.monotonic() + 300
+    # done = every message applied or dead-lettered AND the flush that did it committed (the store is
+    # written before the offsets are committed: on a fast machine all of it can be a single flush)
+    while ((_unique_done(store) < n or lst.flushes_committed < lst.flushes or lst.last_flush_at is None)
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+    if lst.first_record_at is None or lst.last_flush_at is None or _unique_done(store) != n:
+        raise RuntimeError(f"listener did not finish: {store.read_state()['totals']}, {lst.last_error}")
+    tot = {k: sum(v.values()) for k, v in store.read_state()["totals"].items()}
+    if tot["consumed"] != tot["applied"] + tot["dead_lettered"] + tot["duplicates"]:
+        raise RuntimeError(f"counts not conserved: {tot}")
+    return float(lst.last_flush_at - lst.first_record_at)
+
+
+def _latency(prod: Any, names: dict[str, str], lst: Any, store: Any, data_dir: Path, n_before: int,
+             quick: bool) -> dict:
+    """2. Messages produced at a steady rate while the listener runs (it has already joined its group)."""
+    from analytics.live.producer import DemoEventSource
+
+    lst.latencies.clear()
+    rate, secs = (500, 2) if quick else (1000, 10)
+    extra = DemoEventSource(data_dir, seed=12, malformed_share=0.0).take(rate * secs)
+    t0 = time.perf_counter()
+    for i, (topic, key, value) in enumerate(extra):
+        prod.send(names[topic], key=key, value=value)
+        ahead = (i + 1) / rate - (time.perf_counter() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+    prod.flush(30)
+    deadline = time.monotonic() + 60
+    while _unique_done(store) < n_before + len(extra) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lat = np.array(lst.latencies)
+    p95 = float(np.percentile(lat, 95))
+    return {"benchmark": "live event-to-tile latency p95", "n": int(lat.size),
+            "subject": f"listener at {rate} msg/s (p50 {np.percentile(lat, 50) * 1000:.0f} ms, "
+                       f"max {lat.max() * 1000:.0f} ms)",
+            "baseline": "tile refresh budget", "subject_s": p95, "baseline_s": 2.0, "ratio": 2.0 / p95,
+            "goal": "p95 well under 2 s (tiles poll every 1 s)"}
+
+
 def run(quick: bool) -> list[dict]:
-    from analytics.generate import generate_dataset
+    from kafka import KafkaProducer
+
+    from analytics.demo_orders import generate_dataset
     from analytics.live.broker import EmbeddedBroker, ensure_topics
     from analytics.live.coldchain import train_detector
     from analytics.live.listener import Listener
@@ -73,65 +126,29 @@ def run(quick: bool) -> list[dict]:
                  names["chasqui.iot"]: "iot"}
         ensure_topics(broker.bootstrap, [*kinds, f"b{tag}.dlq"])
         msgs = DemoEventSource(tmp / "data", seed=11, malformed_share=0.001).take(n)
-        from kafka import KafkaProducer
-
         prod = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20, batch_size=256 * 1024)
         for topic, key, value in msgs:
             prod.send(names[topic], key=key, value=value)
         prod.flush(120)
         size = float(np.mean([len(v) for _, _, v in msgs]))
 
+        # 1. throughput: the bare loop, then the listener, over the same messages
         bare_s = _bare_loop(broker.bootstrap, list(kinds), n)
         store = LiveStore(tmp / "cache" / "live", writer=True)
         lst = Listener(broker.bootstrap, store, scorer, detector, topics=kinds, dlq_topic=f"b{tag}.dlq",
                        group_id=f"live-{tag}", record_latencies=True).start()
-        deadline = time.monotonic() + 300
-
-        def unique_done() -> int:  # distinct messages applied or dead-lettered (replays excluded)
-            t = store.read_state()["totals"]
-            return sum(t["applied"].values()) + sum(t["dead_lettered"].values())
-
-        # done = every message applied or dead-lettered AND the flush that did it committed (the store is
-        # written before the offsets are committed: on a fast machine all of it can be a single flush)
-        while ((unique_done() < n or lst.flushes_committed < lst.flushes or lst.last_flush_at is None)
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
-        if lst.first_record_at is None or lst.last_flush_at is None or unique_done() != n:
-            raise RuntimeError(f"listener did not finish: {store.read_state()['totals']}, {lst.last_error}")
-        live_s = lst.last_flush_at - lst.first_record_at
-        tot = {k: sum(v.values()) for k, v in store.read_state()["totals"].items()}
-        if tot["consumed"] != tot["applied"] + tot["dead_lettered"] + tot["duplicates"]:
-            raise RuntimeError(f"counts not conserved: {tot}")
+        live_s = _listener_seconds(store, lst, n)
         regime = "quick: all prefetched by the client, CPU-bound" if quick else "sustained"
         rows.append({"benchmark": f"live listener throughput ({regime})", "n": n,
                      "subject": f"listener: validate+score+dedup+DLQ+diskcache+commit ({n / live_s:,.0f} msg/s)",
                      "baseline": f"bare kafka-python poll + json.loads ({n / bare_s:,.0f} msg/s, {size:.0f} B avg)",
                      "subject_s": live_s, "baseline_s": bare_s, "ratio": bare_s / live_s,
                      "goal": "≥ 0.5× the bare rate"})
-
-        # latency at a steady rate while the listener is running (it has already joined its group)
-        lst.latencies.clear()
-        rate, secs = (500, 2) if quick else (1000, 10)
-        extra = DemoEventSource(tmp / "data", seed=12, malformed_share=0.0).take(rate * secs)
-        t0 = time.perf_counter()
-        for i, (topic, key, value) in enumerate(extra):
-            prod.send(names[topic], key=key, value=value)
-            ahead = (i + 1) / rate - (time.perf_counter() - t0)
-            if ahead > 0:
-                time.sleep(ahead)
-        prod.flush(30)
-        deadline = time.monotonic() + 60
-        while unique_done() < n + len(extra) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        lat = np.array(lst.latencies)
-        lst.stop()
-        prod.close(5)
-        p95 = float(np.percentile(lat, 95))
-        rows.append({"benchmark": "live event-to-tile latency p95", "n": int(lat.size),
-                     "subject": f"listener at {rate} msg/s (p50 {np.percentile(lat, 50) * 1000:.0f} ms, "
-                                f"max {lat.max() * 1000:.0f} ms)",
-                     "baseline": "tile refresh budget", "subject_s": p95, "baseline_s": 2.0, "ratio": 2.0 / p95,
-                     "goal": "p95 well under 2 s (tiles poll every 1 s)"})
+        try:
+            rows.append(_latency(prod, names, lst, store, tmp / "data", n, quick))
+        finally:
+            lst.stop()
+            prod.close(5)
     return rows
 
 

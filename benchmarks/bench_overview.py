@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analytics.demo_orders import generate_dataset
 from analytics.engine.polars_engine import PolarsEngine
-from analytics.generate import generate_dataset
 from analytics.queries import OrderFilter, overview
 from benchmarks.run import best_of as _best
 

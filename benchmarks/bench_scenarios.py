@@ -12,17 +12,16 @@ import numpy as np
 
 
 def run(quick: bool) -> list[dict]:
-    from analytics.engine import make_engine
-    from analytics.generate import generate_dataset  # the benchmark needs data; the simulator never imports this
+    from analytics.demo_orders import generate_dataset  # the benchmark needs data; the simulator never imports this
+    from analytics.engine import EngineConfig, make_engine
     from analytics.scenarios import ScenarioInputs, network, run_scenario, simulate, simulate_loop
-    from analytics.settings import Settings
 
     n_orders = 20_000 if quick else 200_000
     runs_loop = 30 if quick else 1000
     with tempfile.TemporaryDirectory(prefix="chasqui-bench-scn-") as tmp:
         d = Path(tmp)
         generate_dataset(d, n_orders=n_orders, seed=7)
-        engine = make_engine(Settings(data_dir=d, live=False, demo_feed=False))
+        engine = make_engine(EngineConfig(d))
         net = network(engine)
         inp = ScenarioInputs(blockade_regions=("PE-PUN", "PE-CUS", "PE-APU"), blockade_days=30, nino_intensity=2,
                              pan_norte_days=10, fuel_pct=15)

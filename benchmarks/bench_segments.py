@@ -23,8 +23,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
+from analytics.demo_orders import _customer_count, generate_dataset
 from analytics.engine.polars_engine import PolarsEngine
-from analytics.generate import _customer_count, generate_dataset
 from analytics.segments.features import CAPITAL_REGIONS, DEAL_DISCOUNT_PCT, customer_features
 from analytics.segments.model import design_matrix, sample_index, sweep
 

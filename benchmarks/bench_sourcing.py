@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from analytics.sourcing.catalog import INGREDIENT_IDS
-from analytics.sourcing.generate import build_suppliers
+from analytics.sourcing.demo_suppliers import build_suppliers
+from analytics.sourcing.ingredients import INGREDIENT_IDS
 from analytics.sourcing.ranking import DEFAULT_WEIGHTS, menu_plan, parse_menu, rank_naive, rank_suppliers
-from analytics.sourcing.scoring import attach_scores, score_components
+from analytics.sourcing.sustainability import attach_scores, score_components
 from benchmarks.run import best_of as _best
 
 

@@ -1,4 +1,4 @@
-"""Polars engine against local Spark (issue 9) on the main page queries, 1,000,000 and 10,000,000 orders.
+"""Polars engine against local Spark on the main page queries, 1,000,000 and 10,000,000 orders.
 
 ``subject`` is Spark (local[*], driver 2g, 4 shuffle partitions), ``baseline`` the Polars engine, both over
 the same generated Parquet files; ``ratio`` = polars_s / spark_s (below 1: Spark is slower). "cold" is
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from analytics import queries
+from analytics.demo_orders import generate_dataset
 from analytics.engine.polars_engine import PolarsEngine
-from analytics.generate import generate_dataset
 from analytics.queries import OrderFilter
 from benchmarks.run import best_of as _time
 

@@ -10,7 +10,7 @@ then POST every callback that fires on load with the initial values taken from t
 (background callbacks are polled to completion, as the renderer does), with a think time of
 0.5–1.5 s between pages. It scrapes ``/metrics`` every 2 s during the run and finally checks that the
 counters summed across workers match the requests it sent. Prints per-page p50/p95 and errors.
-Not part of ``make test`` (too slow); ``tests/hardening/test_load_smoke.py`` runs a few-second version.
+Not part of ``make test`` (too slow); ``tests/web/test_load_smoke.py`` runs a few-second version.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def user(idx: int, site: Site, stats: Stats, stop: float, seed: int) -> None:
                     break
                 try:
                     visit(client, site, page, stats)
-                except Exception as exc:  # noqa: BLE001  (every failure is recorded and reported)
+                except Exception as exc:  # every failure is recorded and reported
                     stats.error(f"user {idx} {page}: {type(exc).__name__}: {exc}"[:300])
                 time.sleep(rng.uniform(0.5, 1.5))
 
@@ -203,7 +203,7 @@ def start_gunicorn(data_dir: Path, port: int, workers: int, env_extra: dict[str,
            "CHASQUI_PORT": str(port), "CHASQUI_LIVE": "0", "CHASQUI_DEMO_FEED": "0", "WEB_CONCURRENCY": str(workers),
            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="chasqui-prom-"), "CHASQUI_LOG_LEVEL": "WARNING",
            "PYTHONPATH": str(ROOT), **(env_extra or {})}
-    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log, "w") if log else subprocess.DEVNULL
     gunicorn = Path(sys.executable).with_name("gunicorn")
     return subprocess.Popen([str(gunicorn), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "app:server"],
                             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -245,24 +245,12 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
 
-def run_load(base: str, users: int, duration: float, seed: int = 7, master_metrics: str | None = None
-             ) -> dict[str, Any]:
-    """Drive ``users`` simulated users for ``duration`` s against a running server; returns figures.
-
-    ``master_metrics``: the gunicorn master's metrics URL (METRICS_PORT), scraped side by side with /metrics.
-    """
-    stats = Stats()
-    with httpx.Client() as c:
-        site = Site(base, c)
-        # warm each worker's table cache once (not measured), as a rolling deploy's readiness phase would
-        before = _metric_sum(c.get(base + "/metrics").text, "chasqui_http_requests_total")
-    stats.sent["other"] += 3
+def _scrape_metrics(base: str, master_metrics: str | None, stop: float,
+                    stats: Stats) -> tuple[list[float], list[float]]:
+    """Scrape /metrics (and the master's port) every 2 s until ``stop``, as Prometheus would; the seconds
+    each scrape took."""
     scrape: list[float] = []
     scrape_master: list[float] = []
-    stop = time.perf_counter() + duration
-    threads = [threading.Thread(target=user, args=(i, site, stats, stop, seed), daemon=True) for i in range(users)]
-    for t in threads:
-        t.start()
     with httpx.Client() as c:
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
@@ -278,6 +266,38 @@ def run_load(base: str, users: int, duration: float, seed: int = 7, master_metri
                 if r.status_code != 200:
                     stats.error(f"master metrics HTTP {r.status_code}")
             time.sleep(2.0)
+    return scrape, scrape_master
+
+
+def _slowest_callbacks(metrics_text: str, top: int = 8) -> list[tuple[float, str]]:
+    """(mean ms, callback) of the slowest callbacks, from ``chasqui_callback_seconds`` sum and count."""
+    slowest: dict[str, dict[str, float]] = {}
+    for line in metrics_text.splitlines():
+        m = re.match(r'chasqui_callback_seconds_(sum|count)\{callback="([^"]*)"\} (\S+)', line)
+        if m:
+            slowest.setdefault(m.group(2), {})[m.group(1)] = float(m.group(3))
+    return sorted(((round(1000 * v["sum"] / v["count"], 1), k[:70]) for k, v in slowest.items()
+                   if v.get("count")), reverse=True)[:top]
+
+
+def run_load(base: str, users: int, duration: float, seed: int = 7, master_metrics: str | None = None
+             ) -> dict[str, Any]:
+    """Drive ``users`` simulated users for ``duration`` s against a running server; returns figures.
+
+    ``master_metrics``: the gunicorn master's metrics URL (METRICS_PORT), scraped side by side with /metrics.
+    At the end the request and callback counters summed across workers are checked against what was sent.
+    """
+    stats = Stats()
+    with httpx.Client() as c:
+        site = Site(base, c)
+        # warm each worker's table cache once (not measured), as a rolling deploy's readiness phase would
+        before = _metric_sum(c.get(base + "/metrics").text, "chasqui_http_requests_total")
+    stats.sent["other"] += 3
+    stop = time.perf_counter() + duration
+    threads = [threading.Thread(target=user, args=(i, site, stats, stop, seed), daemon=True) for i in range(users)]
+    for t in threads:
+        t.start()
+    scrape, scrape_master = _scrape_metrics(base, master_metrics, stop, stats)
     for t in threads:
         t.join(timeout=180)
     time.sleep(0.5)
@@ -287,19 +307,9 @@ def run_load(base: str, users: int, duration: float, seed: int = 7, master_metri
     counted = _metric_sum(final, "chasqui_http_requests_total") - before
     sent_after_before = stats.sent["page"] + stats.sent["callback"] + len(scrape) + 1  # + the "before" scrape
     cb_count = _metric_sum(final, "chasqui_callback_seconds_count")
-    slowest = {}
-    for line in final.splitlines():
-        m = re.match(r'chasqui_callback_seconds_(sum|count)\{callback="([^"]*)"\} (\S+)', line)
-        if m:
-            slowest.setdefault(m.group(2), {})[m.group(1)] = float(m.group(3))
-    slowest_mean = sorted(((round(1000 * v["sum"] / v["count"], 1), k[:70]) for k, v in slowest.items()
-                           if v.get("count")), reverse=True)[:8]
-    pages = {}
-    for key, vals in sorted(stats.lat.items()):
-        pages[key] = {"n": len(vals), "p50_ms": round(1000 * statistics.median(vals), 1),
-                      "p95_ms": round(1000 * pct(vals, 0.95), 1), "max_ms": round(1000 * max(vals), 1)}
+    pages = {key: _scrape_stats(vals) for key, vals in sorted(stats.lat.items())}
     return {"users": users, "duration_s": duration, "errors": stats.errors[:20], "n_errors": len(stats.errors),
-            "requests": stats.sent, "pages": pages, "slowest_callbacks_mean_ms": slowest_mean,
+            "requests": stats.sent, "pages": pages, "slowest_callbacks_mean_ms": _slowest_callbacks(final),
             "metrics_scrape": _scrape_stats(scrape), "master_metrics_scrape": _scrape_stats(scrape_master),
             "metrics_check": {"http_requests_counted": counted, "http_requests_sent": sent_after_before,
                               "callbacks_counted_total": cb_count,

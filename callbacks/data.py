@@ -1,19 +1,22 @@
-"""Data page callbacks: dataset catalogue and model list."""
+"""Data page callbacks: dataset catalogue and model list, the upload limit, the DataCo upload (an action)."""
 
 from __future__ import annotations
 
-from dash import Input, Output, State, callback
+from dash import Dash, Input, Output, State
 
-from analytics.catalog import model_catalog, table_catalog
-from analytics.security import UploadError, import_dataco_upload
-from callbacks.memo import memoized
-from callbacks.runtime import runtime
+from analytics.data_inventory import model_catalog, table_catalog
+from callbacks.registration import PageCallbacks
 from components import datasets, ids
 from components.i18n import normalize_lang
+from web.access import OutputOwner
+from web.jobs import memoized
+from web.runtime import runtime
+from web.uploads import UploadError, import_dataco_upload
+
+PAGE: str | None = ids.PATH_DATA
+ACTION_IMPORT = "data-import"  # replaces the orders table: needs a role allowed to import (web.access)
 
 
-@callback(Output(ids.DATA_TABLES, "children"), Output(ids.DATA_MODELS, "children"),
-          Input(ids.LANG_STORE, "data"))
 @memoized
 def show_catalog(lang: object):
     lang = normalize_lang(lang)
@@ -22,10 +25,11 @@ def show_catalog(lang: object):
             datasets.models_view(model_catalog(data_dir), lang))
 
 
-@callback(Output(ids.DATA_UPLOAD_RESULT, "children"),
-          Input(ids.DATA_UPLOAD, "contents"), State(ids.DATA_UPLOAD, "filename"), State(ids.LANG_STORE, "data"),
-          prevent_initial_call=True, background=True,
-          running=[(Output(ids.DATA_UPLOAD, "disabled"), True, False)])
+def upload_limit(lang: object) -> tuple[int, str]:
+    """The upload's size limit in the browser and its help text, from the settings (``CHASQUI_UPLOAD_MAX_MB``)."""
+    return datasets.upload_limit(runtime().settings.upload_max_mb, normalize_lang(lang))
+
+
 def import_upload(contents: object, filename: object, lang: object):
     """A DataCo CSV dropped on the Data page: checked (type, size, encoding), then imported with quarantine."""
     lang = normalize_lang(lang)
@@ -36,3 +40,17 @@ def import_upload(contents: object, filename: object, lang: object):
     except UploadError as exc:
         return datasets.upload_result(None, str(exc), lang)
     return datasets.upload_result(result, None, lang)
+
+
+def register(app: Dash) -> dict[str, OutputOwner]:
+    """The Data page's callbacks on ``app``; returns the owner of every output."""
+    cb = PageCallbacks(app, PAGE)
+    cb.callback(show_catalog, Output(ids.DATA_TABLES, "children"), Output(ids.DATA_MODELS, "children"),
+                Input(ids.LANG_STORE, "data"))
+    cb.callback(upload_limit, Output(ids.DATA_UPLOAD, "max_size"), Output(ids.DATA_UPLOAD_HELP, "children"),
+                Input(ids.LANG_STORE, "data"))
+    cb.callback(import_upload, Output(ids.DATA_UPLOAD_RESULT, "children"),
+                Input(ids.DATA_UPLOAD, "contents"), State(ids.DATA_UPLOAD, "filename"), State(ids.LANG_STORE, "data"),
+                prevent_initial_call=True, background=True,
+                running=[(Output(ids.DATA_UPLOAD, "disabled"), True, False)], action=ACTION_IMPORT)
+    return cb.owners

@@ -7,20 +7,23 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update
 
 from analytics import geo
 from analytics.logistics import ModelsNotTrainedError
 from analytics.logistics import queries as lq
 from analytics.queries import OrderFilter
-from callbacks.memo import memoized
-from callbacks.runtime import runtime
+from callbacks.registration import PageCallbacks
 from components import ids
 from components import logistics as view
 from components.i18n import normalize_lang, t
 from components.layout import error_alert
 from components.theme import normalize_theme
+from web.access import OutputOwner
+from web.jobs import memoized
+from web.runtime import runtime
 
+PAGE: str | None = ids.PATH_LOGISTICS
 FILTER_INPUTS = [Input(ids.LOGISTICS_DATES, "start_date"), Input(ids.LOGISTICS_DATES, "end_date"),
                  Input(ids.LOGISTICS_CARRIERS, "value"), Input(ids.LOGISTICS_MODES, "value"),
                  Input(ids.LOGISTICS_CATEGORIES, "value"), Input(ids.LOGISTICS_DCS, "value")]
@@ -70,14 +73,6 @@ def _max_date(engine: Any) -> date | None:
     return lq.last_date(engine)
 
 
-@callback(
-    Output(ids.LOGISTICS_CARRIERS, "options"), Output(ids.LOGISTICS_MODES, "options"),
-    Output(ids.LOGISTICS_CATEGORIES, "options"), Output(ids.LOGISTICS_DCS, "options"),
-    Output(ids.LOGISTICS_DATES, "min_date_allowed"), Output(ids.LOGISTICS_DATES, "max_date_allowed"),
-    Output(ids.LOGISTICS_DATES, "start_date"), Output(ids.LOGISTICS_DATES, "end_date"),
-    Input(ids.LOGISTICS_MODEL_VERSION, "data"),
-    State(ids.LOGISTICS_DATES, "start_date"), State(ids.LOGISTICS_DATES, "end_date"),
-)
 @memoized
 def load_options(_version: object, start: object, end: object) -> tuple:
     """Filter choices and date bounds; fills an empty date range with the last 30 days of data."""
@@ -89,23 +84,19 @@ def load_options(_version: object, start: object, end: object) -> tuple:
     def o(values: list[str]) -> list[dict[str, str]]:
         return [{"label": v, "value": v} for v in values]
 
-    lo, hi = opts["min_date"], opts["max_date"]
+    lo, hi = opts.min_date, opts.max_date
+    s_out: object
+    e_out: object
     if not start and not end and hi is not None:
         d = lq.default_filter(hi)
+        assert d.start is not None and d.end is not None  # a last date gives a full default range
         s_out, e_out = d.start.isoformat(), d.end.isoformat()
     else:
         s_out, e_out = no_update, no_update
-    return (o(opts["carriers"]), o(opts["modes"]), o(opts["categories"]), o(opts["dcs"]),
+    return (o(opts.carriers), o(opts.modes), o(opts.categories), o(opts.dcs),
             lo.isoformat() if lo else None, hi.isoformat() if hi else None, s_out, e_out)
 
 
-@callback(
-    Output(ids.LOGISTICS_MAP, "figure"), Output(ids.LOGISTICS_KPIS, "children"),
-    Output(ids.LOGISTICS_GRID, "rowData"), Output(ids.LOGISTICS_STATUS, "children"),
-    *FILTER_INPUTS,
-    Input(ids.LOGISTICS_METRIC, "value"), Input(ids.LOGISTICS_MODEL_VERSION, "data"),
-    Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
-)
 @memoized
 def update_view(start: object, end: object, carriers: object, modes: object, categories: object, dcs: object,
                 metric: object, _version: object, lang: object, theme: object) -> tuple:
@@ -133,10 +124,6 @@ def update_view(start: object, end: object, carriers: object, modes: object, cat
     return fig, view.kpi_row(res.kpis, lang), rows, status
 
 
-@callback(
-    Output(ids.LOGISTICS_QUERY, "data"),
-    *FILTER_INPUTS, Input(ids.LOGISTICS_METRIC, "value"), Input(ids.LOGISTICS_REGION, "data"),
-)
 def update_query(start: object, end: object, carriers: object, modes: object, categories: object, dcs: object,
                  metric: object, region: object) -> dict[str, Any]:
     """The URL state: every filter, the map metric and the drilled region."""
@@ -146,11 +133,6 @@ def update_query(start: object, end: object, carriers: object, modes: object, ca
                             region if isinstance(region, str) and len(region) < 80 else None)
 
 
-clientside_callback(ClientsideFunction("chasqui", "syncQuery"), Output(ids.LOGISTICS_QUERY_SYNCED, "children"),
-                    Input(ids.LOGISTICS_QUERY, "data"), prevent_initial_call=True)
-
-
-@callback(Output(ids.LOGISTICS_REGION, "data"), Input(ids.LOGISTICS_MAP, "clickData"), prevent_initial_call=True)
 def select_region(click: object) -> Any:
     """The region whose tile/bar was clicked."""
     try:
@@ -160,12 +142,6 @@ def select_region(click: object) -> Any:
     return region if isinstance(region, str) and len(region) < 80 else no_update
 
 
-@callback(
-    Output(ids.LOGISTICS_DRILL_TITLE, "children"), Output(ids.LOGISTICS_HEAT, "figure"),
-    Output(ids.LOGISTICS_WEEKLY, "figure"),
-    Input(ids.LOGISTICS_REGION, "data"), *FILTER_INPUTS,
-    Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
-)
 @memoized
 def update_drilldown(region: object, start: object, end: object, carriers: object, modes: object,
                      categories: object, dcs: object, lang: object, theme: object) -> tuple:
@@ -188,11 +164,6 @@ def update_drilldown(region: object, start: object, end: object, carriers: objec
                                weekly["mean_risk"].to_list(), lang, theme))
 
 
-@callback(
-    Output(ids.LOGISTICS_CARD, "children"), Output(ids.LOGISTICS_CALIBRATION, "figure"),
-    Output(ids.LOGISTICS_ROC, "figure"), Output(ids.LOGISTICS_IMPORTANCE, "figure"),
-    Input(ids.LOGISTICS_MODEL_VERSION, "data"), Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
-)
 @memoized
 def update_model_panel(_version: object, lang: object, theme: object) -> tuple:
     """The model card with its calibration curve, ROC and feature importance."""
@@ -202,27 +173,15 @@ def update_model_panel(_version: object, lang: object, theme: object) -> tuple:
     except (ModelsNotTrainedError, FileNotFoundError):
         e = view.empty_figure(theme)
         return error_alert(view.t("no_models", lang)), e, e, e
-    card, rep = panel["card"], panel["report"]
-    return (view.card_table(card, lang), view.calibration_figure(rep.get("calibration", {}), lang, theme),
-            view.roc_figure(rep.get("roc", {}), card.get("late_risk", {}).get("roc_auc"), lang, theme),
-            view.importance_figure(rep.get("importance", {}), lang, theme))
+    return (view.card_table(panel.card, lang), view.calibration_figure(panel.calibration, lang, theme),
+            view.roc_figure(panel.roc, panel.roc_auc, lang, theme), view.importance_figure(panel.importance, lang, theme))
 
 
-@callback(
-    Output(ids.LOGISTICS_MODEL_VERSION, "data"), Output(ids.LOGISTICS_RETRAIN_STATUS, "children"),
-    Input(ids.LOGISTICS_RETRAIN, "n_clicks"),
-    State(ids.LOGISTICS_MODEL_VERSION, "data"), State(ids.LANG_STORE, "data"),
-    background=True,
-    progress=[Output(ids.LOGISTICS_RETRAIN_PROGRESS, "value"), Output(ids.LOGISTICS_RETRAIN_PROGRESS, "label")],
-    running=[(Output(ids.LOGISTICS_RETRAIN, "disabled"), True, False),
-             (Output(ids.LOGISTICS_RETRAIN_CANCEL, "disabled"), False, True)],
-    cancel=[Input(ids.LOGISTICS_RETRAIN_CANCEL, "n_clicks")],
-    prevent_initial_call=True,
-)
 def retrain(set_progress: Callable[[tuple[int, str]], None], n_clicks: object, version: object,
             lang: object) -> tuple:
     """Retrain the logistics models in the background (progress bar, cancel button)."""
-    from analytics.logistics.train import train_in_subprocess
+    from analytics.logistics.train import train
+    from analytics.training import train_all
 
     lang = normalize_lang(lang)
     if not n_clicks:
@@ -232,7 +191,7 @@ def retrain(set_progress: Callable[[tuple[int, str]], None], n_clicks: object, v
         set_progress((int(round(100 * max(0.0, min(1.0, frac)))), f"{view.t('running', lang)} {label}"))
 
     try:
-        card = train_in_subprocess(runtime().settings.data_dir, progress)
+        card = train_all(runtime().settings.data_dir, progress, trainers=[train])
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         set_progress((0, ""))
         return no_update, error_alert(t("error.generic", lang, msg=str(exc)))
@@ -242,17 +201,9 @@ def retrain(set_progress: Callable[[tuple[int, str]], None], n_clicks: object, v
     return (int(version) if isinstance(version, int) else 0) + 1, msg
 
 
-@callback(
-    Output(ids.LOGISTICS_DOWNLOAD, "data"),
-    Input(ids.LOGISTICS_EXPORT, "n_clicks"), *FILTER_STATES, State(ids.LANG_STORE, "data"),
-    running=[(Output(ids.LOGISTICS_EXPORT, "disabled"), True, False)],
-    prevent_initial_call=True,
-)
 def export_csv(n_clicks: object, start: object, end: object, carriers: object, modes: object,
                categories: object, dcs: object, lang: object) -> Any:
-    """CSV of ALL filtered orders (not only the grid's page) with risk, window and reasons.
-
-    Not a background callback: those run in forked processes, where Polars' thread pool deadlocks."""
+    """CSV of ALL filtered orders (not only the grid's page) with risk, window and reasons."""
     lang = normalize_lang(lang)
     if not n_clicks:
         return no_update
@@ -280,3 +231,53 @@ def export_text(records: list[dict[str, Any]], lang: str) -> str:
              "reasons": view.reasons_for(r, REGION_NAMES, lang)}
         w.writerow(["" if r.get(c) is None else r.get(c) for c in view.EXPORT_COLUMNS])
     return buf.getvalue()
+
+
+def register(app: Dash) -> dict[str, OutputOwner]:
+    """The Logistics page's callbacks on ``app``; returns the owner of every output."""
+    cb = PageCallbacks(app, PAGE)
+    cb.callback(load_options,
+                Output(ids.LOGISTICS_CARRIERS, "options"), Output(ids.LOGISTICS_MODES, "options"),
+                Output(ids.LOGISTICS_CATEGORIES, "options"), Output(ids.LOGISTICS_DCS, "options"),
+                Output(ids.LOGISTICS_DATES, "min_date_allowed"), Output(ids.LOGISTICS_DATES, "max_date_allowed"),
+                Output(ids.LOGISTICS_DATES, "start_date"), Output(ids.LOGISTICS_DATES, "end_date"),
+                Input(ids.LOGISTICS_MODEL_VERSION, "data"),
+                State(ids.LOGISTICS_DATES, "start_date"), State(ids.LOGISTICS_DATES, "end_date"))
+    cb.callback(update_view,
+                Output(ids.LOGISTICS_MAP, "figure"), Output(ids.LOGISTICS_KPIS, "children"),
+                Output(ids.LOGISTICS_GRID, "rowData"), Output(ids.LOGISTICS_STATUS, "children"),
+                *FILTER_INPUTS,
+                Input(ids.LOGISTICS_METRIC, "value"), Input(ids.LOGISTICS_MODEL_VERSION, "data"),
+                Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"))
+    cb.callback(update_query, Output(ids.LOGISTICS_QUERY, "data"),
+                *FILTER_INPUTS, Input(ids.LOGISTICS_METRIC, "value"), Input(ids.LOGISTICS_REGION, "data"))
+    cb.clientside(ClientsideFunction("chasqui", "syncQuery"), Output(ids.LOGISTICS_QUERY_SYNCED, "children"),
+                  Input(ids.LOGISTICS_QUERY, "data"), prevent_initial_call=True)
+    cb.callback(select_region, Output(ids.LOGISTICS_REGION, "data"), Input(ids.LOGISTICS_MAP, "clickData"),
+                prevent_initial_call=True)
+    cb.callback(update_drilldown,
+                Output(ids.LOGISTICS_DRILL_TITLE, "children"), Output(ids.LOGISTICS_HEAT, "figure"),
+                Output(ids.LOGISTICS_WEEKLY, "figure"),
+                Input(ids.LOGISTICS_REGION, "data"), *FILTER_INPUTS,
+                Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"))
+    cb.callback(update_model_panel,
+                Output(ids.LOGISTICS_CARD, "children"), Output(ids.LOGISTICS_CALIBRATION, "figure"),
+                Output(ids.LOGISTICS_ROC, "figure"), Output(ids.LOGISTICS_IMPORTANCE, "figure"),
+                Input(ids.LOGISTICS_MODEL_VERSION, "data"), Input(ids.LANG_STORE, "data"),
+                Input(ids.THEME_STORE, "data"))
+    cb.callback(retrain,
+                Output(ids.LOGISTICS_MODEL_VERSION, "data"), Output(ids.LOGISTICS_RETRAIN_STATUS, "children"),
+                Input(ids.LOGISTICS_RETRAIN, "n_clicks"),
+                State(ids.LOGISTICS_MODEL_VERSION, "data"), State(ids.LANG_STORE, "data"),
+                background=True,
+                progress=[Output(ids.LOGISTICS_RETRAIN_PROGRESS, "value"),
+                          Output(ids.LOGISTICS_RETRAIN_PROGRESS, "label")],
+                running=[(Output(ids.LOGISTICS_RETRAIN, "disabled"), True, False),
+                         (Output(ids.LOGISTICS_RETRAIN_CANCEL, "disabled"), False, True)],
+                cancel=[Input(ids.LOGISTICS_RETRAIN_CANCEL, "n_clicks")],
+                prevent_initial_call=True)
+    cb.callback(export_csv, Output(ids.LOGISTICS_DOWNLOAD, "data"),
+                Input(ids.LOGISTICS_EXPORT, "n_clicks"), *FILTER_STATES, State(ids.LANG_STORE, "data"),
+                running=[(Output(ids.LOGISTICS_EXPORT, "disabled"), True, False)],
+                prevent_initial_call=True)
+    return cb.owners

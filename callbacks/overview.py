@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from dash import ClientsideFunction, Input, Output, callback, clientside_callback
+from dash import ClientsideFunction, Dash, Input, Output
 
 from analytics import geo
 from analytics.queries import OrderFilter, overview
-from callbacks.memo import memoized
-from callbacks.runtime import runtime
+from callbacks.registration import PageCallbacks
 from components import ids
 from components import overview as view
 from components.i18n import normalize_lang, t
 from components.layout import error_alert
 from components.theme import normalize_theme
+from web.access import OutputOwner
+from web.jobs import memoized
+from web.runtime import runtime
+
+PAGE: str | None = ids.PATH_OVERVIEW
 
 
 def parse_date(value: object) -> date | None:
@@ -26,17 +30,6 @@ def parse_date(value: object) -> date | None:
     return date.fromisoformat(value[:10])
 
 
-@callback(
-    Output(ids.OVERVIEW_KPIS, "children"),
-    Output(ids.OVERVIEW_TREND, "figure"),
-    Output(ids.OVERVIEW_REGIONS, "figure"),
-    Output(ids.OVERVIEW_STATUS, "children"),
-    Output(ids.OVERVIEW_QUERY, "data"),
-    Input(ids.OVERVIEW_DATES, "start_date"),
-    Input(ids.OVERVIEW_DATES, "end_date"),
-    Input(ids.LANG_STORE, "data"),
-    Input(ids.THEME_STORE, "data"),
-)
 @memoized
 def update_overview(start: object, end: object, lang: object, theme: object):
     lang, theme = normalize_lang(lang), normalize_theme(theme)
@@ -63,5 +56,15 @@ def update_overview(start: object, end: object, lang: object, theme: object):
     return view.kpi_row(res.kpis, lang), trend, regions, status, query
 
 
-clientside_callback(ClientsideFunction("chasqui", "syncQuery"), Output(ids.OVERVIEW_QUERY_SYNCED, "children"),
-                    Input(ids.OVERVIEW_QUERY, "data"), prevent_initial_call=True)
+def register(app: Dash) -> dict[str, OutputOwner]:
+    """The Overview page's callbacks on ``app``; returns the owner of every output."""
+    cb = PageCallbacks(app, PAGE)
+    cb.callback(update_overview,
+                Output(ids.OVERVIEW_KPIS, "children"), Output(ids.OVERVIEW_TREND, "figure"),
+                Output(ids.OVERVIEW_REGIONS, "figure"), Output(ids.OVERVIEW_STATUS, "children"),
+                Output(ids.OVERVIEW_QUERY, "data"),
+                Input(ids.OVERVIEW_DATES, "start_date"), Input(ids.OVERVIEW_DATES, "end_date"),
+                Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"))
+    cb.clientside(ClientsideFunction("chasqui", "syncQuery"), Output(ids.OVERVIEW_QUERY_SYNCED, "children"),
+                  Input(ids.OVERVIEW_QUERY, "data"), prevent_initial_call=True)
+    return cb.owners

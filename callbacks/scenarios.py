@@ -2,32 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-import dash
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
+from analytics import geo
 from analytics.scenarios import (
+    CATEGORIES,
+    DEFAULT_HORIZON,
+    HORIZONS,
     MAX_COMPARE,
     ScenarioError,
     ScenarioInputs,
+    ScenarioOutcome,
     compare,
     get_preset,
     insights,
     load_saved,
+    presets,
     run_scenario,
     save_scenario,
     to_csv,
 )
-from callbacks.memo import memo_background, memoized
-from callbacks.runtime import runtime
+from callbacks.registration import PageCallbacks
 from components import ids
 from components import scenarios as ui
 from components.i18n import normalize_lang
 from components.theme import normalize_theme
+from web.access import OutputOwner
+from web.jobs import memo_background, memoized
+from web.runtime import runtime
 
+PAGE: str | None = ids.PATH_SCENARIOS
 CONTROLS = (ids.SCENARIOS_BLOCK_REGIONS, ids.SCENARIOS_BLOCK_DAYS, ids.SCENARIOS_NINO, ids.SCENARIOS_NORTE_DAYS,
             ids.SCENARIOS_CALLAO_DAYS, ids.SCENARIOS_CENTRAL_DAYS, ids.SCENARIOS_FUEL, ids.SCENARIOS_CAPACITY,
             ids.SCENARIOS_DEMAND_CAT, ids.SCENARIOS_DEMAND_PCT, ids.SCENARIOS_HORIZON)
@@ -55,13 +62,19 @@ def _empty_fig() -> go.Figure:
     return fig
 
 
-@callback(
-    Output(ids.SCENARIOS_RESULT, "data"), Output(ids.SCENARIOS_KPIS, "children"),
-    Output(ids.SCENARIOS_REGIONS_FIG, "figure"), Output(ids.SCENARIOS_STATUS, "children"),
-    Output(ids.SCENARIOS_URL, "data"),
-    *[Input(c, "value") for c in CONTROLS],
-    Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
-)
+def control_options(_lang: object, regions: object, demand_cat: object, horizon: object) -> tuple:
+    """On load: the presets, regions, demand categories and horizons analytics knows as the controls'
+    options; a value from the URL that is not among them is replaced (regions dropped, category and
+    horizon set to the defaults), one that is stays as it is."""
+    names = {r.code: f"{r.code} · {r.name}" for r in geo.REGIONS}
+    given = [r for r in regions if isinstance(r, str)] if isinstance(regions, list) else []
+    known = [r for r in given if r in geo.REGION_BY_CODE]
+    return (ui.choice_options(list(presets())),
+            ui.choice_options(geo.REGION_CODES, names), no_update if known == regions else known,
+            ui.choice_options(CATEGORIES), no_update if demand_cat in CATEGORIES else CATEGORIES[0],
+            ui.choice_options(HORIZONS), no_update if horizon in HORIZONS else DEFAULT_HORIZON)
+
+
 @memoized
 def simulate_scenario(regions, block_days, nino, norte, callao, central, fuel, capacity, demand_cat, demand_pct,
                       horizon, lang, theme):
@@ -72,81 +85,59 @@ def simulate_scenario(regions, block_days, nino, norte, callao, central, fuel, c
                                    demand_pct, horizon)
         rt = runtime()
         outcome = run_scenario(rt.engine, inp, with_tornado=False, with_mitigations=False,
-                               cache_dir=rt.settings.cache_dir).to_dict()
+                               cache_dir=rt.settings.cache_dir)
     except (ScenarioError, ValueError, FileNotFoundError) as exc:
         msg = html.Div(ui.tr("error", lang, msg=str(exc)), className="text-danger")
         return None, msg, _empty_fig(), "", no_update
     query = inp.to_query()
-    return (outcome, ui.kpi_cards(outcome, lang), ui.regions_figure(outcome, lang, theme),
-            ui.status_line(outcome["meta"], lang), ("?" + query) if query else "")
+    return (outcome.to_dict(), ui.kpi_cards(outcome, lang), ui.regions_figure(outcome, lang, theme),
+            ui.status_line(outcome.meta, lang), ("?" + query) if query else "")
 
 
-clientside_callback(
-    """function (query) {
-        if (query === null || query === undefined) { return window.dash_clientside.no_update; }
-        const url = window.location.pathname + query;
-        if (url !== window.location.pathname + window.location.search) { window.history.replaceState(null, "", url); }
-        return query;
-    }""",
-    Output(ids.SCENARIOS_URL_SYNC, "data"), Input(ids.SCENARIOS_URL, "data"),
-)
+SYNC_URL_JS = """function (query) {
+    if (query === null || query === undefined) { return window.dash_clientside.no_update; }
+    const url = window.location.pathname + query;
+    if (url !== window.location.pathname + window.location.search) { window.history.replaceState(null, "", url); }
+    return query;
+}"""
 
 
-@callback(
-    Output(ids.SCENARIOS_TORNADO_FIG, "figure"), Output(ids.SCENARIOS_MITIGATIONS, "children"),
-    Input(ids.SCENARIOS_RESULT, "data"), State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data"),
-    background=True,
-    progress=[Output(ids.SCENARIOS_INSIGHTS_PROGRESS, "value")],
-    running=[(Output(ids.SCENARIOS_INSIGHTS_CANCEL, "disabled"), False, True)],
-    cancel=[Input(ids.SCENARIOS_INSIGHTS_CANCEL, "n_clicks")],
-)
 @memo_background
 def scenario_insights(set_progress, result, lang, theme):
     """After the main result, in the background: tornado (each input alone) and mitigations with
     their simulated effect (progress bar, cancel button)."""
     lang, theme = normalize_lang(lang), normalize_theme(theme)
-    if not isinstance(result, dict) or not isinstance(result.get("inputs"), dict):
+    try:
+        outcome = ScenarioOutcome.from_dict(result)
+    except ScenarioError:  # no result yet (or not one this page stored)
         return _empty_fig(), ""
-    inp = ScenarioInputs.from_dict(result["inputs"])
     rt = runtime()
-    as_of = date.fromisoformat(result["meta"]["as_of"])
-    out = insights(rt.engine, inp, cache_dir=rt.settings.cache_dir, as_of=as_of,
+    out = insights(rt.engine, outcome.inputs, cache_dir=rt.settings.cache_dir, as_of=outcome.meta.as_of,
                    progress=lambda label, frac: set_progress((int(round(100 * frac)),)))
-    return ui.tornado_figure(out["tornado"], lang, theme), ui.mitigations_list(out["mitigations"], lang)
+    return ui.tornado_figure(out.tornado, lang, theme), ui.mitigations_list(out.mitigations, lang)
 
 
-@callback(
-    *[Output(c, "value", allow_duplicate=True) for c in CONTROLS],
-    Input(ids.SCENARIOS_PRESET, "value"), prevent_initial_call=True,
-)
 def apply_preset(name):
     """Load a preset's physical description into the controls."""
     if not name or not isinstance(name, str):
         return (no_update,) * len(CONTROLS)
     try:
-        return ui.preset_values(get_preset(name).inputs.to_dict())
+        return ui.preset_values(get_preset(name).inputs.to_dict(), CATEGORIES[0], HORIZONS, DEFAULT_HORIZON)
     except ScenarioError:  # a forged or stale preset name: leave the controls as they are
         return (no_update,) * len(CONTROLS)
 
 
-@callback(
-    Output(ids.SCENARIOS_SAVED, "options"), Output(ids.SCENARIOS_STATUS, "children", allow_duplicate=True),
-    Input(ids.SCENARIOS_SAVE_BTN, "n_clicks"), State(ids.SCENARIOS_SAVE_NAME, "value"),
-    State(ids.SCENARIOS_RESULT, "data"), State(ids.LANG_STORE, "data"),
-    prevent_initial_call="initial_duplicate",
-)
 def save_current(n_clicks, name, result, lang):
     """Save the current inputs under a name (JSON file in the data folder); always lists saved ones."""
     lang = normalize_lang(lang)
     data_dir = runtime().settings.data_dir
     status = no_update
     name = name if isinstance(name, str) else None
-    result = result if isinstance(result, dict) and isinstance(result.get("inputs"), dict) else None
     try:
         if n_clicks and not (name or "").strip() or len((name or "").strip()) > 60:
             return no_update, html.Span(ui.tr("name_needed", lang), className="text-danger")
-        if n_clicks and result:
-            saved = save_scenario(data_dir, name or "", ScenarioInputs.from_dict(result["inputs"]))
+        if n_clicks and result is not None:
+            saved = save_scenario(data_dir, name or "", ScenarioOutcome.from_dict(result).inputs)
             status = ui.tr("saved_ok", lang, name=(name or "").strip())
         else:
             saved = load_saved(data_dir)
@@ -155,10 +146,6 @@ def save_current(n_clicks, name, result, lang):
     return [{"label": k, "value": k} for k in sorted(saved)], status
 
 
-@callback(
-    Output(ids.SCENARIOS_COMPARE_FIG, "figure"),
-    Input(ids.SCENARIOS_SAVED, "value"), State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data"),
-)
 def compare_saved(names, lang, theme):
     """Compare up to three saved scenarios (P50 with P10-P90 bars)."""
     lang, theme = normalize_lang(lang), normalize_theme(theme)
@@ -171,19 +158,54 @@ def compare_saved(names, lang, theme):
     return ui.compare_figure(compare(rt.engine, named, cache_dir=rt.settings.cache_dir), lang, theme)
 
 
-@callback(
-    Output(ids.SCENARIOS_DOWNLOAD, "data"),
-    Input(ids.SCENARIOS_EXPORT_BTN, "n_clicks"), State(ids.SCENARIOS_RESULT, "data"), prevent_initial_call=True,
-)
 def export_csv(n_clicks, result):
     """The current result as CSV (network and by region, baseline and scenario bands)."""
     if not n_clicks or not isinstance(result, dict):
         return no_update
     try:
-        return dcc.send_string(to_csv(result), "chasqui-escenario.csv")
-    except (KeyError, TypeError, ValueError):  # not a result this page produced
+        return dcc.send_string(to_csv(ScenarioOutcome.from_dict(result)), "chasqui-escenario.csv")
+    except ScenarioError:  # not a result this page produced
         return no_update
 
 
-__all__ = ["apply_preset", "compare_saved", "export_csv", "inputs_from_controls", "save_current",
-           "scenario_insights", "simulate_scenario", "dash"]
+def register(app: Dash) -> dict[str, OutputOwner]:
+    """The Scenarios page's callbacks on ``app``; returns the owner of every output."""
+    cb = PageCallbacks(app, PAGE)
+    cb.callback(control_options,
+                Output(ids.SCENARIOS_PRESET, "options"),
+                Output(ids.SCENARIOS_BLOCK_REGIONS, "options"),
+                Output(ids.SCENARIOS_BLOCK_REGIONS, "value", allow_duplicate=True),
+                Output(ids.SCENARIOS_DEMAND_CAT, "options"),
+                Output(ids.SCENARIOS_DEMAND_CAT, "value", allow_duplicate=True),
+                Output(ids.SCENARIOS_HORIZON, "options"),
+                Output(ids.SCENARIOS_HORIZON, "value", allow_duplicate=True),
+                Input(ids.LANG_STORE, "data"), State(ids.SCENARIOS_BLOCK_REGIONS, "value"),
+                State(ids.SCENARIOS_DEMAND_CAT, "value"), State(ids.SCENARIOS_HORIZON, "value"),
+                prevent_initial_call="initial_duplicate")
+    cb.callback(simulate_scenario,
+                Output(ids.SCENARIOS_RESULT, "data"), Output(ids.SCENARIOS_KPIS, "children"),
+                Output(ids.SCENARIOS_REGIONS_FIG, "figure"), Output(ids.SCENARIOS_STATUS, "children"),
+                Output(ids.SCENARIOS_URL, "data"),
+                *[Input(c, "value") for c in CONTROLS],
+                Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"))
+    cb.clientside(SYNC_URL_JS, Output(ids.SCENARIOS_URL_SYNC, "data"), Input(ids.SCENARIOS_URL, "data"))
+    cb.callback(scenario_insights,
+                Output(ids.SCENARIOS_TORNADO_FIG, "figure"), Output(ids.SCENARIOS_MITIGATIONS, "children"),
+                Input(ids.SCENARIOS_RESULT, "data"), State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data"),
+                background=True,
+                progress=[Output(ids.SCENARIOS_INSIGHTS_PROGRESS, "value")],
+                running=[(Output(ids.SCENARIOS_INSIGHTS_CANCEL, "disabled"), False, True)],
+                cancel=[Input(ids.SCENARIOS_INSIGHTS_CANCEL, "n_clicks")])
+    cb.callback(apply_preset, *[Output(c, "value", allow_duplicate=True) for c in CONTROLS],
+                Input(ids.SCENARIOS_PRESET, "value"), prevent_initial_call=True)
+    cb.callback(save_current,
+                Output(ids.SCENARIOS_SAVED, "options"), Output(ids.SCENARIOS_STATUS, "children", allow_duplicate=True),
+                Input(ids.SCENARIOS_SAVE_BTN, "n_clicks"), State(ids.SCENARIOS_SAVE_NAME, "value"),
+                State(ids.SCENARIOS_RESULT, "data"), State(ids.LANG_STORE, "data"),
+                prevent_initial_call="initial_duplicate")
+    cb.callback(compare_saved, Output(ids.SCENARIOS_COMPARE_FIG, "figure"),
+                Input(ids.SCENARIOS_SAVED, "value"), State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data"))
+    cb.callback(export_csv, Output(ids.SCENARIOS_DOWNLOAD, "data"),
+                Input(ids.SCENARIOS_EXPORT_BTN, "n_clicks"), State(ids.SCENARIOS_RESULT, "data"),
+                prevent_initial_call=True)
+    return cb.owners

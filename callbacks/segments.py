@@ -7,21 +7,23 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update
 
 from analytics import geo
 from analytics.segments.features import SegmentInputError
-from analytics.segments.isolated import page_view_safe
-from analytics.segments.service import NONE_NAMES, SegmentParams, export_members, filter_options
-from callbacks.memo import memo_background
-from callbacks.runtime import runtime
+from analytics.segments.segmentation import NONE_NAMES, SegmentParams, export_members, filter_options, page_view
+from callbacks.registration import PageCallbacks
 from components import format as fmt
 from components import ids
 from components import segments as view
 from components.i18n import normalize_lang, t
 from components.layout import error_alert
 from components.theme import normalize_theme
+from web.access import OutputOwner
+from web.jobs import memo_background
+from web.runtime import runtime
 
+PAGE: str | None = ids.PATH_SEGMENTS
 N_OUT = 8
 
 
@@ -63,34 +65,6 @@ def _failure(message: str, theme: str, query: Any = no_update) -> tuple:
     return "", error_alert(message), fig, fig, fig, None, [], query
 
 
-@callback(
-    output=[
-        Output(ids.SEGMENTS_SUMMARY, "children"),
-        Output(ids.SEGMENTS_STATUS, "children"),
-        Output(ids.SEGMENTS_CURVES, "figure"),
-        Output(ids.SEGMENTS_PCA, "figure"),
-        Output(ids.SEGMENTS_SANKEY, "figure"),
-        Output(ids.SEGMENTS_PROFILE, "children"),
-        Output(ids.SEGMENTS_EXPORT_SEGMENT, "options"),
-        Output(ids.SEGMENTS_QUERY, "data"),
-    ],
-    inputs=[
-        Input(ids.SEGMENTS_K, "value"),
-        Input(ids.SEGMENTS_DATES, "start_date"),
-        Input(ids.SEGMENTS_DATES, "end_date"),
-        Input(ids.SEGMENTS_REGIONS, "value"),
-        Input(ids.SEGMENTS_COMPARE, "date"),
-        Input(ids.LANG_STORE, "data"),  # the figures follow a language or theme switch (from the cache when
-        Input(ids.THEME_STORE, "data"),  # this combination was seen before; the k sweep is cached either way)
-    ],
-    background=True,
-    progress=[Output(ids.SEGMENTS_PROGRESS, "value"), Output(ids.SEGMENTS_PROGRESS, "label")],
-    running=[
-        (Output(ids.SEGMENTS_CANCEL, "disabled"), False, True),
-        (Output(ids.SEGMENTS_PROGRESS, "animated"), True, False),
-    ],
-    cancel=[Input(ids.SEGMENTS_CANCEL, "n_clicks")],
-)
 @memo_background
 def update_segments(set_progress: Callable[[tuple[int, str]], None], k: object, start: object, end: object,
                     regions: object, compare: object, lang: object, theme: object) -> tuple:
@@ -110,7 +84,7 @@ def update_segments(set_progress: Callable[[tuple[int, str]], None], k: object, 
         set_progress((int(round(100 * frac)), f"{view.t('running', lang)} {label}"))
 
     try:
-        pv = page_view_safe(rt.settings, rt.engine, params, compare_end, progress)
+        pv = page_view(rt.engine, params, compare_end, rt.settings.cache_dir, progress)
     except FileNotFoundError:
         return _failure(view.t("missing", lang), theme, query)
     except SegmentInputError as exc:
@@ -128,7 +102,8 @@ def update_segments(set_progress: Callable[[tuple[int, str]], None], k: object, 
         p["id"].append(cid)
     pca = view.pca_figure(points, names, res.pca_variance, res.pca.height, lang, theme)
     if pv.flows is not None and pv.compare_end is not None:
-        last = params.end or res.members["last_order"].max()
+        latest = res.members["last_order"].max()
+        last = params.end or (latest if isinstance(latest, date) else pv.compare_end)
         flows = [(int(a), int(b), int(n)) for a, b, n in pv.flows.iter_rows()]
         sankey = view.sankey_figure(flows, names, NONE_NAMES[lang], fmt.day(pv.compare_end, lang),
                                     fmt.day(last, lang), lang, theme)
@@ -142,12 +117,6 @@ def update_segments(set_progress: Callable[[tuple[int, str]], None], k: object, 
     return summary, None, curves, pca, sankey, table, options, query
 
 
-@callback(
-    Output(ids.SEGMENTS_REGIONS, "options"),
-    Output(ids.SEGMENTS_DATES, "min_date_allowed"),
-    Output(ids.SEGMENTS_DATES, "max_date_allowed"),
-    Input(ids.LANG_STORE, "data"),
-)
 def region_options(lang: object) -> tuple:
     """Regions present in the orders (name and number of customers) and the order date range."""
     try:
@@ -155,22 +124,11 @@ def region_options(lang: object) -> tuple:
     except FileNotFoundError:
         return [], None, None
     lang = normalize_lang(lang)
-    regions = [{"label": f"{r['name']} ({fmt.integer(r['customers'])})", "value": r["code"]} for r in opts["regions"]]
-    lo, hi = opts["start"], opts["end"]
+    regions = [{"label": f"{r.name} ({fmt.integer(r.customers)})", "value": r.code} for r in opts.regions]
+    lo, hi = opts.start, opts.end
     return regions, lo.isoformat() if lo else None, hi.isoformat() if hi else None
 
 
-@callback(
-    Output(ids.SEGMENTS_DOWNLOAD, "data"),
-    Input(ids.SEGMENTS_EXPORT, "n_clicks"),
-    State(ids.SEGMENTS_EXPORT_SEGMENT, "value"),
-    State(ids.SEGMENTS_K, "value"),
-    State(ids.SEGMENTS_DATES, "start_date"),
-    State(ids.SEGMENTS_DATES, "end_date"),
-    State(ids.SEGMENTS_REGIONS, "value"),
-    State(ids.LANG_STORE, "data"),
-    prevent_initial_call=True,
-)
 def export_segment(n_clicks: object, label: object, k: object, start: object, end: object, regions: object,
                    lang: object) -> Any:
     """The members of the chosen segment (or of all) as CSV, for the same selection as the page."""
@@ -190,5 +148,46 @@ def export_segment(n_clicks: object, label: object, k: object, start: object, en
     return dcc.send_string(csv, name)
 
 
-clientside_callback(ClientsideFunction("chasqui", "syncQuery"), Output(ids.SEGMENTS_QUERY_SYNCED, "children"),
-                    Input(ids.SEGMENTS_QUERY, "data"), prevent_initial_call=True)
+def register(app: Dash) -> dict[str, OutputOwner]:
+    """The Segments page's callbacks on ``app``; returns the owner of every output."""
+    cb = PageCallbacks(app, PAGE)
+    cb.callback(
+        update_segments,
+        output=[
+            Output(ids.SEGMENTS_SUMMARY, "children"),
+            Output(ids.SEGMENTS_STATUS, "children"),
+            Output(ids.SEGMENTS_CURVES, "figure"),
+            Output(ids.SEGMENTS_PCA, "figure"),
+            Output(ids.SEGMENTS_SANKEY, "figure"),
+            Output(ids.SEGMENTS_PROFILE, "children"),
+            Output(ids.SEGMENTS_EXPORT_SEGMENT, "options"),
+            Output(ids.SEGMENTS_QUERY, "data"),
+        ],
+        inputs=[
+            Input(ids.SEGMENTS_K, "value"),
+            Input(ids.SEGMENTS_DATES, "start_date"),
+            Input(ids.SEGMENTS_DATES, "end_date"),
+            Input(ids.SEGMENTS_REGIONS, "value"),
+            Input(ids.SEGMENTS_COMPARE, "date"),
+            Input(ids.LANG_STORE, "data"),  # the figures follow a language or theme switch (from the cache when
+            Input(ids.THEME_STORE, "data"),  # this combination was seen before; the k sweep is cached either way)
+        ],
+        background=True,
+        progress=[Output(ids.SEGMENTS_PROGRESS, "value"), Output(ids.SEGMENTS_PROGRESS, "label")],
+        running=[
+            (Output(ids.SEGMENTS_CANCEL, "disabled"), False, True),
+            (Output(ids.SEGMENTS_PROGRESS, "animated"), True, False),
+        ],
+        cancel=[Input(ids.SEGMENTS_CANCEL, "n_clicks")],
+    )
+    cb.callback(region_options, Output(ids.SEGMENTS_REGIONS, "options"),
+                Output(ids.SEGMENTS_DATES, "min_date_allowed"), Output(ids.SEGMENTS_DATES, "max_date_allowed"),
+                Input(ids.LANG_STORE, "data"))
+    cb.callback(export_segment, Output(ids.SEGMENTS_DOWNLOAD, "data"),
+                Input(ids.SEGMENTS_EXPORT, "n_clicks"), State(ids.SEGMENTS_EXPORT_SEGMENT, "value"),
+                State(ids.SEGMENTS_K, "value"), State(ids.SEGMENTS_DATES, "start_date"),
+                State(ids.SEGMENTS_DATES, "end_date"), State(ids.SEGMENTS_REGIONS, "value"),
+                State(ids.LANG_STORE, "data"), prevent_initial_call=True)
+    cb.clientside(ClientsideFunction("chasqui", "syncQuery"), Output(ids.SEGMENTS_QUERY_SYNCED, "children"),
+                  Input(ids.SEGMENTS_QUERY, "data"), prevent_initial_call=True)
+    return cb.owners

@@ -35,20 +35,25 @@ UPLOAD_TEXT = {
                    "are quarantined. Larger files: `python app.py import dataco`.",
            "done": "Imported: {a} of {n} rows ({q} quarantined).", "refused": "File refused: {msg}"},
 }
-UPLOAD_CLIENT_MAX_MB = 20  # the browser refuses larger files; the server checks CHASQUI_UPLOAD_MAX_MB
 
 
 def upload_section(lang: str) -> html.Div:
+    """The upload widget; its size limit and help text come from the settings (``upload_limit``, on load)."""
     tr = UPLOAD_TEXT["en" if lang == "en" else "es"]
     return html.Div([
         html.H4(tr["title"], className="mt-4"),
         dcc.Upload(id=ids.DATA_UPLOAD, children=html.Div(tr["drop"]), accept=".csv,.txt,text/csv",
-                   max_size=UPLOAD_CLIENT_MAX_MB * 1024 * 1024, multiple=False,
-                   className="border border-2 rounded p-4 text-center",
+                   multiple=False, className="border border-2 rounded p-4 text-center",
                    style={"borderStyle": "dashed", "cursor": "pointer"}),
-        html.P(tr["help"].format(mb=UPLOAD_CLIENT_MAX_MB), className="small text-body-secondary mt-1"),
+        html.P(id=ids.DATA_UPLOAD_HELP, className="small text-body-secondary mt-1"),
         html.Div(id=ids.DATA_UPLOAD_RESULT),
     ])
+
+
+def upload_limit(max_mb: float, lang: str) -> tuple[int, str]:
+    """The upload's limit (``CHASQUI_UPLOAD_MAX_MB``) as the browser's ``max_size`` in bytes and the help text."""
+    tr = UPLOAD_TEXT["en" if lang == "en" else "es"]
+    return int(max_mb * 1024 * 1024), tr["help"].format(mb=f"{max_mb:g}")
 
 
 def upload_result(result: dict[str, Any] | None, error: str | None, lang: str) -> html.Div:
@@ -105,7 +110,7 @@ def tables_view(catalog: list[dict[str, Any]], data_dir: str, lang: str) -> html
          html.Tbody([html.Tr([html.Td(e["table"]), html.Td(fmt.integer(e["rows"]), className="text-end"),
                               html.Td(f"{e['date_min']} → {e['date_max']}" if e["date_min"] else "—"),
                               html.Td(str(e["quarantined"]), className="text-end")]) for e in catalog])],
-        className="table-compact", striped=True, hover=True, id="data-summary-table")
+        className="table-compact", striped=True, hover=True, id=ids.DATA_SUMMARY_TABLE)
     return html.Div([html.P([t("data.dir", lang) + ": ", html.Code(data_dir)], className="small"), summary,
                      dbc.Accordion(items, start_collapsed=True, always_open=True)])
 
@@ -120,4 +125,4 @@ def models_view(models: list[dict[str, Any]], lang: str) -> html.Div:
                              html.Td(str(m.get("created_at") or "—"))]))
     return dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in ("data.model", "data.type", "data.metrics",
                                                                        "data.created")])),
-                      html.Tbody(rows)], className="table-compact", striped=True, id="data-models-table")
+                      html.Tbody(rows)], className="table-compact", striped=True, id=ids.DATA_MODELS_TABLE)

@@ -1,4 +1,21 @@
-"""Every component id, in one place, prefixed by page. Never build an id by concatenation elsewhere."""
+"""Every component id, in one place, prefixed by page. Never build an id by concatenation elsewhere.
+
+Dict ids (pattern-matching widgets) are built only by the functions at the end of this module, so a
+layout and the callbacks that match it (with ``ALL``/``MATCH`` as the key's value) agree on their shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# --- routes: the page paths (``dash.register_page(path=...)``, owners of callback outputs) ----
+PATH_OVERVIEW = "/"
+PATH_LOGISTICS = "/logistics"
+PATH_SEGMENTS = "/segments"
+PATH_SCENARIOS = "/scenarios"
+PATH_SOURCING = "/sourcing"
+PATH_TRACEABILITY = "/traceability"
+PATH_DATA = "/data"
 
 # --- shell (navbar, stores) -------------------------------------------------
 URL = "shell-url"
@@ -27,10 +44,13 @@ OVERVIEW_QUERY_SYNCED = "overview-query-synced"
 DATA_TABLES = "data-tables"
 DATA_MODELS = "data-models"
 DATA_REFRESH = "data-refresh"
-DATA_UPLOAD = "data-upload"  # DataCo CSV upload (issue 10: validated type, size, encoding)
+DATA_UPLOAD = "data-upload"  # DataCo CSV upload (validated type, size, encoding)
+DATA_UPLOAD_HELP = "data-upload-help"  # the upload's help text (states the size limit from the settings)
 DATA_UPLOAD_RESULT = "data-upload-result"
+DATA_SUMMARY_TABLE = "data-summary-table"
+DATA_MODELS_TABLE = "data-models-table"
 
-# --- page blocks: each page issue adds its own block below this line ---------
+# --- page blocks: one block per page, prefixed by its route ------------------
 
 # --- logistics (/logistics) ----------------------------------------------------
 LOGISTICS_DATES = "logistics-dates"
@@ -131,10 +151,9 @@ SCENARIOS_DOWNLOAD = "scenarios-download"
 
 # --- sourcing (/sourcing) ------------------------------------------------------
 SOURCING_INGREDIENTS = "sourcing-ingredients"
-SOURCING_W_SUSTAINABILITY = "sourcing-w-sustainability"
-SOURCING_W_PRICE = "sourcing-w-price"
-SOURCING_W_RELIABILITY = "sourcing-w-reliability"
-SOURCING_W_DISTANCE = "sourcing-w-distance"
+SOURCING_WEIGHTS = "sourcing-weights"  # the weight sliders, one per ranking criterion (built on load)
+SOURCING_WEIGHT = "sourcing-weight"  # dict id {"type": SOURCING_WEIGHT, "criterion": <criterion>}, see sourcing_weight
+SOURCING_URL_WEIGHTS = "sourcing-url-weights"  # store: the weights the URL asked for
 SOURCING_MIN_QUALITY = "sourcing-min-quality"
 SOURCING_STATUS = "sourcing-status"
 SOURCING_GRID = "sourcing-grid"
@@ -153,7 +172,24 @@ SOURCING_QUERY_SYNCED = "sourcing-query-synced"
 # --- live tiles (on the overview page) ------------------------------------------
 LIVE_SECTION = "live-section"
 LIVE_INTERVAL = "live-interval"
-LIVE_TILE_VALUE = "live-tile-value"  # dict id {"type": LIVE_TILE_VALUE, "tile": <tile key>}
-LIVE_TILE_SPARK = "live-tile-spark"  # dict id {"type": LIVE_TILE_SPARK, "tile": <tile key>}
+LIVE_TILE_VALUE = "live-tile-value"  # dict id {"type": LIVE_TILE_VALUE, "tile": <tile key>}, see live_tile_value
+LIVE_TILE_SPARK = "live-tile-spark"  # dict id {"type": LIVE_TILE_SPARK, "tile": <tile key>}, see live_tile_spark
 LIVE_ALERTS = "live-alerts"
 LIVE_STATUS = "live-status"
+
+
+# --- dict ids: built here only (pass dash.ALL / MATCH as the key to match every one in a callback) ----
+
+def live_tile_value(tile: Any) -> dict[str, Any]:
+    """The value text of a live tile (``tile``: a tile key, or ``ALL`` in a callback)."""
+    return {"type": LIVE_TILE_VALUE, "tile": tile}
+
+
+def live_tile_spark(tile: Any) -> dict[str, Any]:
+    """The sparkline of a live tile (``tile``: a tile key, or ``ALL`` in a callback)."""
+    return {"type": LIVE_TILE_SPARK, "tile": tile}
+
+
+def sourcing_weight(criterion: Any) -> dict[str, Any]:
+    """The weight slider of one ranking criterion (``criterion``: its name, or ``ALL`` in a callback)."""
+    return {"type": SOURCING_WEIGHT, "criterion": criterion}

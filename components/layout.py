@@ -11,9 +11,9 @@ from components import ids
 from components.i18n import t
 
 NAV_ITEMS = (
-    ("/", "nav.overview"), ("/logistics", "nav.logistics"), ("/segments", "nav.segments"),
-    ("/scenarios", "nav.scenarios"), ("/traceability", "nav.traceability"),
-    ("/sourcing", "nav.sourcing"), ("/data", "nav.data"),
+    (ids.PATH_OVERVIEW, "nav.overview"), (ids.PATH_LOGISTICS, "nav.logistics"), (ids.PATH_SEGMENTS, "nav.segments"),
+    (ids.PATH_SCENARIOS, "nav.scenarios"), (ids.PATH_TRACEABILITY, "nav.traceability"),
+    (ids.PATH_SOURCING, "nav.sourcing"), (ids.PATH_DATA, "nav.data"),
 )
 
 

@@ -81,8 +81,8 @@ def _tile(key: str, lang: str) -> dbc.Col:
     return dbc.Col(
         dbc.Card(dbc.CardBody([
             html.Div(t(f"tile.{key}", lang), className="small text-muted text-truncate"),
-            html.Div("—", id={"type": ids.LIVE_TILE_VALUE, "tile": key}, className="fs-4 fw-semibold"),
-            dcc.Graph(id={"type": ids.LIVE_TILE_SPARK, "tile": key}, figure=sparkline([], [], key, "light"),
+            html.Div("—", id=ids.live_tile_value(key), className="fs-4 fw-semibold"),
+            dcc.Graph(id=ids.live_tile_spark(key), figure=sparkline([], [], key, "light"),
                       config={"displayModeBar": False, "staticPlot": False}, style={"height": "56px"}),
         ], className="py-2")),
         xs=12, sm=6, lg=3,

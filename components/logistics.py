@@ -168,12 +168,10 @@ def _dropdown(cid: str, label: str, values: list[str], lang: str) -> html.Div:
     ])
 
 
-def layout(start: object = None, end: object = None, carrier: object = None, mode: object = None,
-           category: object = None, dc: object = None, metric: object = None, region: object = None) -> html.Div:
-    lang = current_lang()
-    metric_v = parse_metric(metric)
-    region_v = parse_list(region, 1)
-    filters = dbc.Row([
+def _filters(start: object, end: object, carrier: object, mode: object, category: object, dc: object,
+             lang: str) -> dbc.Row:
+    """Date range and the carrier, mode, category and DC filters, from the URL values."""
+    return dbc.Row([
         dbc.Col([dbc.Label(t("dates", lang), className="small mb-1 d-block"),
                  dcc.DatePickerRange(id=ids.LOGISTICS_DATES, start_date=parse_day(start), end_date=parse_day(end),
                                      display_format="YYYY-MM-DD", clearable=True)], lg=3),
@@ -182,6 +180,10 @@ def layout(start: object = None, end: object = None, carrier: object = None, mod
         dbc.Col(_dropdown(ids.LOGISTICS_CATEGORIES, t("category", lang), parse_list(category), lang), lg=2),
         dbc.Col(_dropdown(ids.LOGISTICS_DCS, t("dc", lang), parse_list(dc), lang), lg=2),
     ], className="g-2 mb-3")
+
+
+def _map_and_grid(metric_v: str, lang: str) -> dbc.Row:
+    """The risk map of Peru (with its metric toggle) beside the high-risk orders grid (with CSV export)."""
     metric_toggle = dbc.RadioItems(
         id=ids.LOGISTICS_METRIC, value=metric_v, inline=True, className="small",
         options=[{"label": t(f"metric.{m}", lang), "value": m} for m in METRICS])
@@ -191,7 +193,22 @@ def layout(start: object = None, end: object = None, carrier: object = None, mod
         dashGridOptions={"pagination": True, "paginationPageSize": 20, "animateRows": False},
         style={"height": "560px"}, className="ag-theme-alpine",
     )
-    model_panel = _card(
+    return dbc.Row([
+        dbc.Col(_card(html.Div([html.Span(t("map", lang), className="me-3 fw-semibold"), metric_toggle],
+                               className="d-flex flex-wrap align-items-center"),
+                      dcc.Graph(id=ids.LOGISTICS_MAP, config={"displaylogo": False},
+                                style={"height": "620px"})), lg=5),
+        dbc.Col(_card(html.Div([html.Span(t("grid", lang), className="me-auto fw-semibold"),
+                                dbc.Button(t("export", lang), id=ids.LOGISTICS_EXPORT, size="sm",
+                                           color="secondary", outline=True)],
+                               className="d-flex align-items-center"),
+                      grid), lg=7),
+    ], className="g-3 mb-3")
+
+
+def _model_panel(lang: str) -> dbc.Card:
+    """The model card, calibration, ROC and importance figures, and the background retrain (progress, cancel)."""
+    return _card(
         html.Div([html.Span(t("model", lang), className="me-auto fw-semibold"),
                   dbc.Button(t("retrain", lang), id=ids.LOGISTICS_RETRAIN, size="sm", color="primary",
                              className="me-2"),
@@ -205,31 +222,27 @@ def layout(start: object = None, end: object = None, carrier: object = None, mod
                   dbc.Col(dcc.Graph(id=ids.LOGISTICS_ROC, config={"displaylogo": False}), lg=4),
                   dbc.Col(dcc.Graph(id=ids.LOGISTICS_IMPORTANCE, config={"displaylogo": False}), lg=4)])],
     )
+
+
+def layout(start: object = None, end: object = None, carrier: object = None, mode: object = None,
+           category: object = None, dc: object = None, metric: object = None, region: object = None) -> html.Div:
+    lang = current_lang()
+    region_v = parse_list(region, 1)
     return html.Div([
         dcc.Store(id=ids.LOGISTICS_QUERY), html.Div(id=ids.LOGISTICS_QUERY_SYNCED, hidden=True),
         dcc.Store(id=ids.LOGISTICS_REGION, data=region_v[0] if region_v else None),
         dcc.Store(id=ids.LOGISTICS_MODEL_VERSION, data=0),
         dcc.Download(id=ids.LOGISTICS_DOWNLOAD),
         page_header(t("title", lang), t("subtitle", lang)),
-        filters,
+        _filters(start, end, carrier, mode, category, dc, lang),
         html.Div(id=ids.LOGISTICS_STATUS, className="mb-2"),
         dbc.Row(id=ids.LOGISTICS_KPIS, className="g-3 mb-3"),
-        dbc.Row([
-            dbc.Col(_card(html.Div([html.Span(t("map", lang), className="me-3 fw-semibold"), metric_toggle],
-                                   className="d-flex flex-wrap align-items-center"),
-                          dcc.Graph(id=ids.LOGISTICS_MAP, config={"displaylogo": False},
-                                    style={"height": "620px"})), lg=5),
-            dbc.Col(_card(html.Div([html.Span(t("grid", lang), className="me-auto fw-semibold"),
-                                    dbc.Button(t("export", lang), id=ids.LOGISTICS_EXPORT, size="sm",
-                                               color="secondary", outline=True)],
-                                   className="d-flex align-items-center"),
-                          grid), lg=7),
-        ], className="g-3 mb-3"),
+        _map_and_grid(parse_metric(metric), lang),
         _card(html.Div(t("drill.none", lang), id=ids.LOGISTICS_DRILL_TITLE, className="fw-semibold"),
               dbc.Row([dbc.Col(dcc.Graph(id=ids.LOGISTICS_HEAT, config={"displaylogo": False}), lg=6),
                        dbc.Col(dcc.Graph(id=ids.LOGISTICS_WEEKLY, config={"displaylogo": False}), lg=6)]),
               class_name="shadow-sm mb-3"),
-        model_panel,
+        _model_panel(lang),
     ])
 
 

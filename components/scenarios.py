@@ -1,4 +1,9 @@
-"""Scenarios page: controls, result cards, figures and the help text (no analytics imports)."""
+"""Scenarios page: controls, result cards, figures and the help text (no analytics imports).
+
+The choices (presets, regions, demand categories, horizons) are analytics' facts: the layout leaves the
+controls' options empty and ``callbacks.scenarios.control_options`` fills them (and drops URL values
+that are not among them) when the page loads.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,7 @@ from components import ids
 from components.i18n import translator
 from components.theme import style
 
-CATEGORIES = ("electronics", "fashion", "home", "groceries", "health_beauty", "hardware", "toys", "sports")
-REGIONS = ("PE-AMA", "PE-ANC", "PE-APU", "PE-ARE", "PE-AYA", "PE-CAJ", "PE-CAL", "PE-CUS", "PE-HUV", "PE-HUC",
-           "PE-ICA", "PE-JUN", "PE-LAL", "PE-LAM", "PE-LIM", "PE-LOR", "PE-MDD", "PE-MOQ", "PE-PAS", "PE-PIU",
-           "PE-PUN", "PE-SAM", "PE-TAC", "PE-TUM", "PE-UCA")
-PRESETS = ("blockade-south-2022", "yaku-2023", "callao-congestion-2024", "central-closure-2w", "nino-costero-strong")
+MAX_URL_CODES = 64  # a URL list longer than this is not one this page wrote
 
 TEXT = {
     "es": {
@@ -115,17 +116,34 @@ def _slider(id_: str, lo: int, hi: int, step: int, value: float, marks: dict | N
                       marks=marks or {lo: str(lo), hi: str(hi)}, tooltip={"placement": "bottom"}, updatemode="mouseup")
 
 
+def _code(value: str) -> bool:
+    return 0 < len(value) <= 32 and value.replace("-", "").replace("_", "").isalnum()
+
+
+def url_controls(kwargs: dict[str, Any]) -> tuple[list[str], str | None, int | None]:
+    """Blockade regions, demand category and horizon as the URL gives them (shape checked only: whether
+    they are known is for ``control_options`` to say)."""
+    raw = kwargs.get("blockade_regions")
+    regions = [r for r in raw.split(",") if _code(r)][:MAX_URL_CODES] if isinstance(raw, str) else []
+    demand_cat = next((k.removeprefix("demand_") for k in kwargs if k.startswith("demand_")
+                       and _code(k.removeprefix("demand_"))), None)
+    horizon = int(_num(kwargs, "horizon_weeks", 0)) or None
+    return list(dict.fromkeys(regions)), demand_cat, horizon
+
+
+def choice_options(values: list[Any] | tuple[Any, ...], labels: dict[Any, str] | None = None) -> list[dict[str, Any]]:
+    """Dropdown/radio options for values (label: ``labels[value]`` or the value itself)."""
+    return [{"label": (labels or {}).get(v, str(v)), "value": v} for v in values]
+
+
 def controls(lang: str, kwargs: dict[str, Any]) -> dbc.Card:
-    regions = [r for r in str(kwargs.get("blockade_regions", "")).split(",") if r in REGIONS]
-    demand_cat = next((c for c in CATEGORIES if f"demand_{c}" in kwargs), "electronics")
-    horizon = int(_num(kwargs, "horizon_weeks", 8))
+    regions, demand_cat, horizon = url_controls(kwargs)
     label = lambda k: dbc.Label(tr(k, lang), className="small fw-semibold mt-2 mb-0")  # noqa: E731
     return dbc.Card(dbc.CardBody([
         label("preset"),
-        dcc.Dropdown(id=ids.SCENARIOS_PRESET, options=[{"label": p, "value": p} for p in PRESETS], value=None),
+        dcc.Dropdown(id=ids.SCENARIOS_PRESET, options=[], value=None),
         label("block_regions"),
-        dcc.Dropdown(id=ids.SCENARIOS_BLOCK_REGIONS, options=[{"label": r, "value": r} for r in REGIONS],
-                     value=regions, multi=True),
+        dcc.Dropdown(id=ids.SCENARIOS_BLOCK_REGIONS, options=[], value=regions, multi=True),
         label("block_days"), _slider(ids.SCENARIOS_BLOCK_DAYS, 0, 90, 1, _num(kwargs, "blockade_days", 0)),
         label("nino"), _slider(ids.SCENARIOS_NINO, 0, 3, 1, _num(kwargs, "nino_intensity", 0),
                                {i: str(i) for i in range(4)}),
@@ -136,13 +154,12 @@ def controls(lang: str, kwargs: dict[str, Any]) -> dbc.Card:
         label("capacity"), _slider(ids.SCENARIOS_CAPACITY, -50, 50, 5, _num(kwargs, "capacity_pct", 0)),
         dbc.Row([
             dbc.Col([label("demand_cat"), dcc.Dropdown(id=ids.SCENARIOS_DEMAND_CAT, value=demand_cat, clearable=False,
-                                                       options=[{"label": c, "value": c} for c in CATEGORIES])]),
+                                                       options=[])]),
             dbc.Col([label("demand_pct"),
                      _slider(ids.SCENARIOS_DEMAND_PCT, -50, 100, 5, _num(kwargs, f"demand_{demand_cat}", 0))]),
         ]),
         label("horizon"),
-        dbc.RadioItems(id=ids.SCENARIOS_HORIZON, options=[{"label": str(h), "value": h} for h in (4, 8, 12)],
-                       value=horizon if horizon in (4, 8, 12) else 8, inline=True),
+        dbc.RadioItems(id=ids.SCENARIOS_HORIZON, options=[], value=horizon, inline=True),
         html.Hr(),
         dbc.InputGroup([dbc.Input(id=ids.SCENARIOS_SAVE_NAME, placeholder=tr("save_name", lang), maxLength=60),
                         dbc.Button(tr("save", lang), id=ids.SCENARIOS_SAVE_BTN, color="secondary")], size="sm"),
@@ -198,15 +215,18 @@ KPI_METRICS = (("late_rate", "late_rate"), ("avg_days", "avg_days"), ("cost_pen"
                ("revenue_at_risk_pen", "rar"), ("orders_affected", "affected"))
 
 
-def kpi_cards(result: dict[str, Any], lang: str) -> dbc.Row:
+# The shaping functions below take the scenario outcome's objects (analytics.scenarios.outcome) by their
+# attributes: an outcome has ``baseline``/``scenario`` summaries whose metrics are bands (``p10``, ``p50``, ``p90``).
+
+def kpi_cards(outcome: Any, lang: str) -> dbc.Row:
     cols = []
     for metric, key in KPI_METRICS:
-        b, s = result["baseline"][metric], result["scenario"][metric]
+        b, s = getattr(outcome.baseline, metric), getattr(outcome.scenario, metric)
         cols.append(dbc.Col(dbc.Card(dbc.CardBody([
             html.Div(tr(key, lang), className="small text-muted"),
-            html.Div(_fmt(metric, s["p50"]), className="h5 mb-0", **{"data-metric": metric}),
-            html.Div(f"{tr('band', lang)}: {_fmt(metric, s['p10'])} – {_fmt(metric, s['p90'])}", className="small"),
-            html.Div(f"{tr('baseline', lang)}: {_fmt(metric, b['p50'])}", className="small text-muted"),
+            html.Div(_fmt(metric, s.p50), className="h5 mb-0", **{"data-metric": metric}),  # type: ignore[arg-type]
+            html.Div(f"{tr('band', lang)}: {_fmt(metric, s.p10)} – {_fmt(metric, s.p90)}", className="small"),
+            html.Div(f"{tr('baseline', lang)}: {_fmt(metric, b.p50)}", className="small text-muted"),
         ])), xs=6, lg=True))
     return dbc.Row(cols, className="g-2 mb-2")
 
@@ -216,64 +236,69 @@ def _err(lo: list[float], mid: list[float], hi: list[float]) -> dict[str, Any]:
             "arrayminus": [m - l_ for m, l_ in zip(mid, lo)]}
 
 
-def regions_figure(result: dict[str, Any], lang: str, theme: str) -> go.Figure:
-    b, s = result["baseline"]["by_region"], result["scenario"]["by_region"]
-    codes = sorted(s, key=lambda c: -s[c]["late_rate"]["p50"])
+def regions_figure(outcome: Any, lang: str, theme: str) -> go.Figure:
+    b, s = outcome.baseline.by_region, outcome.scenario.by_region
+    codes = sorted(s, key=lambda c: -s[c].late_rate.p50)
     fig = go.Figure()
     for name, data in ((tr("baseline", lang), b), (tr("scenario", lang), s)):
-        mid = [data.get(c, s[c])["late_rate"]["p50"] for c in codes]
-        lo = [data.get(c, s[c])["late_rate"]["p10"] for c in codes]
-        hi = [data.get(c, s[c])["late_rate"]["p90"] for c in codes]
+        mid = [data.get(c, s[c]).late_rate.p50 for c in codes]
+        lo = [data.get(c, s[c]).late_rate.p10 for c in codes]
+        hi = [data.get(c, s[c]).late_rate.p90 for c in codes]
         fig.add_bar(name=name, x=codes, y=mid, error_y=_err(lo, mid, hi))
     fig.update_layout(title=tr("regions_fig", lang), yaxis_tickformat=".0%", barmode="group")
     return style(fig, theme, 360)
 
 
-def tornado_figure(rows: list[dict[str, Any]], lang: str, theme: str) -> go.Figure:
-    rows = list(reversed(rows))
-    fig = go.Figure(go.Bar(x=[r["late_rate_pp"] for r in rows], y=[tr(f"driver.{r['driver']}", lang) for r in rows],
-                           orientation="h", customdata=[fmt.soles(r["cost_pen"]) for r in rows],
+def tornado_figure(bars: list[Any], lang: str, theme: str) -> go.Figure:
+    """``bars``: each input alone (``driver``, ``late_rate_pp``, ``cost_pen``), biggest first."""
+    rows = list(reversed(bars))
+    fig = go.Figure(go.Bar(x=[r.late_rate_pp for r in rows], y=[tr(f"driver.{r.driver}", lang) for r in rows],
+                           orientation="h", customdata=[fmt.soles(r.cost_pen) for r in rows],
                            hovertemplate="%{x:.2f} pp · %{customdata}<extra></extra>"))
     fig.update_layout(title=tr("tornado", lang), xaxis_title="pp")
     return style(fig, theme, 320)
 
 
-def mitigations_list(rows: list[dict[str, Any]], lang: str) -> html.Div:
-    if not rows:
+def mitigations_list(effects: list[Any], lang: str) -> html.Div:
+    """``effects``: each mitigation (``kind``, ``regions``) with the bands of its simulated effect."""
+    if not effects:
         return html.Div(tr("mit.none", lang), className="small text-muted")
     items = []
-    for r in rows:
+    for r in effects:
         items.append(dbc.ListGroupItem([
-            html.Div(f"{tr('mit.' + r['kind'], lang)} — {', '.join(r['regions'])}", className="fw-semibold small"),
-            html.Div(tr("mit.effect", lang, pp=f"{r['late_rate_pp']['p50']:+.1f}",
-                        cost=fmt.soles(r["cost_pen"]["p50"]), rar=fmt.soles(r["revenue_at_risk_pen"]["p50"])),
+            html.Div(f"{tr('mit.' + r.kind, lang)} — {', '.join(r.regions)}", className="fw-semibold small"),
+            html.Div(tr("mit.effect", lang, pp=f"{r.late_rate_pp.p50:+.1f}",
+                        cost=fmt.soles(r.cost_pen.p50), rar=fmt.soles(r.revenue_at_risk_pen.p50)),
                      className="small"),
         ]))
     return dbc.ListGroup(items)
 
 
-def compare_figure(rows: list[dict[str, Any]], lang: str, theme: str) -> go.Figure:
+def compare_figure(scenarios: list[Any], lang: str, theme: str) -> go.Figure:
+    """``scenarios``: saved scenarios (``name``, ``late_rate`` bands)."""
     fig = go.Figure()
-    for r in rows:
-        lr = r["late_rate"]
-        fig.add_bar(name=r["name"], x=[tr("late_rate", lang)], y=[lr["p50"]],
-                    error_y=_err([lr["p10"]], [lr["p50"]], [lr["p90"]]))
+    for r in scenarios:
+        lr = r.late_rate
+        fig.add_bar(name=r.name, x=[tr("late_rate", lang)], y=[lr.p50], error_y=_err([lr.p10], [lr.p50], [lr.p90]))
     fig.update_layout(title=tr("compare_fig", lang), yaxis_tickformat=".0%", barmode="group")
     return style(fig, theme, 280)
 
 
-def status_line(meta: dict[str, Any], lang: str) -> str:
-    return tr("status", lang, runs=meta["runs"], lanes=meta["lanes"], as_of=meta["reference_window"][1],
-              source=meta["baseline_source"], secs=meta["elapsed_s"])
+def status_line(meta: Any, lang: str) -> str:
+    """The run's facts (``runs``, ``lanes``, ``reference_window``, ``baseline_source``, ``elapsed_s``)."""
+    return tr("status", lang, runs=meta.runs, lanes=meta.lanes, as_of=str(meta.reference_window[1]),
+              source=meta.baseline_source, secs=meta.elapsed_s)
 
 
-def preset_values(inputs: dict[str, Any]) -> tuple:
-    """A preset's inputs as control values, in the order of the controls."""
+def preset_values(inputs: dict[str, Any], default_category: str, horizons: tuple[int, ...],
+                  default_horizon: int) -> tuple:
+    """A preset's inputs as control values, in the order of the controls (a horizon the radio buttons do
+    not offer shows as ``default_horizon``; no demand change shows ``default_category`` at 0 %)."""
     demand = inputs.get("demand_pct") or {}
-    cat = next(iter(demand), "electronics")
-    hw = inputs.get("horizon_weeks", 8)
+    cat = next(iter(demand), default_category)
+    hw = inputs.get("horizon_weeks", default_horizon)
     return (list(inputs.get("blockade_regions") or []), min(int(inputs.get("blockade_days", 0)), 90),
             int(inputs.get("nino_intensity", 0)), min(int(inputs.get("pan_norte_days", 0)), 60),
             min(int(inputs.get("callao_days", 0)), 60), min(int(inputs.get("central_days", 0)), 60),
             float(inputs.get("fuel_pct", 0)), float(inputs.get("capacity_pct", 0)), cat, float(demand.get(cat, 0)),
-            hw if hw in (4, 8, 12) else 8)
+            hw if hw in horizons else default_horizon)

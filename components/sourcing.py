@@ -16,8 +16,6 @@ from components.i18n import current_lang, translator
 from components.layout import kpi_card, page_header
 from components.theme import COLORWAY, style
 
-CRITERIA = ("sustainability", "price", "reliability", "distance")
-DEFAULT_WEIGHTS = (40, 30, 20, 10)
 DEFAULT_INGREDIENTS = ("cacao", "paiche", "concha_abanico")
 DEFAULT_MENU = (
     {"ingredient_id": "cacao", "kg_month": 25.0}, {"ingredient_id": "paiche", "kg_month": 120.0},
@@ -26,7 +24,7 @@ DEFAULT_MENU = (
 )
 COMPONENT_KEYS = ("pts_certifications", "pts_practices", "pts_transport", "pts_social", "pts_reliability")
 
-# Ingredient names (UI strings; tests check they cover analytics.sourcing.catalog.INGREDIENT_IDS).
+# Ingredient names (UI strings; tests check they cover analytics.sourcing.ingredients.INGREDIENT_IDS).
 INGREDIENTS: dict[str, tuple[str, str]] = {
     "cacao": ("Cacao fino de aroma", "Fine-flavour cacao"),
     "quinoa": ("Quinua real", "Royal quinoa"),
@@ -166,17 +164,22 @@ def parse_ingredients(value: object) -> list[str]:
     return out or list(DEFAULT_INGREDIENTS)
 
 
-def parse_weights(value: object) -> tuple[int, int, int, int]:
-    """Four weights 0–100 from the URL (``w=40,30,20,10``); anything else gives the defaults."""
-    if not isinstance(value, str):
-        return DEFAULT_WEIGHTS
+MAX_CRITERIA = 16  # a URL with more weights than this is not one this page wrote
+
+
+def parse_weights(value: object) -> list[int] | None:
+    """Weights 0–100 from the URL (``w=40,30,20,10``, one per ranking criterion, in the criteria's order);
+    None when absent or malformed. Whether there is one per criterion is for the callback that builds
+    the sliders (``callbacks.sourcing.weight_sliders``) to check: it knows the criteria."""
+    if not isinstance(value, str) or len(value) > 8 * MAX_CRITERIA:
+        return None
     try:
-        parts = tuple(int(float(x)) for x in value.split(","))
+        parts = [int(float(x)) for x in value.split(",")]
     except (ValueError, OverflowError):  # OverflowError: "1e999" or 400 digits
-        return DEFAULT_WEIGHTS
-    if len(parts) != 4 or any(not 0 <= p <= 100 for p in parts) or sum(parts) == 0:
-        return DEFAULT_WEIGHTS
-    return parts  # type: ignore[return-value]
+        return None
+    if len(parts) > MAX_CRITERIA or any(not 0 <= p <= 100 for p in parts) or sum(parts) == 0:
+        return None
+    return parts
 
 
 def parse_quality(value: object) -> int:
@@ -193,12 +196,17 @@ def query_state(ingredients: Sequence[str], weights: Sequence[float], min_qualit
             "minq": str(int(min_quality)) if min_quality else ""}
 
 
-def _slider(cid: str, label: str, value: int) -> html.Div:
+def _slider(cid: str | dict[str, Any], label: str, value: float) -> html.Div:
     return html.Div([
-        html.Label(label, htmlFor=cid, className="form-label small mb-0"),
+        html.Label(label, htmlFor=cid if isinstance(cid, str) else None, className="form-label small mb-0"),
         dcc.Slider(id=cid, min=0, max=100, step=5, value=value, marks={0: "0", 50: "50", 100: "100"},
                    tooltip={"placement": "bottom", "always_visible": False}),
     ], className="mb-1")
+
+
+def weight_sliders(weights: Sequence[tuple[str, float]], lang: str) -> list[html.Div]:
+    """One weight slider per ranking criterion (``(criterion, weight)`` in the ranking's order)."""
+    return [_slider(ids.sourcing_weight(c), tr(f"w.{c}", lang), w) for c, w in weights]
 
 
 def _card(title: str, body: Any, **kw: Any) -> dbc.Card:
@@ -251,16 +259,13 @@ def menu_columns(lang: str) -> list[dict[str, Any]]:
 def layout(ing: object = None, w: object = None, minq: object = None) -> html.Div:
     lang = current_lang()
     ings = parse_ingredients(ing)
-    weights = parse_weights(w)
     quality = parse_quality(minq)
     options = [{"label": ingredient_name(k, lang), "value": k} for k in INGREDIENTS]
     controls = _card(tr("weights", lang), [
         html.Label(tr("ingredients", lang), htmlFor=ids.SOURCING_INGREDIENTS, className="form-label small"),
         dcc.Dropdown(id=ids.SOURCING_INGREDIENTS, options=options, value=ings, multi=True, className="mb-3"),
-        _slider(ids.SOURCING_W_SUSTAINABILITY, tr("w.sustainability", lang), weights[0]),
-        _slider(ids.SOURCING_W_PRICE, tr("w.price", lang), weights[1]),
-        _slider(ids.SOURCING_W_RELIABILITY, tr("w.reliability", lang), weights[2]),
-        _slider(ids.SOURCING_W_DISTANCE, tr("w.distance", lang), weights[3]),
+        dcc.Store(id=ids.SOURCING_URL_WEIGHTS, data=parse_weights(w)),
+        html.Div(id=ids.SOURCING_WEIGHTS),  # the sliders, one per criterion (callbacks.sourcing.weight_sliders)
         _slider(ids.SOURCING_MIN_QUALITY, tr("min_quality", lang), quality),
         html.Div([
             dbc.Select(id=ids.SOURCING_TOPK, options=[{"label": f"{tr('topk', lang)}: {k}", "value": str(k)}
@@ -271,7 +276,7 @@ def layout(ing: object = None, w: object = None, minq: object = None) -> html.Di
         ], className="d-flex align-items-center mt-2"),
         html.P(tr("method", lang), className="small text-body-secondary mt-3 mb-0"),
     ])
-    graph_cfg = {"displaylogo": False}
+    graph_cfg: Any = {"displaylogo": False}
     return html.Div([
         dcc.Store(id=ids.SOURCING_QUERY), html.Div(id=ids.SOURCING_QUERY_SYNCED, hidden=True),
         page_header(tr("title", lang), tr("subtitle", lang)),
@@ -339,14 +344,15 @@ def grid_rows(records: Sequence[Mapping[str, Any]], region_names: Mapping[str, s
     return rows
 
 
-def breakdown_figure(records: Sequence[Mapping[str, Any]], lang: str, theme: str, per_ingredient: int = 5) -> go.Figure:
-    """Stacked bars: the composite of the top suppliers of each ingredient split by criterion."""
+def breakdown_figure(records: Sequence[Mapping[str, Any]], criteria: Sequence[str], lang: str, theme: str,
+                     per_ingredient: int = 5) -> go.Figure:
+    """Stacked bars: the composite of the top suppliers of each ingredient split by criterion (``c_<criterion>``)."""
     top = [r for r in records if r["rank"] <= per_ingredient][::-1]
     labels = [f"{ingredient_name(r['ingredient_id'], lang)} #{r['rank']} · {r['name'][:38]}" for r in top]
     fig = go.Figure()
-    for i, c in enumerate(CRITERIA):
+    for i, c in enumerate(criteria):
         fig.add_bar(y=labels, x=[round(r[f"c_{c}"], 2) for r in top], name=tr(f"c.{c}", lang), orientation="h",
-                    marker_color=COLORWAY[i], hovertemplate="%{y}<br>%{x:.1f}<extra>" + tr(f"c.{c}", lang) + "</extra>")
+                    marker_color=COLORWAY[i % len(COLORWAY)], hovertemplate="%{y}<br>%{x:.1f}<extra>" + tr(f"c.{c}", lang) + "</extra>")
     fig.update_layout(barmode="stack", xaxis={"range": [0, 100], "title": tr("col.composite", lang)},
                       legend={"orientation": "h", "y": 1.08}, yaxis={"automargin": True})
     return style(fig, theme, height=max(260, 26 * len(top) + 90))

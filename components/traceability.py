@@ -163,17 +163,17 @@ def summary(master: Mapping[str, Any], gtin: str, lot: str, lang: str) -> dbc.Ca
     ]), className="h-100 shadow-sm")
 
 
-def verdict_card(ver: Mapping[str, Any], lang: str) -> dbc.Card:
-    v = str(ver.get("verdict"))
-    detail = tr("verdict.detail", lang, n=len(ver.get("events", [])), size=fmt.integer(ver.get("checkpoint_size")),
-                ms=fmt.number(1000 * float(ver.get("seconds", 0.0)), 1))
-    counts = ver.get("counts", {})
+def verdict_card(verdict: str, counts: Mapping[str, int], n_events: int, checkpoint_size: int, seconds: float,
+                 error: str | None, lang: str) -> dbc.Card:
+    """The ledger verification: verdict, events checked per status, checkpoint size, time taken, any error."""
+    v = str(verdict)
+    detail = tr("verdict.detail", lang, n=n_events, size=fmt.integer(checkpoint_size), ms=fmt.number(1000 * seconds, 1))
     badges = [dbc.Badge(f"{tr('badge.' + k, lang)}: {counts.get(k, 0)}", color=BADGE_COLOR[k], className="me-1")
               for k in ("verified", "tampered", "not_anchored")]
     body = [html.H4(tr(f"verdict.{v}", lang), className=f"text-{VERDICT_COLOR.get(v, 'secondary')}"),
             html.Div(detail, className="small mb-2"), html.Div(badges)]
-    if ver.get("error"):
-        body.append(html.Div(str(ver["error"]), className="small text-danger mt-2"))
+    if error:
+        body.append(html.Div(str(error), className="small text-danger mt-2"))
     return dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm", color=VERDICT_COLOR.get(v), outline=True)
 
 

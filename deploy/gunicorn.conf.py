@@ -40,7 +40,7 @@ loglevel = os.environ.get("CHASQUI_LOG_LEVEL", "info").lower()
 preload_app = False
 
 
-def on_starting(server) -> None:  # noqa: ANN001
+def on_starting(server) -> None:
     """Empty (or create) the multiprocess folder before the first worker starts."""
     path = Path(_mp_dir)
     if path.exists():
@@ -52,7 +52,7 @@ def on_starting(server) -> None:  # noqa: ANN001
     path.mkdir(parents=True, exist_ok=True)
 
 
-def post_worker_init(worker) -> None:  # noqa: ANN001
+def post_worker_init(worker) -> None:
     """Run Dash's one-time set-up before this worker accepts connections.
 
     Dash does it in a first-request hook that iterates and fills its callback map; with several threads,
@@ -64,7 +64,7 @@ def post_worker_init(worker) -> None:  # noqa: ANN001
         app.test_client().get("/_dash-dependencies")
 
 
-def when_ready(server) -> None:  # noqa: ANN001
+def when_ready(server) -> None:
     """With METRICS_PORT set, the master serves the summed metrics itself on that port.
 
     The master handles no page traffic, so a scrape there stays fast when every worker thread is busy
@@ -85,56 +85,41 @@ def when_ready(server) -> None:  # noqa: ANN001
 MODEL_METRIC = "chasqui_model_trained_timestamp_seconds"
 
 
-def _model_timestamps(data_dir: Path) -> dict[str, float]:
-    """When each model in DATA_DIR/models was trained (model card entries and artifact manifests); stdlib only,
-    so the master never imports polars before forking."""
-    import json
-    from datetime import datetime
+def _model_timestamps() -> dict[str, float]:
+    """When each model in the data folder was trained, read like the app reads it (``analytics.model_card``,
+    stdlib only, so the master never imports polars before forking)."""
+    from analytics.model_card import trained_timestamps
+    from web.settings import Settings, SettingsError
 
-    models = data_dir / "models"
-    out: dict[str, float] = {}
-    card = models / "model_card.json"
     try:
-        c = json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
-        created = datetime.fromisoformat(str(c.get("created_at"))).timestamp() if c.get("created_at") else None
-        for key, value in c.items():
-            if isinstance(value, dict) and key != "skipped" and created is not None:
-                out[key] = created
-    except (OSError, ValueError):
-        pass
-    for manifest in sorted(models.glob("*.manifest.json")) if models.exists() else []:
-        try:
-            m = json.loads(manifest.read_text(encoding="utf-8"))
-            name = str(m.get("name") or manifest.name.removesuffix(".manifest.json"))
-            out.setdefault(name[:60], datetime.fromisoformat(str(m["created_at"])).timestamp())
-        except (OSError, ValueError, KeyError):
-            continue
-    return out
+        data = Settings.from_env(os.environ).data
+    except SettingsError:
+        return {}
+    return trained_timestamps(data.root)
 
 
 class _MasterCollector:
     """The workers' metrics summed from the multiprocess files, plus model ages read from the data folder."""
 
-    def collect(self):  # noqa: ANN201
+    def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
-        from analytics import promfiles
+        from web import promfiles
 
         for family in promfiles.FolderCollector(_mp_dir).collect():  # exited job processes' files folded first
             if family.name != MODEL_METRIC:
                 yield family
         gauge = GaugeMetricFamily(MODEL_METRIC, "Unix time each model in DIR/models was trained", labels=["model"])
-        data_dir = Path(os.environ.get("CHASQUI_DATA_DIR", Path(__file__).resolve().parent.parent / "data" / "demo"))
-        for model, ts in sorted(_model_timestamps(data_dir).items()):
+        for model, ts in sorted(_model_timestamps().items()):
             gauge.add_metric([model], ts)
         yield gauge
 
 
-def child_exit(server, worker) -> None:  # noqa: ANN001
+def child_exit(server, worker) -> None:
     """Drop the exited worker's live gauges (counters and histograms keep counting)."""
     from prometheus_client import multiprocess
 
-    from analytics import promfiles
+    from web import promfiles
 
     with promfiles.locked(_mp_dir):
         multiprocess.mark_process_dead(worker.pid)

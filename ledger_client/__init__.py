@@ -3,7 +3,7 @@
 Only the standard library, ``cryptography`` and ``httpx`` (lazily, for the HTTP transport) are used.
 """
 
-from ledger_client import checkpoint, epcis, gs1, merkle  # noqa: E402  (submodules as attributes)
+from ledger_client import checkpoint, epcis, gs1, merkle  # submodules as attributes
 from ledger_client.errors import (
     CheckpointFormatError,
     ConsistencyError,

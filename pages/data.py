@@ -2,9 +2,9 @@
 
 import dash
 
-from components import datasets
+from components import datasets, ids
 
-dash.register_page(__name__, path="/data", name="Data", order=90)
+dash.register_page(__name__, path=ids.PATH_DATA, name="Data", order=90)
 
 
 def layout(**_ignored: object):

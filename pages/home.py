@@ -2,9 +2,9 @@
 
 import dash
 
-from components import overview
+from components import ids, overview
 
-dash.register_page(__name__, path="/", name="Overview", order=0)
+dash.register_page(__name__, path=ids.PATH_OVERVIEW, name="Overview", order=0)
 
 
 def layout(start: str | None = None, end: str | None = None, **_ignored: object):

@@ -2,9 +2,9 @@
 
 import dash
 
-from components import logistics
+from components import ids, logistics
 
-dash.register_page(__name__, path="/logistics", name="Logistics", order=1)
+dash.register_page(__name__, path=ids.PATH_LOGISTICS, name="Logistics", order=1)
 
 
 def layout(start: str | None = None, end: str | None = None, carrier: str | None = None, mode: str | None = None,

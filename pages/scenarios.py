@@ -2,10 +2,10 @@
 
 import dash
 
-from components import scenarios
+from components import ids, scenarios
 from components.i18n import current_lang
 
-dash.register_page(__name__, path="/scenarios", name="Escenarios")
+dash.register_page(__name__, path=ids.PATH_SCENARIOS, name="Escenarios")
 
 
 def layout(**kwargs):

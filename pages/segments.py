@@ -1,10 +1,10 @@
-"""Segments: RFM + K-means customer segments, their profiles, movement and export (issue 4)."""
+"""Segments: RFM + K-means customer segments, their profiles, movement and export."""
 
 import dash
 
-from components import segments
+from components import ids, segments
 
-dash.register_page(__name__, path="/segments", name="Segments", order=20)
+dash.register_page(__name__, path=ids.PATH_SEGMENTS, name="Segments", order=20)
 
 
 def layout(k: str | None = None, start: str | None = None, end: str | None = None, regions: str | None = None,

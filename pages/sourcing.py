@@ -2,9 +2,9 @@
 
 import dash
 
-from components import sourcing
+from components import ids, sourcing
 
-dash.register_page(__name__, path="/sourcing", name="Sourcing", order=5)
+dash.register_page(__name__, path=ids.PATH_SOURCING, name="Sourcing", order=5)
 
 
 def layout(ing: str | None = None, w: str | None = None, minq: str | None = None, **_ignored: object):

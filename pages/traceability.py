@@ -2,9 +2,9 @@
 
 import dash
 
-from components import traceability
+from components import ids, traceability
 
-dash.register_page(__name__, path="/traceability", name="Traceability", order=4)
+dash.register_page(__name__, path=ids.PATH_TRACEABILITY, name="Traceability", order=4)
 
 
 def layout(lot: str | None = None, gtin: str | None = None, **_ignored: object):

@@ -42,7 +42,7 @@ def pytest_setup_options():
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated demo dataset (60,000 orders, seed 7). Read-only: copy it before writing."""
-    from analytics.generate import generate_dataset
+    from analytics.demo_orders import generate_dataset
 
     d = tmp_path_factory.mktemp("demo")
     generate_dataset(d, n_orders=DEMO_ORDERS, seed=DEMO_SEED)
@@ -59,7 +59,7 @@ def writable_demo_dir(demo_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    from analytics.settings import Settings
+    from web.settings import Settings
 
     return Settings(data_dir=demo_dir, live=False, demo_feed=False,
                     cache_dir=tmp_path_factory.mktemp("cache"))
@@ -68,7 +68,7 @@ def settings(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture()
 def rt(settings):
     """The callbacks runtime configured on the demo dataset (for calling callbacks directly)."""
-    from callbacks.runtime import configure
+    from web.runtime import configure
 
     return configure(settings)
 

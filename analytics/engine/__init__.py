@@ -4,14 +4,21 @@ when chosen."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import narwhals as nw
 import polars as pl
 
-if TYPE_CHECKING:
-    from analytics.settings import Settings
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Which engine to build, over which data folder (the web layer's ``Settings.engine_config()`` makes one)."""
+
+    data_dir: Path
+    engine: str = "polars"  # "polars" or "spark"
+    spark_master: str = "local[*]"
 
 
 @runtime_checkable
@@ -36,12 +43,14 @@ class Engine(Protocol):
         ...
 
 
-def make_engine(settings: Settings) -> Engine:
-    """Pick the engine named in settings; pyspark is imported only for ``spark``."""
-    if settings.engine == "spark":
+def make_engine(config: EngineConfig) -> Engine:
+    """Build the engine named in ``config``; pyspark is imported only for ``spark``."""
+    if config.engine == "spark":
         from analytics.engine.spark_engine import SparkEngine  # heavy: only on this branch
 
-        return SparkEngine(settings.data_dir, master=settings.spark_master)
+        return SparkEngine(config.data_dir, master=config.spark_master)
+    if config.engine != "polars":
+        raise ValueError(f"unknown engine {config.engine!r} (polars or spark)")
     from analytics.engine.polars_engine import PolarsEngine
 
-    return PolarsEngine(settings.data_dir)
+    return PolarsEngine(config.data_dir)

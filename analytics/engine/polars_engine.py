@@ -9,7 +9,8 @@ from typing import Any
 import narwhals as nw
 import polars as pl
 
-from analytics import metrics, storage
+from analytics import storage
+from analytics.engine import metrics
 
 
 class PolarsEngine:

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 import narwhals as nw
 import polars as pl
 
-from analytics import metrics, storage
+from analytics import storage
+from analytics.engine import metrics
 from analytics.schemas import LIMA_TZ, SCHEMAS, TableSchema
 
 if TYPE_CHECKING:

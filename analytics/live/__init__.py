@@ -14,13 +14,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analytics.datadir import CacheDir
+
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "live-listener.lock"
+@dataclass(frozen=True)
+class LiveConfig:
+    """What :func:`start` needs (the web layer's ``Settings.live_config()`` makes one)."""
+
+    data_dir: Path
+    cache_dir: Path
+    enabled: bool = True
+    kafka_bootstrap: str | None = None  # unset: the embedded broker on a free loopback port
+    demo_feed: bool = True
+    demo_feed_rate: float = 20.0  # events per second
 
 
-def store_dir(settings: Any) -> Path:
-    return Path(settings.cache_dir) / "live"
+def store_dir(cache_dir: Path | str) -> Path:
+    return CacheDir(Path(cache_dir)).live
 
 
 @dataclass
@@ -40,7 +51,8 @@ class LiveHandle:
             if part is not None:
                 try:
                     part.stop()
-                except Exception as exc:  # noqa: BLE001 - stopping must never raise at shutdown
+                except Exception as exc:  # stopping must never raise at shutdown
+
                     log.warning("stopping %s: %s", type(part).__name__, exc)
         if self.listener is not None:
             self.listener.store.close()
@@ -69,19 +81,19 @@ def _try_lock(path: Path) -> int | None:
     return fd
 
 
-def start(settings: Any) -> LiveHandle:
+def start(config: LiveConfig) -> LiveHandle:
     """Start live operations for this host, once.
 
-    - ``settings.live`` false: returns a disabled handle, starts nothing.
+    - ``config.enabled`` false: returns a disabled handle, starts nothing.
     - another process on this host holds ``CACHE_DIR/live-listener.lock``: returns a "reader" handle
       (this worker only renders the shared diskcache state).
-    - otherwise this process becomes the leader: with ``settings.kafka_bootstrap`` unset it starts
-      the embedded broker on a free loopback port (and, if ``settings.demo_feed``, the demo producer
-      at ``settings.demo_feed_rate`` events/s); then the listener thread. Models load in that thread.
+    - otherwise this process becomes the leader: with ``config.kafka_bootstrap`` unset it starts
+      the embedded broker on a free loopback port (and, if ``config.demo_feed``, the demo producer
+      at ``config.demo_feed_rate`` events/s); then the listener thread. Models load in that thread.
     """
-    if not getattr(settings, "live", False):
+    if not config.enabled:
         return LiveHandle("disabled")
-    fd = _try_lock(Path(settings.cache_dir) / LOCK_NAME)
+    fd = _try_lock(CacheDir(Path(config.cache_dir)).live_lock)
     if fd is None:
         return LiveHandle("reader")
     handle = LiveHandle("leader", _lock_fd=fd)
@@ -91,13 +103,13 @@ def start(settings: Any) -> LiveHandle:
         from analytics.live.listener import Listener
         from analytics.live.state import LiveStore
 
-        bootstrap = settings.kafka_bootstrap
+        bootstrap = config.kafka_bootstrap
         if not bootstrap:
             handle.broker = broker_mod.EmbeddedBroker().start()
             bootstrap = handle.broker.bootstrap
             broker_mod.ensure_topics(bootstrap, ALL_TOPICS)
         handle.bootstrap = bootstrap
-        data_dir = Path(settings.data_dir)
+        data_dir = Path(config.data_dir)
 
         def scorer() -> Any:
             from analytics.live.risk import load_scorer
@@ -109,13 +121,13 @@ def start(settings: Any) -> LiveHandle:
 
             return load_or_train(data_dir)[0]
 
-        store = LiveStore(store_dir(settings), writer=True)
+        store = LiveStore(store_dir(config.cache_dir), writer=True)
         handle.listener = Listener(bootstrap, store, scorer, detector,
                                    info={"bootstrap": bootstrap, "embedded": handle.broker is not None}).start()
-        if handle.broker is not None and settings.demo_feed:
+        if handle.broker is not None and config.demo_feed:
             from analytics.live.producer import DemoProducer
 
-            handle.producer = DemoProducer(bootstrap, data_dir, rate=settings.demo_feed_rate).start()
+            handle.producer = DemoProducer(bootstrap, data_dir, rate=config.demo_feed_rate).start()
     except Exception:
         handle.stop()
         raise
@@ -125,8 +137,8 @@ def start(settings: Any) -> LiveHandle:
     return handle
 
 
-def snapshot(settings: Any, now: float | None = None) -> dict[str, Any]:
-    """The live tiles, alerts and totals every worker shows (read from diskcache)."""
+def snapshot(cache_dir: Path | str, now: float | None = None) -> dict[str, Any]:
+    """The live tiles, alerts and totals every worker shows (read from diskcache under ``cache_dir``)."""
     from analytics.live.state import read_snapshot
 
-    return read_snapshot(Path(settings.cache_dir), now)
+    return read_snapshot(Path(cache_dir), now)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from analytics.datadir import COLDCHAIN_MODEL, DataDir
+
 
 @dataclass(frozen=True)
 class ColdChainProfile:
@@ -45,7 +47,7 @@ PROFILES: dict[str, ColdChainProfile] = {p.product: p for p in (
     ColdChainProfile("vaccines", 2.0, 8.0, 30, 70, "vacunas", "vaccines"),
 )}
 PRODUCTS: frozenset[str] = frozenset(PROFILES)
-ARTIFACT = "coldchain_iforest.skops"
+ARTIFACT = COLDCHAIN_MODEL
 
 
 def excursion(product: str, temp_c: float) -> str | None:
@@ -120,13 +122,13 @@ def train_detector(seed: int = 7, n: int = 8_000) -> tuple[ColdChainAnomalyDetec
 
 
 def train(data_dir: Path, progress: Any = None) -> dict[str, Any]:
-    """TRAINERS entry: fit the detector and save it with a manifest under DIR/models."""
+    """Trainer (analytics.training.default_trainers): fit the detector, save it with a manifest under DIR/models."""
     from analytics import artifacts
 
     report = progress or (lambda label, frac: None)
     report("coldchain anomaly detector", 0.1)
     det, metrics = train_detector()
-    path = Path(data_dir) / "models" / ARTIFACT
+    path = DataDir(Path(data_dir)).coldchain_model
     manifest = artifacts.save(det.forest_, path, params={"n_estimators": det.n_estimators,
                               "contamination": det.contamination, "random_state": det.random_state,
                               "max_samples": det.max_samples,
@@ -139,7 +141,7 @@ def train(data_dir: Path, progress: Any = None) -> dict[str, Any]:
 def load_or_train(data_dir: Path | None) -> tuple[ColdChainAnomalyDetector, str]:
     """The saved detector when DIR/models has a valid one, else one trained now (in memory)."""
     if data_dir is not None:
-        path = Path(data_dir) / "models" / ARTIFACT
+        path = DataDir(Path(data_dir)).coldchain_model
         if path.exists():
             from analytics import artifacts
 

@@ -138,7 +138,7 @@ class Listener:
 
         try:  # the in-memory broker forgets its topics on restart; create ours with 3 partitions
             ensure_topics(self.bootstrap, [*self.topics, self.dlq_topic])
-        except Exception as exc:  # noqa: BLE001 - a managed cluster may forbid it; topics then exist
+        except Exception as exc:  # a managed cluster may forbid it; topics then exist
             log.info("could not ensure topics: %s", exc)
         consumer = KafkaConsumer(
             *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id, client_id="chasqui-live",
@@ -197,7 +197,7 @@ class Listener:
 
         try:  # a broker that lost its state lost its topics too
             ensure_topics(self.bootstrap, [*self.topics, self.dlq_topic])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.info("could not ensure topics: %s", exc)
         if how == "resubscribe":
             consumer.unsubscribe()
@@ -210,7 +210,7 @@ class Listener:
             else:
                 consumer.seek(tp, committed)
 
-    def _lag(self, consumer: Any) -> dict[str, int]:  # noqa: D102
+    def _lag(self, consumer: Any) -> dict[str, int]:
         lag: dict[str, int] = {t: 0 for t in self.topics}
         for tp in consumer.assignment():
             hw = consumer.highwater(tp)
@@ -218,7 +218,7 @@ class Listener:
                 continue
             try:
                 pos = consumer.position(tp, timeout_ms=100)
-            except Exception:  # noqa: BLE001 - position unknown right after a rebalance
+            except Exception:  # position unknown right after a rebalance
                 continue
             if pos is not None:
                 lag[tp.topic] = lag.get(tp.topic, 0) + max(0, hw - pos)
@@ -255,7 +255,7 @@ class Listener:
             except InvalidEvent as exc:
                 dead.append(DeadLetter(m.topic, m.partition, m.offset, m.key, m.value, exc.reason, exc.detail,
                                        m.timestamp))
-            except Exception as exc:  # noqa: BLE001 - a validator bug must not stop the stream either
+            except Exception as exc:  # a validator bug must not stop the stream either
                 dead.append(DeadLetter(m.topic, m.partition, m.offset, m.key, m.value, "unprocessable",
                                        f"{type(exc).__name__}: {exc}"[:200], m.timestamp))
             else:
@@ -315,7 +315,7 @@ class Listener:
                 for (i, _), r in zip(orders, risk, strict=True):
                     scored[i].risk = float(r)
                     scored[i].high_risk = bool(r >= thr)
-            except Exception as exc:  # noqa: BLE001 - the order still counts, just unscored
+            except Exception as exc:  # the order still counts, just unscored
                 log.warning("late-risk scoring failed: %s", exc)
         if iots:
             for i, ev in iots:
@@ -326,7 +326,7 @@ class Listener:
                                               np.array([e.humidity_pct for _, e in iots]))
                 for (i, _), f in zip(iots, flags, strict=True):
                     scored[i].anomaly = bool(f)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("anomaly detection failed: %s", exc)
         return scored
 
@@ -349,7 +349,7 @@ def _close(client: Any, **kw: Any) -> None:
         return
     try:
         client.close(**kw)
-    except Exception:  # noqa: BLE001 - closing a client of a dead broker may fail; nothing to do
+    except Exception:  # closing a client of a dead broker may fail; nothing to do
         pass
 
 
@@ -390,7 +390,7 @@ class _BrokerWatch:
         if coord is not None and self.assignment:
             try:
                 unknown = coord.coordinator_unknown()
-            except Exception:  # noqa: BLE001 - private API guard
+            except Exception:  # private API guard
                 unknown = False
             if unknown:
                 self.coordinator_lost = True

@@ -1,7 +1,7 @@
 """Prometheus metrics of the live stream (exact names are a contract; see the README).
 
 Declared at module level in the analytics layer. Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set
-before this import, so each process writes its own files and ``analytics.metrics.render()``
+before this import, so each process writes its own files and ``web.metrics.render()``
 aggregates them: counters and the histogram are summed, the lag gauge takes the live maximum
 (only the process holding the listener lock reports it).
 """

@@ -231,7 +231,7 @@ class DemoProducer:
                 if producer is not None:
                     try:
                         producer.close(timeout=1)
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         pass
                 producer = None
                 self._stop.wait(1.0)
@@ -239,5 +239,5 @@ class DemoProducer:
             try:
                 producer.flush(timeout=2)
                 producer.close(timeout=2)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass

@@ -1,6 +1,6 @@
 """Late-risk scoring of each new order as it arrives.
 
-Preferred: the logistics issue's trained late-risk model (``DIR/models``), loaded with
+Preferred: the trained logistics late-risk model (``DIR/models``), loaded with
 ``analytics.logistics.load_models``. Until ``python app.py train`` has produced it, the listener uses
 :class:`HistoricalLateRateFallback`: the historical late rate of the order's region × shipping mode
 in the orders table (with the overall rate where a cell has fewer than ``min_orders``).
@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from analytics.datadir import DataDir
 from analytics.live.contracts import OrderEvent
 
 log = logging.getLogger(__name__)
@@ -102,13 +103,13 @@ class LogisticsModelScorer:
 
 
 def _logistics_model(data_dir: Path) -> Any | None:
-    """The logistics issue's late-risk model (``analytics.logistics.load_models``), or None if untrained."""
+    """The trained logistics late-risk model (``analytics.logistics.load_models``), or None if untrained."""
     try:
         from analytics.logistics import load_models
     except ImportError:
         return None
     try:
-        return load_models(Path(data_dir) / "models").late_risk
+        return load_models(DataDir(Path(data_dir)).models).late_risk
     except FileNotFoundError:  # ModelsNotTrainedError: `python app.py train` has not run yet
         return None
     except Exception as exc:  # a broken or tampered artifact must not stop the live feed

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import diskcache
 
+from analytics.datadir import CacheDir
 from analytics.live.contracts import Event, IotEvent, OrderEvent, ShipmentEvent
 
 LIMA = ZoneInfo("America/Lima")
@@ -87,6 +88,16 @@ def _inc(d: dict[Any, Any], k: Any, n: float = 1) -> None:
     d[k] = d.get(k, 0) + n
 
 
+def _add_totals(totals: dict[str, Any], res: ApplyResult) -> None:
+    """Running totals per topic (``consumed = applied + dead-lettered + duplicates``)."""
+    for topic, n in res.applied.items():
+        _inc(totals["applied"], topic, n)
+    for topic, n in res.duplicates.items():
+        _inc(totals["duplicates"], topic, n)
+    for (topic, _reason), n in res.dead_lettered.items():
+        _inc(totals["dead_lettered"], topic, n)
+
+
 def minute_of(ts: float) -> int:
     return int(ts // 60)
 
@@ -136,7 +147,10 @@ class LiveStore:
     def apply(self, scored: Sequence[Scored], dead: Sequence[DeadLetter], consumed: dict[str, int],
               lag: dict[str, int] | None = None, now: float | None = None,
               info: dict[str, Any] | None = None) -> ApplyResult:
-        """Apply one flush atomically; returns what was applied / duplicate / dead-lettered."""
+        """Apply one flush atomically; returns what was applied / duplicate / dead-lettered.
+
+        In one diskcache transaction: the new events (duplicates by ``event_id`` counted, not applied), the
+        dead letters (each recorded once), the totals, this minute's bucket, the alerts and the dedup ids."""
         assert self.writer, "only the writer store applies events"
         now = time.time() if now is None else now
         st = self.state
@@ -146,50 +160,20 @@ class LiveStore:
         minute = minute_of(now)
         bucket = st["minutes"].get(minute) or [0, 0.0, 0, 0, 0, 0, 0, 0]
         alerts: list[dict[str, Any]] = []
-        totals = st["totals"]
         for topic, n in consumed.items():
-            _inc(totals["consumed"], topic, n)
+            _inc(st["totals"]["consumed"], topic, n)
         with self.cache.transact():
             for s in scored:
-                ev = s.event
-                eid = ev.event_id
+                eid = s.event.event_id
                 if eid in self._seen or eid in batch_ids:
                     _inc(res.duplicates, s.topic)
                     continue
                 batch_ids.add(eid)
                 new_ids.append(eid)
                 _inc(res.applied, s.topic)
-                if isinstance(ev, OrderEvent):
-                    bucket[_ORD] += 1
-                    bucket[_REV] += ev.amount_pen
-                    if s.high_risk:
-                        bucket[_RISK] += 1
-                    day = ev.created_at.astimezone(LIMA).date().isoformat()
-                    _inc(st["revenue_by_day"], day, ev.amount_pen)
-                elif isinstance(ev, ShipmentEvent):
-                    self._apply_shipment(ev, alerts)
-                elif isinstance(ev, IotEvent):
-                    if s.excursion:
-                        bucket[_EXC] += 1
-                        alerts.append(_alert(ev, "excursion", s.excursion))
-                    if s.anomaly:
-                        bucket[_ANOM] += 1
-                        if not s.excursion:
-                            alerts.append(_alert(ev, "anomaly", None))
-            for d in dead:
-                key = ("dead", d.fingerprint)
-                if self.cache.add(key, d.reason, expire=DEDUP_TTL_S):
-                    _inc(res.dead_lettered, (d.topic, d.reason))
-                    bucket[_DEAD] += 1
-                    _inc(totals["dead_by_reason"], d.reason)
-                else:
-                    _inc(res.duplicates, d.topic)
-            for topic, n in res.applied.items():
-                _inc(totals["applied"], topic, n)
-            for topic, n in res.duplicates.items():
-                _inc(totals["duplicates"], topic, n)
-            for (topic, _reason), n in res.dead_lettered.items():
-                _inc(totals["dead_lettered"], topic, n)
+                self._apply_event(s, bucket, alerts)
+            self._apply_dead_letters(dead, bucket, res)
+            _add_totals(st["totals"], res)
             if lag is not None:
                 st["lag"] = dict(lag)
             bucket[_TRANSIT] = st["in_transit"]
@@ -206,6 +190,39 @@ class LiveStore:
             self.cache.set(STATE_KEY, st)
         self._seen.update(new_ids)
         return res
+
+    def _apply_event(self, s: Scored, bucket: list[Any], alerts: list[dict[str, Any]]) -> None:
+        """One new valid event: orders (count, revenue, high risk) and IoT readings (excursions, anomalies) go
+        into this minute's bucket; shipments update the in-transit set."""
+        ev = s.event
+        if isinstance(ev, OrderEvent):
+            bucket[_ORD] += 1
+            bucket[_REV] += ev.amount_pen
+            if s.high_risk:
+                bucket[_RISK] += 1
+            day = ev.created_at.astimezone(LIMA).date().isoformat()
+            _inc(self.state["revenue_by_day"], day, ev.amount_pen)
+        elif isinstance(ev, ShipmentEvent):
+            self._apply_shipment(ev, alerts)
+        elif isinstance(ev, IotEvent):
+            if s.excursion:
+                bucket[_EXC] += 1
+                alerts.append(_alert(ev, "excursion", s.excursion))
+            if s.anomaly:
+                bucket[_ANOM] += 1
+                if not s.excursion:
+                    alerts.append(_alert(ev, "anomaly", None))
+
+    def _apply_dead_letters(self, dead: Sequence[DeadLetter], bucket: list[Any], res: ApplyResult) -> None:
+        """Record each dead letter once (by fingerprint); a replayed one counts as a duplicate."""
+        for d in dead:
+            key = ("dead", d.fingerprint)
+            if self.cache.add(key, d.reason, expire=DEDUP_TTL_S):
+                _inc(res.dead_lettered, (d.topic, d.reason))
+                bucket[_DEAD] += 1
+                _inc(self.state["totals"]["dead_by_reason"], d.reason)
+            else:
+                _inc(res.duplicates, d.topic)
 
     def _apply_shipment(self, ev: ShipmentEvent, alerts: list[dict[str, Any]]) -> None:
         st = self.state
@@ -303,7 +320,7 @@ def snapshot(state: dict[str, Any], now: float | None = None) -> dict[str, Any]:
 
 
 def read_snapshot(cache_dir: Path | str, now: float | None = None) -> dict[str, Any]:
-    store = LiveStore(Path(cache_dir) / "live")
+    store = LiveStore(CacheDir(Path(cache_dir)).live)
     try:
         return snapshot(store.read_state(), now)
     finally:

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from analytics import artifacts
+from analytics.datadir import LOGISTICS_META, logistics_models
 from analytics.logistics.model import DeliveryDaysModel, FeatureEncoder, LateRiskModel, PlattCalibrator
 
 SCORE_BATCH = 250_000
@@ -47,21 +48,13 @@ class LogisticsModels:
         return str(self.meta.get("key", ""))
 
 
-def _models_path(models_dir: Path | str) -> Path:
-    from analytics.logistics.train import MODELS_SUBDIR
-
-    return Path(models_dir) / MODELS_SUBDIR
-
-
 def load_models(models_dir: Path | str) -> LogisticsModels:
     """Load the trained logistics models from ``DIR/models`` (verifying every SHA-256).
 
     Raises ModelsNotTrainedError before training and artifacts.ArtifactHashError for a file whose
     hash does not match its manifest. Loaded models are cached per process by file version.
     """
-    from analytics.logistics.train import META_FILE
-
-    meta_path = _models_path(models_dir) / META_FILE
+    meta_path = logistics_models(models_dir) / LOGISTICS_META
     if not meta_path.exists():
         raise ModelsNotTrainedError(f"no logistics models in {models_dir} (run `python app.py train`)")
     # the cache key covers every artifact file's version: a changed file is re-verified on next load

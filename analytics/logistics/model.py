@@ -3,7 +3,7 @@
 - :class:`FeatureEncoder` turns :func:`~analytics.logistics.features.build_features` output into a
   float matrix (categoricals as integer codes, unseen values → NaN = "missing").
 - :class:`LateRiskModel` wraps a fitted classifier (scikit-learn HistGradientBoosting or the Keras
-  dense net in :mod:`analytics.logistics.keras_net`) plus an isotonic calibrator.
+  dense net in :mod:`analytics.logistics.keras_net`) plus a Platt-scaling calibrator (:class:`PlattCalibrator`).
   ``predict_proba(orders)`` returns calibrated P(late) per order (1-D), ``explain`` the top reasons.
 - :class:`DeliveryDaysModel` holds P50 and P90 quantile regressors with a conformal shift on the
   P90 so that its coverage holds on held-back months. ``predict(orders)`` returns p50/p90 days.

@@ -36,19 +36,31 @@ def scored(engine: Engine, flt: OrderFilter | None = None) -> nw.LazyFrame[Any]:
     return (flt or OrderFilter()).apply(engine.table(SCORES))
 
 
-def options(engine: Engine) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FilterOptions:
+    """The page's filter choices (sorted) and the date bounds of the scored orders."""
+
+    carriers: list[str]
+    modes: list[str]
+    categories: list[str]
+    dcs: list[str]
+    min_date: date | None
+    max_date: date | None
+    peru: bool  # every order ships within Peru (the map can draw them all)
+
+
+def options(engine: Engine) -> FilterOptions:
     """Filter choices and date bounds, from the scores table."""
     lf = engine.table(SCORES)
-    out: dict[str, Any] = {}
+    values: dict[str, list[str]] = {}
     for key, col in (("carriers", "carrier"), ("modes", "shipping_mode"), ("categories", "category"),
                      ("dcs", "origin_dc")):
         res = engine.collect(lf.select(nw.col(col)).unique().filter(~nw.col(col).is_null()).sort(col))
-        out[key] = [str(v) for v in res[col].to_list()]
+        values[key] = [str(v) for v in res[col].to_list()]
     b = engine.collect(lf.select(nw.col("order_date").min().alias("lo"), nw.col("order_date").max().alias("hi"),
                                  (nw.col("country") == "PE").cast(nw.Float64).mean().alias("pe")))
-    out["min_date"], out["max_date"] = b["lo"][0], b["hi"][0]
-    out["peru"] = bool(b["pe"][0] is not None and b["pe"][0] >= 0.999)
-    return out
+    return FilterOptions(**values, min_date=b["lo"][0], max_date=b["hi"][0],
+                         peru=bool(b["pe"][0] is not None and b["pe"][0] >= 0.999))
 
 
 def last_date(engine: Engine) -> date | None:
@@ -216,7 +228,7 @@ def prepare(engine: Engine) -> bool:
 
     Raises analytics.logistics.ModelsNotTrainedError before training. Returns True if it rescored.
     """
-    from analytics.logistics.scoring import refresh_scores
+    from analytics.logistics.scores_table import refresh_scores
 
     changed = refresh_scores(engine.data_dir)
     if changed:
@@ -224,21 +236,37 @@ def prepare(engine: Engine) -> bool:
     return changed
 
 
-def page_options(engine: Engine) -> dict[str, Any]:
+def page_options(engine: Engine) -> FilterOptions:
     """Page load: refresh scores if stale, then the filter choices and date bounds."""
     prepare(engine)
     return options(engine)
 
 
-def model_panel(models_dir: Path | str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ModelPanel:
+    """The model panel: the model card's logistics part and the report's curves, hash-verified."""
+
+    card: dict[str, Any]  # the card document (late_risk, delivery_days, data_fingerprint, created_at, version)
+    calibration: dict[str, Any]  # reliability curve (see train.read_report)
+    roc: dict[str, Any]
+    importance: dict[str, Any]
+
+    @property
+    def roc_auc(self) -> float | None:
+        """The late-risk model's ROC AUC on the test months, if the card has it."""
+        value = (self.card.get("late_risk") or {}).get("roc_auc")
+        return None if value is None else float(value)
+
+
+def model_panel(models_dir: Path | str) -> ModelPanel:
     """The model card (logistics part) and the curves/importance report, hash-verified."""
     import json
 
-    from analytics.logistics.train import META_FILE, MODELS_SUBDIR, read_report
-    from analytics.training import MODEL_CARD
+    from analytics.datadir import LOGISTICS_META, MODEL_CARD, logistics_models
+    from analytics.logistics.train import read_report
 
     models_dir = Path(models_dir)
-    meta_path = models_dir / MODELS_SUBDIR / META_FILE
+    meta_path = logistics_models(models_dir) / LOGISTICS_META
     if not meta_path.exists():
         from analytics.logistics import ModelsNotTrainedError
 
@@ -251,4 +279,6 @@ def model_panel(models_dir: Path | str) -> dict[str, Any]:
         if "late_risk" in full:
             card = {k: full[k] for k in ("late_risk", "delivery_days", "data_fingerprint", "created_at", "version")
                     if k in full}
-    return {"card": card, "report": read_report(models_dir) or {}}
+    report = read_report(models_dir) or {}
+    return ModelPanel(card=card, calibration=report.get("calibration", {}), roc=report.get("roc", {}),
+                      importance=report.get("importance", {}))

@@ -3,7 +3,8 @@
 Time split (never random): the latest 6 calendar months are the test period, the 6 before them
 validate (model choice, calibration, the P90 conformal shift), everything earlier trains. A
 scikit-learn HistGradientBoosting classifier and a Keras dense net compete on validation ROC AUC;
-the winner is calibrated with isotonic regression on the validation months.
+the winner is calibrated with Platt scaling (a logistic regression on the raw probability's logit) on the
+validation months.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from analytics import artifacts, storage
+from analytics.datadir import LOGISTICS_META, LOGISTICS_MODELS, LOGISTICS_REPORT, DataDir, logistics_models
 from analytics.logistics.features import FEATURES, GROUPS, build_features
 from analytics.logistics.model import (
     DeliveryDaysModel,
@@ -34,9 +37,6 @@ from analytics.logistics.model import (
 )
 
 Progress = Callable[[str, float], None]
-MODELS_SUBDIR = "logistics"
-META_FILE = "logistics_meta.json"
-REPORT_FILE = "logistics_report.json"
 MAX_TRAIN_ROWS = 400_000
 MAX_NET_ROWS = 200_000
 
@@ -102,32 +102,47 @@ def group_importance(model: LateRiskModel, x: np.ndarray, y: np.ndarray, seed: i
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def fit_models(orders: pl.DataFrame, progress: Progress | None = None, *, seed: int = 0,
-               train_net: bool = True) -> dict[str, Any]:
-    """Fit everything on an orders frame; returns models, metrics and the report (nothing written)."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+@dataclass(frozen=True)
+class _Split:
+    """The time split of the orders (never random) and the encoded features."""
 
-    report = progress or (lambda label, frac: None)
-    rng = np.random.default_rng(seed)
-    orders = orders.filter(pl.col("is_late").is_not_null())
-    if orders.height < 1000 or orders["is_late"].n_unique() < 2:
-        raise ValueError(f"not enough delivered orders to train on ({orders.height:,}; need ≥ 1,000 with both outcomes)")
+    od: pl.Series  # order dates
+    val_start: date
+    test_start: date
+    last: date
+    tr: np.ndarray  # train rows
+    va: np.ndarray  # validation rows
+    te: np.ndarray  # test rows
+    y: np.ndarray  # 1 = late
+    enc: FeatureEncoder
+    x: np.ndarray
+
+
+def _split(orders: pl.DataFrame) -> _Split:
     feats = build_features(orders)
     val_start, test_start, last = time_split(orders["order_date"])
     od = orders["order_date"]
     tr = (od < val_start).to_numpy()
-    va = ((od >= val_start) & (od < test_start)).to_numpy()
-    te = (od >= test_start).to_numpy()
-    y = orders["is_late"].cast(pl.Int8).to_numpy()
     enc = FeatureEncoder().fit(feats.filter(pl.Series(tr)))
-    x = enc.transform(feats)
-    itr = _sample(tr, MAX_TRAIN_ROWS, rng)
+    return _Split(od, val_start, test_start, last, tr, ((od >= val_start) & (od < test_start)).to_numpy(),
+                  (od >= test_start).to_numpy(), orders["is_late"].cast(pl.Int8).to_numpy(), enc, enc.transform(feats))
+
+
+def _late_risk_candidates(
+        s: _Split, rng: np.random.Generator, seed: int, train_net: bool, report: Progress,
+) -> tuple[LateRiskModel, str, LateRiskModel, Any, dict[str, dict[str, float]]]:
+    """A HistGradientBoosting classifier and (optionally) a Keras dense net, compared on validation ROC AUC.
+    Returns (chosen model, its name, the GBM, the net or None, the candidates' figures)."""
+    from sklearn.metrics import roc_auc_score
+
+    x, y, va = s.x, s.y, s.va
+    itr = _sample(s.tr, MAX_TRAIN_ROWS, rng)
     report("late risk: gradient boosting", 0.05)
     t0 = time.perf_counter()
     with limited_threads():
-        gbm = _hgb_classifier(enc, seed).fit(x[itr], y[itr])
+        gbm = _hgb_classifier(s.enc, seed).fit(x[itr], y[itr])
     candidates: dict[str, dict[str, float]] = {}
-    gbm_model = LateRiskModel(enc, gbm, name="HistGradientBoostingClassifier")
+    gbm_model = LateRiskModel(s.enc, gbm, name="HistGradientBoostingClassifier")
     candidates["gbm"] = {"val_roc_auc": float(roc_auc_score(y[va], gbm_model.raw_proba_matrix(x[va]))),
                          "fit_seconds": round(time.perf_counter() - t0, 2)}
     chosen, chosen_name = gbm_model, "gbm"
@@ -137,74 +152,112 @@ def fit_models(orders: pl.DataFrame, progress: Progress | None = None, *, seed: 
         from analytics.logistics.keras_net import KerasLateRiskNet
 
         t0 = time.perf_counter()
-        inet = _sample(tr, MAX_NET_ROWS, rng)
+        inet = _sample(s.tr, MAX_NET_ROWS, rng)
         net = KerasLateRiskNet(seed=seed).fit(x[inet], y[inet], x[va], y[va])
-        net_model = LateRiskModel(enc, net, name="Keras dense net (64-32)")
+        net_model = LateRiskModel(s.enc, net, name="Keras dense net (64-32)")
         candidates["keras"] = {"val_roc_auc": float(roc_auc_score(y[va], net_model.raw_proba_matrix(x[va]))),
                                "fit_seconds": round(time.perf_counter() - t0, 2)}
         if candidates["keras"]["val_roc_auc"] > candidates["gbm"]["val_roc_auc"]:
             chosen, chosen_name = net_model, "keras"
-    report("late risk: calibration", 0.5)
-    # Calibrate on a full year of out-of-time predictions (seasons balanced): the chosen model's on
-    # the validation months, plus, for the GBM, a twin trained on data up to 6 months earlier
-    # predicting the 6 months before validation. Platt scaling on the logit (smooth, few params).
-    cal_x, cal_y = [chosen.raw_proba_matrix(x[va])], [y[va]]
-    early_start = _months_back(val_start, 6)
-    early_tr = (od < early_start).to_numpy()
-    early_va = ((od >= early_start) & (od < val_start)).to_numpy()
+    return chosen, chosen_name, gbm_model, net, candidates
+
+
+def _platt_calibrate(chosen: LateRiskModel, chosen_name: str, s: _Split, rng: np.random.Generator,
+                     seed: int) -> None:
+    """Calibrate on a full year of out-of-time predictions (seasons balanced): the chosen model's on the
+    validation months, plus, for the GBM, a twin trained on data up to 6 months earlier predicting the
+    6 months before validation. Platt scaling on the logit (smooth, few params)."""
+    x, y = s.x, s.y
+    cal_x, cal_y = [chosen.raw_proba_matrix(x[s.va])], [y[s.va]]
+    early_start = _months_back(s.val_start, 6)
+    early_tr = (s.od < early_start).to_numpy()
+    early_va = ((s.od >= early_start) & (s.od < s.val_start)).to_numpy()
     if chosen_name == "gbm" and early_tr.sum() >= 0.2 * len(y) and early_va.sum() >= 500:
         itwin = _sample(early_tr, MAX_TRAIN_ROWS, rng)
         with limited_threads():
-            twin = _hgb_classifier(enc, seed).fit(x[itwin], y[itwin])
-        cal_x.append(LateRiskModel(enc, twin).raw_proba_matrix(x[early_va]))
+            twin = _hgb_classifier(s.enc, seed).fit(x[itwin], y[itwin])
+        cal_x.append(LateRiskModel(s.enc, twin).raw_proba_matrix(x[early_va]))
         cal_y.append(y[early_va])
-    calibrator = PlattCalibrator().fit(np.concatenate(cal_x), np.concatenate(cal_y))
-    chosen.calibrator = calibrator
+    chosen.calibrator = PlattCalibrator().fit(np.concatenate(cal_x), np.concatenate(cal_y))
     chosen.name = f"{chosen.name} + Platt calibration"
-    p_te = chosen.proba_matrix(x[te])
-    late_risk = {
-        "roc_auc": round(float(roc_auc_score(y[te], p_te)), 4),
-        "pr_auc": round(float(average_precision_score(y[te], p_te)), 4),
-        "brier": round(float(brier_score_loss(y[te], p_te)), 4),
-        "ece": round(expected_calibration_error(y[te], p_te, 10), 4),
+
+
+def _late_risk_card(chosen: LateRiskModel, s: _Split, p_te: np.ndarray) -> dict[str, Any]:
+    """The model card's ``late_risk`` entry: test-period metrics of the calibrated model."""
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y_te = s.y[s.te]
+    return {
+        "roc_auc": round(float(roc_auc_score(y_te, p_te)), 4),
+        "pr_auc": round(float(average_precision_score(y_te, p_te)), 4),
+        "brier": round(float(brier_score_loss(y_te, p_te)), 4),
+        "ece": round(expected_calibration_error(y_te, p_te, 10), 4),
         "features": list(FEATURES),
         "model": chosen.name,
-        "test_period": [test_start.isoformat(), last.isoformat()],
+        "test_period": [s.test_start.isoformat(), s.last.isoformat()],
     }
 
-    report("delivery days: P50/P90 quantile models", 0.6)
+
+def _delivery_days(orders: pl.DataFrame, s: _Split, rng: np.random.Generator,
+                   seed: int) -> tuple[DeliveryDaysModel, dict[str, float]]:
+    """P50/P90 quantile models of the delivery days, the P90 moved by a conformal shift so that exactly 90% of
+    validation deliveries fall under it; returns the model and its card entry (test period)."""
+    x = s.x
     delivered = orders["actual_days"].is_not_null().to_numpy()
     a = orders["actual_days"].cast(pl.Float64).to_numpy()
-    iq = _sample(tr & delivered, MAX_TRAIN_ROWS, rng)
+    iq = _sample(s.tr & delivered, MAX_TRAIN_ROWS, rng)
     with limited_threads():
-        p50 = _hgb_quantile(enc, 0.5, seed).fit(x[iq], a[iq])
-        p90 = _hgb_quantile(enc, 0.9, seed).fit(x[iq], a[iq])
-    vd, td = va & delivered, te & delivered
-    # conformal shift: the P90 is moved so that exactly 90% of validation deliveries fall under it
+        p50 = _hgb_quantile(s.enc, 0.5, seed).fit(x[iq], a[iq])
+        p90 = _hgb_quantile(s.enc, 0.9, seed).fit(x[iq], a[iq])
+    vd, td = s.va & delivered, s.te & delivered
     with limited_threads():
         resid = a[vd] - p90.predict(x[vd])
     shift = float(np.quantile(resid, 0.9, method="higher")) if resid.size else 0.0
-    days = DeliveryDaysModel(enc, p50, p90, shift)
+    days = DeliveryDaysModel(s.enc, p50, p90, shift)
     q50, q90 = days.predict_matrix(x[td])
     promised = orders["promised_days"].cast(pl.Float64).to_numpy()[td]
-    delivery_days = {
+    return days, {
         "mae": round(float(np.abs(q50 - a[td]).mean()), 4),
         "baseline_mae": round(float(np.abs(promised - a[td]).mean()), 4),
         "p90_coverage": round(float((a[td] <= q90).mean()), 4),
     }
+
+
+def fit_models(orders: pl.DataFrame, progress: Progress | None = None, *, seed: int = 0,
+               train_net: bool = True) -> dict[str, Any]:
+    """Fit everything on an orders frame; returns models, metrics and the report (nothing written).
+
+    Steps: the time split; the late-risk candidates; Platt calibration of the winner; the delivery-day
+    quantile models; then test-period curves and permutation importance for the report."""
+    report = progress or (lambda label, frac: None)
+    rng = np.random.default_rng(seed)
+    orders = orders.filter(pl.col("is_late").is_not_null())
+    if orders.height < 1000 or orders["is_late"].n_unique() < 2:
+        raise ValueError(f"not enough delivered orders to train on ({orders.height:,}; "
+                         "need ≥ 1,000 with both outcomes)")
+    s = _split(orders)
+    chosen, chosen_name, gbm_model, net, candidates = _late_risk_candidates(s, rng, seed, train_net, report)
+    report("late risk: calibration", 0.5)
+    _platt_calibrate(chosen, chosen_name, s, rng, seed)
+    p_te = chosen.proba_matrix(s.x[s.te])
+    late_risk = _late_risk_card(chosen, s, p_te)
+
+    report("delivery days: P50/P90 quantile models", 0.6)
+    days, delivery_days = _delivery_days(orders, s, rng, seed)
     report("importance and curves", 0.75)
-    ite = _sample(te, 30_000, rng)
+    ite = _sample(s.te, 30_000, rng)
+    y_te = s.y[s.te]
     report_json = {
-        "periods": {"train": [cast(date, od.min()).isoformat(), val_start.isoformat()],
-                    "validation": [val_start.isoformat(), test_start.isoformat()],
-                    "test": [test_start.isoformat(), last.isoformat()]},
-        "rows": {"train": int(tr.sum()), "validation": int(va.sum()), "test": int(te.sum())},
+        "periods": {"train": [cast(date, s.od.min()).isoformat(), s.val_start.isoformat()],
+                    "validation": [s.val_start.isoformat(), s.test_start.isoformat()],
+                    "test": [s.test_start.isoformat(), s.last.isoformat()]},
+        "rows": {"train": int(s.tr.sum()), "validation": int(s.va.sum()), "test": int(s.te.sum())},
         "candidates": candidates, "chosen": chosen_name,
-        "calibration": calibration_curve(y[te], p_te, 10),
-        "roc": roc_points(y[te], p_te),
-        "importance": group_importance(chosen, x[ite], y[ite], seed),
-        "late_share_test": round(float(y[te].mean()), 4),
-        "p90_shift": shift,
+        "calibration": calibration_curve(y_te, p_te, 10),
+        "roc": roc_points(y_te, p_te),
+        "importance": group_importance(chosen, s.x[ite], s.y[ite], seed),
+        "late_share_test": round(float(y_te.mean()), 4),
+        "p90_shift": days.p90_shift_,
     }
     return {"late_risk": chosen, "delivery_days": days, "gbm": gbm_model, "net": net, "chosen": chosen_name,
             "card": {"late_risk": late_risk, "delivery_days": delivery_days}, "report": report_json}
@@ -212,10 +265,10 @@ def fit_models(orders: pl.DataFrame, progress: Progress | None = None, *, seed: 
 
 def save_models(fitted: dict[str, Any], models_dir: Path, data_fingerprint: str) -> dict[str, str]:
     """Write every artifact with its manifest plus the meta file listing their hashes."""
-    final = Path(models_dir) / MODELS_SUBDIR
+    final = logistics_models(models_dir)
     # write into a fresh folder and swap it in at the end: a cancelled or failed retrain leaves the
     # previous, consistent set of artifacts in place
-    out = final.with_name(f"{MODELS_SUBDIR}.tmp-{os.getpid()}")
+    out = final.with_name(f"{LOGISTICS_MODELS}.tmp-{os.getpid()}")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     risk: LateRiskModel = fitted["late_risk"]
@@ -237,11 +290,11 @@ def save_models(fitted: dict[str, Any], models_dir: Path, data_fingerprint: str)
     put(risk.calibrator.model_, "late_risk_calibrator.skops")
     put(days.p50, "delivery_p50.skops", params=_jsonable(days.p50.get_params()), metrics=card["delivery_days"])
     put(days.p90, "delivery_p90.skops", params=_jsonable(days.p90.get_params()), metrics=card["delivery_days"])
-    put(fitted["report"], REPORT_FILE)
+    put(fitted["report"], LOGISTICS_REPORT)
     meta = {"late_risk": fitted["chosen"], "model_name": risk.name, "p90_shift": days.p90_shift_,
             "hashes": hashes, "data_fingerprint": data_fingerprint, "card": card}
-    storage.write_json(out / META_FILE, meta)
-    old = final.with_name(f"{MODELS_SUBDIR}.old-{os.getpid()}")
+    storage.write_json(out / LOGISTICS_META, meta)
+    old = final.with_name(f"{LOGISTICS_MODELS}.old-{os.getpid()}")
     if final.exists():
         os.replace(final, old)
     os.replace(out, final)
@@ -254,9 +307,9 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def train(data_dir: Path | str, progress: Progress | None = None, *, train_net: bool = True) -> dict[str, Any]:
-    """Trainer registered in analytics.training.TRAINERS; returns the model-card fragment."""
-    from analytics.logistics import scoring
-    from analytics.training import SkipTraining, data_fingerprint
+    """Trainer listed in analytics.training.default_trainers; returns the model-card fragment."""
+    from analytics.logistics import scores_table
+    from analytics.model_card import SkipTraining, data_fingerprint
 
     report = progress or (lambda label, frac: None)
     data_dir = Path(data_dir)
@@ -266,84 +319,19 @@ def train(data_dir: Path | str, progress: Progress | None = None, *, train_net: 
         raise SkipTraining("orders have no delivery outcomes (is_late) to learn from")
     fitted = fit_models(orders, report, train_net=train_net)
     report("saving artifacts", 0.85)
-    save_models(fitted, data_dir / "models", data_fingerprint(data_dir, ("orders",)))
+    save_models(fitted, DataDir(data_dir).models, data_fingerprint(data_dir, ("orders",)))
     report("scoring every order", 0.9)
-    scoring.refresh_scores(data_dir, force=True)
+    scores_table.refresh_scores(data_dir, force=True)
     return fitted["card"]
 
 
 def read_report(models_dir: Path | str) -> dict[str, Any] | None:
     """Curves and importance for the model panel (hash-verified), or None before training."""
-    path = Path(models_dir) / MODELS_SUBDIR / REPORT_FILE
+    path = logistics_models(models_dir) / LOGISTICS_REPORT
     if not path.exists():
         return None
-    meta = json.loads((path.parent / META_FILE).read_text(encoding="utf-8"))
-    return artifacts.load(path, expected_sha256=meta["hashes"].get(REPORT_FILE))
+    meta = json.loads((path.parent / LOGISTICS_META).read_text(encoding="utf-8"))
+    return artifacts.load(path, expected_sha256=meta["hashes"].get(LOGISTICS_REPORT))
 
 
 __all__ = ["fit_models", "read_report", "save_models", "time_split", "train"]
-
-
-def train_in_subprocess(data_dir: Path | str, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the logistics training in a fresh Python process and relay its progress.
-
-    Background callbacks run in processes *forked* from the app, and Polars' and OpenMP's thread pools
-    do not survive a fork (the child deadlocks on first use: measured). A fresh interpreter avoids that.
-    If this process is terminated (the Cancel button), the training process is killed with it.
-    """
-    import signal
-    import subprocess
-    import sys
-
-    report = progress or (lambda label, frac: None)
-    root = Path(__file__).resolve().parents[2]
-    code = "import sys; from analytics.logistics.train import _worker_main; _worker_main(sys.argv[1])"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-    def _stop(signum: int, frame: Any) -> None:
-        proc.kill()
-        raise SystemExit(1)
-
-    try:
-        old = signal.signal(signal.SIGTERM, _stop)
-    except ValueError:  # not the main thread: cancellation then relies on the finally below
-        old = None
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            try:
-                msg = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "progress" in msg:
-                report(str(msg["progress"][0]), float(msg["progress"][1]))
-            elif "card" in msg:
-                proc.wait()
-                return dict(msg["card"])
-            elif "error" in msg:
-                proc.wait()
-                raise ValueError(str(msg["error"]))
-        proc.wait()
-        raise RuntimeError(f"training process ended without a result (exit code {proc.returncode})")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
-
-
-def _worker_main(data_dir: str) -> None:
-    """Entry point of the training process: progress and the result as JSON lines on stdout."""
-    from analytics.training import train_all
-
-    def emit(payload: dict[str, Any]) -> None:
-        print(json.dumps(payload, default=str), flush=True)
-
-    try:
-        card = train_all(data_dir, lambda label, frac: emit({"progress": [label, frac]}),
-                         only=["analytics.logistics.train"])
-        emit({"card": card})
-    except Exception as exc:  # reported to the caller, which raises it
-        emit({"error": f"{type(exc).__name__}: {exc}"})

@@ -17,9 +17,18 @@ from analytics.scenarios.inputs import (
     get_preset,
     presets,
 )
-from analytics.scenarios.service import (
-    MAX_COMPARE,
+from analytics.scenarios.outcome import (
+    Bands,
+    ComparedScenario,
+    Insights,
+    MitigationEffect,
+    RunMeta,
     ScenarioOutcome,
+    Summary,
+    TornadoBar,
+)
+from analytics.scenarios.planner import (
+    MAX_COMPARE,
     backtest,
     cli,
     compare,
@@ -33,7 +42,8 @@ from analytics.scenarios.service import (
 from analytics.scenarios.simulate import COST_PARTS, Mitigation, SimResult, simulate, simulate_loop
 
 __all__ = [
-    "CATEGORIES", "COST_PARTS", "DEFAULT_HORIZON", "DEFAULT_RUNS", "HORIZONS", "MAX_COMPARE", "CalibrationError",
+    "CATEGORIES", "COST_PARTS", "DEFAULT_HORIZON", "DEFAULT_RUNS", "HORIZONS", "MAX_COMPARE", "Bands",
+    "CalibrationError", "ComparedScenario", "Insights", "MitigationEffect", "RunMeta", "Summary", "TornadoBar",
     "Mitigation", "Network", "Preset", "ScenarioError", "ScenarioInputs", "ScenarioOutcome", "SimResult", "backtest",
     "calibrate", "cli", "compare", "get_preset", "insights", "load_saved", "network", "presets", "run_scenario", "save_scenario",
     "simulate", "simulate_loop", "to_csv",

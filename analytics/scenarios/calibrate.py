@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from analytics import geo
-from analytics.scenarios import inputs as I
+from analytics.scenarios import inputs
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ def data_end(engine: Any) -> date:
     return res["hi"][0]
 
 
-def calibrate(engine: Any, as_of: date) -> Network:
-    """Learn the network from orders dated strictly before ``as_of``."""
+def _reference_window(engine: Any, as_of: date) -> tuple[date, int]:
+    """The reference window: the 3 months before ``as_of`` (fewer when the data starts later; at least two weeks)."""
     ref_start = months_before(as_of, 3)
     lo = engine.collect(_orders_before(engine, date(1900, 1, 1), as_of).select(
         nw.col("order_date").min().alias("lo"), nw.len().alias("n")))
@@ -130,22 +130,67 @@ def calibrate(engine: Any, as_of: date) -> Network:
     ref_days = (as_of - ref_start).days
     if ref_days < 14:
         raise CalibrationError(f"need at least two weeks of orders before {as_of}; data starts {first}")
-    ref = _orders_before(engine, ref_start, as_of).with_columns(
-        (nw.col("promised_days") - nw.col("actual_days")).clip(SLACK_MIN, SLACK_MAX).alias("_slack"),
-        nw.col("distance_km").fill_null(0.0).alias("_dist"),
-    )
+    return ref_start, ref_days
+
+
+def _lane_table(engine: Any, ref: Any) -> pl.DataFrame:
+    """One row per lane (region x DC x mode x carrier) of the reference orders: counts, late orders, means,
+    local and long-haul counts, the slack histogram (``s0``..) and the category mix (``c_<category>``)."""
     aggs = [
         nw.len().alias("n"), nw.col("is_late").cast(nw.Float64).sum().alias("late"),
         nw.col("actual_days").cast(nw.Float64).mean().alias("days"), nw.col("amount_pen").mean().alias("amount"),
         nw.col("shipping_cost_pen").mean().alias("cost"), nw.col("_dist").mean().alias("dist"),
         nw.col("weight_kg").mean().alias("weight"),
-        (nw.col("_dist") < I.LOCAL_KM).cast(nw.Float64).sum().alias("local"),
-        (nw.col("_dist") > I.AIR_SHIFT_MIN_KM).cast(nw.Float64).sum().alias("long"),
+        (nw.col("_dist") < inputs.LOCAL_KM).cast(nw.Float64).sum().alias("local"),
+        (nw.col("_dist") > inputs.AIR_SHIFT_MIN_KM).cast(nw.Float64).sum().alias("long"),
     ]
     aggs += [(nw.col("_slack") == int(k)).cast(nw.Float64).sum().alias(f"s{i}") for i, k in enumerate(SLACK_VALUES)]
-    aggs += [(nw.col("category") == c).cast(nw.Float64).sum().alias(f"c_{c}") for c in I.CATEGORIES]
-    lanes = engine.collect(ref.group_by("region", "origin_dc", "shipping_mode", "carrier").agg(*aggs)).sort(
+    aggs += [(nw.col("category") == c).cast(nw.Float64).sum().alias(f"c_{c}") for c in inputs.CATEGORIES]
+    return engine.collect(ref.group_by("region", "origin_dc", "shipping_mode", "carrier").agg(*aggs)).sort(
         "region", "origin_dc", "shipping_mode", "carrier")
+
+
+def _shrunk_lane_rates(region: np.ndarray, mode: np.ndarray, n: np.ndarray, late: np.ndarray,
+                       slack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Late probability and slack distribution per lane, thin lanes shrunk towards their region x mode group
+    (and groups towards the network's rate) with PRIOR_ORDERS pseudo-orders."""
+    group = region * len(MODES) + np.array([MODES.index(m) if m in MODES else 0 for m in mode])
+    g_n = np.bincount(group, n, minlength=len(geo.REGIONS) * len(MODES))
+    g_late = np.bincount(group, late, minlength=g_n.shape[0])
+    g_slack = np.stack([np.bincount(group, slack[:, k], minlength=g_n.shape[0]) for k in range(slack.shape[1])], 1)
+    tot_rate = late.sum() / n.sum()
+    g_rate = (g_late + PRIOR_ORDERS * tot_rate) / (g_n + PRIOR_ORDERS)
+    p_late = (late + PRIOR_ORDERS * g_rate[group]) / (n + PRIOR_ORDERS)
+    g_pmf = (g_slack + 1e-9) / (g_n[:, None] + 1e-9 * slack.shape[1])
+    pmf = (slack + PRIOR_ORDERS * g_pmf[group]) / (n[:, None] + PRIOR_ORDERS)
+    return p_late, pmf / pmf.sum(1, keepdims=True)
+
+
+def _air_by_region(region: np.ndarray, mode: np.ndarray, n: np.ndarray, late: np.ndarray,
+                   days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Air late rate and delivery days by destination region (for re-booked shipments), shrunk towards the
+    network's air figures."""
+    is_air = mode == "air"
+    a_n = np.bincount(region[is_air], n[is_air], minlength=len(geo.REGIONS))
+    a_late = np.bincount(region[is_air], late[is_air], minlength=len(geo.REGIONS))
+    a_days = np.bincount(region[is_air], (days * n)[is_air], minlength=len(geo.REGIONS))
+    air_all = a_late.sum() / max(a_n.sum(), 1.0)
+    air_days_all = a_days.sum() / max(a_n.sum(), 1.0) if a_n.sum() else 2.0
+    air_late_region = (a_late + PRIOR_ORDERS * air_all) / (a_n + PRIOR_ORDERS)
+    air_days_region = (a_days + PRIOR_ORDERS * air_days_all) / (a_n + PRIOR_ORDERS)
+    return air_late_region, air_days_region
+
+
+def calibrate(engine: Any, as_of: date) -> Network:
+    """Learn the network from orders dated strictly before ``as_of``: lanes from the reference window
+    (shrunk towards their region x mode), air by region, then seasonality, costs, road speed, carrier
+    capacity and port delay (see the helpers)."""
+    ref_start, ref_days = _reference_window(engine, as_of)
+    ref = _orders_before(engine, ref_start, as_of).with_columns(
+        (nw.col("promised_days") - nw.col("actual_days")).clip(SLACK_MIN, SLACK_MAX).alias("_slack"),
+        nw.col("distance_km").fill_null(0.0).alias("_dist"),
+    )
+    lanes = _lane_table(engine, ref)
     if lanes.height == 0:
         raise CalibrationError(f"no orders in the reference window {ref_start}..{as_of - timedelta(days=1)}")
     code_idx = {c: i for i, c in enumerate(geo.REGION_CODES)}
@@ -156,30 +201,10 @@ def calibrate(engine: Any, as_of: date) -> Network:
     n = lanes["n"].to_numpy().astype(float)
     late = lanes["late"].to_numpy().astype(float)
     slack = np.column_stack([lanes[f"s{i}"].to_numpy() for i in range(len(SLACK_VALUES))]).astype(float)
-    cats = np.column_stack([lanes[f"c_{c}"].to_numpy() for c in I.CATEGORIES]).astype(float)
-
-    # shrink thin lanes towards their region x mode group
-    group = region * len(MODES) + np.array([MODES.index(m) if m in MODES else 0 for m in mode])
-    g_n = np.bincount(group, n, minlength=len(geo.REGIONS) * len(MODES))
-    g_late = np.bincount(group, late, minlength=g_n.shape[0])
-    g_slack = np.stack([np.bincount(group, slack[:, k], minlength=g_n.shape[0]) for k in range(slack.shape[1])], 1)
-    tot_rate = late.sum() / n.sum()
-    g_rate = (g_late + PRIOR_ORDERS * tot_rate) / (g_n + PRIOR_ORDERS)
-    p_late = (late + PRIOR_ORDERS * g_rate[group]) / (n + PRIOR_ORDERS)
-    g_pmf = (g_slack + 1e-9) / (g_n[:, None] + 1e-9 * slack.shape[1])
-    pmf = (slack + PRIOR_ORDERS * g_pmf[group]) / (n[:, None] + PRIOR_ORDERS)
-    pmf = pmf / pmf.sum(1, keepdims=True)
-
-    # air late rate and days by destination region (for re-booked shipments)
-    is_air = mode == "air"
-    a_n = np.bincount(region[is_air], n[is_air], minlength=len(geo.REGIONS))
-    a_late = np.bincount(region[is_air], late[is_air], minlength=len(geo.REGIONS))
+    cats = np.column_stack([lanes[f"c_{c}"].to_numpy() for c in inputs.CATEGORIES]).astype(float)
+    p_late, pmf = _shrunk_lane_rates(region, mode, n, late, slack)
     days = lanes["days"].to_numpy()
-    a_days = np.bincount(region[is_air], (days * n)[is_air], minlength=len(geo.REGIONS))
-    air_all = a_late.sum() / max(a_n.sum(), 1.0)
-    air_days_all = a_days.sum() / max(a_n.sum(), 1.0) if a_n.sum() else 2.0
-    air_late_region = (a_late + PRIOR_ORDERS * air_all) / (a_n + PRIOR_ORDERS)
-    air_days_region = (a_days + PRIOR_ORDERS * air_days_all) / (a_n + PRIOR_ORDERS)
+    air_late_region, air_days_region = _air_by_region(region, mode, n, late, days)
 
     season_logit, season_se, season_days, peak_logit = _seasonality(engine, as_of, ref_start)
     cost_a, cost_b = _cost_model(engine, ref)
@@ -193,9 +218,9 @@ def calibrate(engine: Any, as_of: date) -> Network:
         cost_mean=lanes["cost"].to_numpy(), dist_mean=lanes["dist"].to_numpy(), weight_mean=lanes["weight"].to_numpy(),
         local_share=lanes["local"].to_numpy() / n, long_share=lanes["long"].to_numpy() / n, slack_pmf=pmf,
         cat_share=cats / n[:, None], season_logit=season_logit, season_se=season_se, season_days=season_days,
-        peak_logit=peak_logit, cost_a=cost_a, cost_b=cost_b, speed_km_day=speed, cap_per_day=cap, mean_per_day_carrier=mean_c,
-        port_delay_days=port_delay, port_source=port_source, air_late_region=air_late_region,
-        air_days_region=air_days_region,
+        peak_logit=peak_logit, cost_a=cost_a, cost_b=cost_b, speed_km_day=speed, cap_per_day=cap,
+        mean_per_day_carrier=mean_c, port_delay_days=port_delay, port_source=port_source,
+        air_late_region=air_late_region, air_days_region=air_days_region,
     )
 
 
@@ -220,7 +245,7 @@ def _seasonality(engine: Any, as_of: date, ref_start: date) -> tuple[np.ndarray,
     mask = _past_episode_mask(as_of)
     if mask is not None:
         lf = lf.filter(~mask)
-    peaks = I.peak_days(lo, as_of)
+    peaks = inputs.peak_days(lo, as_of)
     lf = lf.with_columns(nw.col("order_date").dt.month().alias("_m"),
                          (nw.col("order_date") >= ref_start).alias("_ref"),
                          nw.col("order_date").is_in(peaks).alias("_peak"))
@@ -305,7 +330,7 @@ def _carrier_capacity(engine: Any, as_of: date, carriers: tuple[str, ...]) -> tu
         if v.size:
             span = max((as_of - months_before(as_of, 3)).days, 1)
             mean[i] = max(float(recent["n"].sum()) / span, 1e-3)
-            cap[i] = max(float(np.quantile(v, I.CAPACITY_QUANTILE)), mean[i] * 1.1, 1.0)
+            cap[i] = max(float(np.quantile(v, inputs.CAPACITY_QUANTILE)), mean[i] * 1.1, 1.0)
     return cap, mean
 
 
@@ -321,7 +346,7 @@ def _port_delay(engine: Any, as_of: date) -> tuple[float, str]:
         before = s - timedelta(days=(t - s).days + 1)
         lf = _orders_before(engine, before, t + timedelta(days=1)).filter(nw.col("origin_dc").is_in(lim))
         res = engine.collect(lf.with_columns(
-            nw.col("category").is_in(list(I.IMPORTED_CATEGORIES)).alias("_imp"),
+            nw.col("category").is_in(list(inputs.IMPORTED_CATEGORIES)).alias("_imp"),
             (nw.col("order_date") >= s).alias("_ep")).group_by("_imp", "_ep").agg(
             nw.len().alias("n"), nw.col("actual_days").cast(nw.Float64).mean().alias("d")))
         if res.height < 4 or res["n"].min() < 30:
@@ -330,7 +355,7 @@ def _port_delay(engine: Any, as_of: date) -> tuple[float, str]:
         effects.append((get[(True, True)] - get[(False, True)]) - (get[(True, False)] - get[(False, False)]))
         names.append(e["episode"])
     if not effects:
-        return I.PORT_DELAY_FALLBACK_DAYS, "default"
+        return inputs.PORT_DELAY_FALLBACK_DAYS, "default"
     return max(float(np.mean(effects)), 0.0), ",".join(names)
 
 

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from analytics import geo
-from analytics.scenarios import inputs as I
+from analytics.scenarios import inputs
 from analytics.scenarios.calibrate import REGION_NAT, SLACK_VALUES, Network
 
 N_REGIONS = len(geo.REGIONS)
@@ -74,7 +74,7 @@ def _region_idx(regions: tuple[str, ...] | None) -> np.ndarray:
     return np.array([geo.REGION_CODES.index(r) for r in regions])
 
 
-def _windows(inp: I.ScenarioInputs, start: date) -> dict[str, np.ndarray]:
+def _windows(inp: inputs.ScenarioInputs, start: date) -> dict[str, np.ndarray]:
     """Per-week share of days inside each disruption window, and per-week season month weights."""
     h = inp.days
     day = np.arange(h)
@@ -89,7 +89,7 @@ def _windows(inp: I.ScenarioInputs, start: date) -> dict[str, np.ndarray]:
     month_w = np.zeros((weeks, 13))
     np.add.at(month_w, (wk, months), 1.0)
     month_w /= wdays[:, None]
-    pset = set(I.peak_days(start, start + timedelta(days=h)))
+    pset = set(inputs.peak_days(start, start + timedelta(days=h)))
     peak = np.array([(start + timedelta(days=int(d))) in pset for d in day])
     return {
         "wdays": wdays, "month_w": month_w, "peak": frac(peak),
@@ -141,86 +141,107 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, seed: int = 0,
-             mitigation: Mitigation | None = None) -> SimResult:
-    """Vectorised Monte Carlo of ``inp`` over the calibrated network."""
-    if runs < 1:
-        raise I.ScenarioError("runs must be at least 1")
-    rng = np.random.default_rng(seed)
-    # draws every scenario makes come first, so that two scenarios with the same seed share them
-    # (common random numbers: baseline-vs-scenario differences are not blurred by count noise)
-    z = rng.standard_normal((2, runs, net.n_lanes), dtype=np.float32)
-    eps_std = rng.standard_normal((runs, 3))
-    open_spell = I.OPEN_SPELL_DAYS * np.exp(I.OPEN_SPELL_SIGMA * rng.standard_normal(runs))
-    air_share = rng.uniform(*I.AIR_SHIFT_RANGE, runs)
-    start = inp.start or net.as_of
-    win = _windows(inp, start)
-    L, R, W, H = net.n_lanes, runs, win["wdays"].shape[0], inp.days
-    reg = net.lane_region
-    nat = REGION_NAT[reg]
-    road = net.road_mask()
-    codes = np.array(geo.REGION_CODES)
-    lane_code = codes[reg]
+@dataclass(frozen=True)
+class _Draws:
+    """The draws every scenario makes, first, so that two scenarios with the same seed share them
+    (common random numbers: baseline-vs-scenario differences are not blurred by count noise)."""
 
-    # demand by category -> lane volume multiplier
-    dmult = np.array([1.0 + inp.demand_pct.get(c, 0.0) / 100.0 for c in I.CATEGORIES])
-    vm = net.cat_share @ dmult
-    lam = net.per_day * vm * H  # expected orders per lane over the horizon
+    z: np.ndarray  # [2, R, L] normal scores for the order and late counts
+    eps_std: np.ndarray  # [R, 3] seasonal-offset noise by natural region
+    open_spell: np.ndarray  # [R] days a cut road stays open between cuts
+    air_share: np.ndarray  # [R] share of long-haul road shipments operations re-book on air
 
-    # exposure of road shipments to highway cuts
-    expo = np.where(road, (1 - net.local_share) + net.local_share * I.URBAN_EXPOSURE, 0.0)
-    extra_cost_order = np.zeros(L)
-    forced_air = np.zeros(L)
-    p_lane = net.p_late.copy()
-    pmf = net.slack_pmf
-    cost_lane = net.cost_mean.copy()
-    if mitigation is not None:
-        mreg = np.isin(lane_code, mitigation.regions)
-        if mitigation.kind == "preposition":
-            extra_cost_order = np.where(mreg, I.PREPOSITION_COST_PEN, 0.0)
-        elif mitigation.kind == "air":
-            forced_air = np.where(mreg & road & (net.dist_mean >= I.LOCAL_KM), I.MITIGATION_AIR_SHARE, 0.0)
-        elif mitigation.kind == "carrier":
-            p_lane, pmf, cost_lane = _best_carriers(net, mreg & road)
-        else:
-            raise I.ScenarioError(f"unknown mitigation {mitigation.kind!r}")
+    @classmethod
+    def make(cls, rng: np.random.Generator, runs: int, n_lanes: int) -> _Draws:
+        z = rng.standard_normal((2, runs, n_lanes), dtype=np.float32)
+        eps_std = rng.standard_normal((runs, 3))
+        open_spell = inputs.OPEN_SPELL_DAYS * np.exp(inputs.OPEN_SPELL_SIGMA * rng.standard_normal(runs))
+        air_share = rng.uniform(*inputs.AIR_SHIFT_RANGE, runs)
+        return cls(z, eps_std, open_spell, air_share)
 
-    # --- baseline late probability by lane and week; per-run noise on the seasonal offset ---------
-    s_det = net.season_logit @ win["month_w"].T + net.peak_logit[:, None] * win["peak"][None, :]  # [3, W]
-    s_se = np.sqrt((net.season_se ** 2) @ win["month_w"].T) @ wmean_of(win)  # [3]
-    eps = eps_std * s_se[None, :]  # [R, 3]
-    base_lw = _expit(np.log(p_lane / (1 - p_lane))[:, None] + s_det[nat])  # [L, W]
-    slope_lw = base_lw * (1 - base_lw)
-    days_season = (net.season_days[nat] @ win["month_w"].T)  # [L,W]
 
-    # --- road cuts -------------------------------------------------------------------------------
-    windowed: list[tuple[np.ndarray, np.ndarray]] = []  # (lanes, [R, l, W] survival factors)
-    s_glob = np.ones((R, L))  # survival factor that does not depend on the week
-    extra_days = np.zeros((R, L))  # expected extra days per order, averaged over the horizon
-    affected_p = np.zeros((R, L))
-    shift_air = np.zeros((R, L))  # share of the lane's orders re-booked on air
-    detour_km = np.zeros((R, L))
-    wmean = win["wdays"] / win["wdays"].sum()
-    any_cut_frac = np.zeros((L, W))
+@dataclass(frozen=True)
+class _LaneTerms:
+    """Per-lane late probability, slack distribution and costs, after a mitigation (if any)."""
 
-    cuts: list[tuple[str, tuple[str, ...], float, float]] = []  # name, regions, cut share, detour km
+    p_late: np.ndarray  # [L]
+    pmf: np.ndarray  # [L, K] slack distribution
+    cost: np.ndarray  # [L] base cost per order
+    extra_cost_order: np.ndarray  # [L] mitigation cost per order
+    forced_air: np.ndarray  # [L] share moved to air by the mitigation
+
+    @classmethod
+    def of(cls, net: Network, mitigation: Mitigation | None, lane_code: np.ndarray, road: np.ndarray) -> _LaneTerms:
+        L = net.n_lanes
+        extra_cost_order = np.zeros(L)
+        forced_air = np.zeros(L)
+        p_lane, pmf, cost_lane = net.p_late.copy(), net.slack_pmf, net.cost_mean.copy()
+        if mitigation is not None:
+            mreg = np.isin(lane_code, mitigation.regions)
+            if mitigation.kind == "preposition":
+                extra_cost_order = np.where(mreg, inputs.PREPOSITION_COST_PEN, 0.0)
+            elif mitigation.kind == "air":
+                forced_air = np.where(mreg & road & (net.dist_mean >= inputs.LOCAL_KM), inputs.MITIGATION_AIR_SHARE,
+                                      0.0)
+            elif mitigation.kind == "carrier":
+                p_lane, pmf, cost_lane = _best_carriers(net, mreg & road)
+            else:
+                raise inputs.ScenarioError(f"unknown mitigation {mitigation.kind!r}")
+        return cls(p_lane, pmf, cost_lane, extra_cost_order, forced_air)
+
+
+@dataclass
+class _Effects:
+    """What the disruptions do to each run and lane, accumulated mechanism by mechanism."""
+
+    s_glob: np.ndarray  # [R, L] survival factor (P(not made late)) that does not depend on the week
+    extra_days: np.ndarray  # [R, L] expected extra days per order, averaged over the horizon
+    affected_p: np.ndarray  # [R, L] share of the lane's orders touched by a disruption
+    shift_air: np.ndarray  # [R, L] share of the lane's orders re-booked on air
+    detour_km: np.ndarray  # [R, L] extra km per order
+    any_cut_frac: np.ndarray  # [L, W] share of each week some road of the lane is cut
+    windowed: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (lanes, [R, l, W] survival)
+
+    @classmethod
+    def none(cls, R: int, L: int, W: int) -> _Effects:
+        return cls(np.ones((R, L)), np.zeros((R, L)), np.zeros((R, L)), np.zeros((R, L)), np.zeros((R, L)),
+                   np.zeros((L, W)))
+
+
+def _road_cuts_of(inp: inputs.ScenarioInputs) -> list[tuple[str, tuple[str, ...], float, float]]:
+    """The highway cuts of a scenario: (window name, regions, share of days cut, detour km)."""
+    cuts: list[tuple[str, tuple[str, ...], float, float]] = []
     if inp.blockade_days and inp.blockade_regions:
         cuts.append(("blockade", inp.blockade_regions, inp.blockade_cut_share, 0.0))
     if inp.pan_norte_days:
-        cuts.append(("norte", geo.CORRIDORS["panamericana_norte"], min(inp.pan_norte_days / H, 1.0), 0.0))
+        cuts.append(("norte", geo.CORRIDORS["panamericana_norte"], min(inp.pan_norte_days / inp.days, 1.0), 0.0))
     if inp.central_days:
         cuts.append(("central", geo.CORRIDORS["carretera_central"], 1.0,
-                     I.DETOUR_EXTRA_KM["carretera_central"]))
+                     inputs.DETOUR_EXTRA_KM["carretera_central"]))
+    return cuts
+
+
+def _road_cuts(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInputs, win: dict[str, np.ndarray],
+               draws: _Draws, terms: _LaneTerms, mitigation: Mitigation | None, fx: _Effects) -> None:
+    """Road cuts (blockades, Panamericana Norte, Carretera Central): a road shipment meets a cut and waits
+    for the road to reopen, or takes a detour when one exists and is faster; operations re-book a share of
+    long-haul road shipments on air while roads are cut."""
+    R, H = draws.open_spell.shape[0], inp.days
+    reg, road = net.lane_region, net.road_mask()
+    lane_code = np.array(geo.REGION_CODES)[reg]
+    pmf, wmean = terms.pmf, wmean_of(win)
+    expo = np.where(road, (1 - net.local_share) + net.local_share * inputs.URBAN_EXPOSURE, 0.0)
     # highway days of a long-haul (non-urban) shipment
-    far_km = np.maximum(net.dist_mean - net.local_share * I.LOCAL_KM / 2, 0) / np.maximum(1 - net.local_share, 1e-3)
+    far_km = np.maximum(net.dist_mean - net.local_share * inputs.LOCAL_KM / 2, 0) / np.maximum(
+        1 - net.local_share, 1e-3)
     transit = np.where(road, far_km / net.speed_km_day[reg], 0.0)
-    for name, regions, share, detour in cuts:
+    for name, regions, share, detour in _road_cuts_of(inp):
         sel = np.isin(lane_code, regions) & road & (expo > 0)
         if not sel.any():
             continue
         idx = np.flatnonzero(sel)
         win_w = win[name]  # [W]
-        any_cut_frac[idx] = np.maximum(any_cut_frac[idx], win_w[None, :])
+        fx.any_cut_frac[idx] = np.maximum(fx.any_cut_frac[idx], win_w[None, :])
         uniq = np.array(sorted(set(reg[idx])))
         if share >= 1.0:
             c = np.ones((R, uniq.size))
@@ -228,9 +249,9 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
             wait = np.broadcast_to(0.5 * min(closure_days, H) * np.exp(0.2 * rng.standard_normal((R, 1))),
                                    (R, uniq.size))
         else:
-            k = I.CUT_SHARE_CONCENTRATION
+            k = inputs.CUT_SHARE_CONCENTRATION
             c = rng.beta(max(k * share, 1e-3), max(k * (1 - share), 1e-3), (R, uniq.size))
-            wait = np.clip(c / np.maximum(1 - c, 1e-3) * open_spell[:, None], 0.25, H)
+            wait = np.clip(c / np.maximum(1 - c, 1e-3) * draws.open_spell[:, None], 0.25, H)
         col = np.searchsorted(uniq, reg[idx])
         c_l, wait_l = c[:, col], wait[:, col]  # [R, l]
         if detour > 0:
@@ -239,96 +260,116 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
             q = np.where(use_det, _q_fixed(pmf[idx], np.broadcast_to(det_days, wait_l.shape)),
                          _q_exp(pmf[idx], wait, col))
             mean_extra = np.where(use_det, det_days[None, :], wait_l)
-            detour_km[:, idx] += np.where(use_det, c_l * expo[idx] * (win_w @ wmean) * detour, 0.0)
+            fx.detour_km[:, idx] += np.where(use_det, c_l * expo[idx] * (win_w @ wmean) * detour, 0.0)
         else:
             q = _q_exp(pmf[idx], wait, col)
             mean_extra = wait_l
-        a = air_share[:, None] * net.long_share[idx][None, :] if name != "central" else 0.0 * c_l
-        a = np.maximum(a, shift_air[:, idx])
-        shift_air[:, idx] = a
+        a = draws.air_share[:, None] * net.long_share[idx][None, :] if name != "central" else 0.0 * c_l
+        a = np.maximum(a, fx.shift_air[:, idx])
+        fx.shift_air[:, idx] = a
         # a long-haul trip of T days on an intermittently cut road meets a cut unless the road is
         # open when it sets off and stays open for the whole trip: 1 - (1 - c) exp(-T / open spell)
         ls = net.local_share[idx]
-        meet = 1 - (1 - c_l) * np.exp(-transit[idx][None, :] / open_spell[:, None])
-        hit = ((1 - ls) * meet + ls * I.URBAN_EXPOSURE * c_l) * (1 - a)  # [R, l]
+        meet = 1 - (1 - c_l) * np.exp(-transit[idx][None, :] / draws.open_spell[:, None])
+        hit = ((1 - ls) * meet + ls * inputs.URBAN_EXPOSURE * c_l) * (1 - a)  # [R, l]
         if mitigation is not None and mitigation.kind == "preposition":
-            hit = hit * np.where(np.isin(lane_code[idx], mitigation.regions), I.PREPOSITION_EXPOSURE, 1.0)
-        windowed.append((idx, 1 - hit[:, :, None] * q[:, :, None] * win_w[None, None, :]))
-        extra_days[:, idx] += hit * mean_extra * (win_w @ wmean)
-        affected_p[:, idx] = 1 - (1 - affected_p[:, idx]) * (1 - (hit + a) * (win_w @ wmean))
+            hit = hit * np.where(np.isin(lane_code[idx], mitigation.regions), inputs.PREPOSITION_EXPOSURE, 1.0)
+        fx.windowed.append((idx, 1 - hit[:, :, None] * q[:, :, None] * win_w[None, None, :]))
+        fx.extra_days[:, idx] += hit * mean_extra * (win_w @ wmean)
+        fx.affected_p[:, idx] = 1 - (1 - fx.affected_p[:, idx]) * (1 - (hit + a) * (win_w @ wmean))
 
-    # --- north-coast rain --------------------------------------------------------------------------
-    if inp.nino_intensity:
-        sel = np.isin(lane_code, I.NORTH_COAST) & road
-        idx = np.flatnonzero(sel)
-        if idx.size:
-            hitp = np.clip(I.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rng.uniform(0.7, 1.3, (R, 1)), 0, 1)
-            mwait = (I.RAIN_DELAY_BASE_DAYS + I.RAIN_DELAY_PER_LEVEL * inp.nino_intensity) * np.ones((R, idx.size))
-            q = np.broadcast_to(_q_exp(pmf[idx], mwait[:1]), (R, idx.size))
-            hit = hitp * (1 - shift_air[:, idx])
-            s_glob[:, idx] *= 1 - hit * q * (win["rain"] @ wmean)
-            extra_days[:, idx] += hit * mwait
-            affected_p[:, idx] = 1 - (1 - affected_p[:, idx]) * (1 - hit)
 
-    # --- Callao port -------------------------------------------------------------------------------
-    if inp.callao_days:
-        lim = np.isin(net.lane_dc, [d.dc_id for d in geo.DCS if d.region in ("PE-CAL", "PE-LIM")])
-        imp = net.cat_share[:, [I.CATEGORIES.index(c) for c in I.IMPORTED_CATEGORIES]].sum(1)
-        idx = np.flatnonzero(lim & (imp > 0))
-        if idx.size:
-            m = net.port_delay_days / I.PORT_EXPOSED_SHARE * np.exp(0.25 * rng.standard_normal((R, 1)))
-            q = _q_exp(pmf[idx], np.maximum(m, 1e-3), np.zeros(idx.size, int))
-            m = np.broadcast_to(np.maximum(m, 1e-3), (R, idx.size))
-            hit = I.PORT_EXPOSED_SHARE * imp[idx][None, :] * np.ones((R, 1))
-            windowed.append((idx, 1 - (hit * q)[:, :, None] * win["port"][None, None, :]))
-            extra_days[:, idx] += hit * m * (win["port"] @ wmean)
-            affected_p[:, idx] = 1 - (1 - affected_p[:, idx]) * (1 - hit * (win["port"] @ wmean))
+def _north_coast_rain(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInputs,
+                      win: dict[str, np.ndarray], pmf: np.ndarray, fx: _Effects) -> None:
+    """Rain (El Niño intensity): a chance per road shipment on the north coast of meeting local floods."""
+    if not inp.nino_intensity:
+        return
+    R = fx.s_glob.shape[0]
+    lane_code = np.array(geo.REGION_CODES)[net.lane_region]
+    idx = np.flatnonzero(np.isin(lane_code, inputs.NORTH_COAST) & net.road_mask())
+    if not idx.size:
+        return
+    hitp = np.clip(inputs.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rng.uniform(0.7, 1.3, (R, 1)), 0, 1)
+    mwait = (inputs.RAIN_DELAY_BASE_DAYS + inputs.RAIN_DELAY_PER_LEVEL * inp.nino_intensity) * np.ones((R, idx.size))
+    q = np.broadcast_to(_q_exp(pmf[idx], mwait[:1]), (R, idx.size))
+    hit = hitp * (1 - fx.shift_air[:, idx])
+    fx.s_glob[:, idx] *= 1 - hit * q * (win["rain"] @ wmean_of(win))
+    fx.extra_days[:, idx] += hit * mwait
+    fx.affected_p[:, idx] = 1 - (1 - fx.affected_p[:, idx]) * (1 - hit)
 
-    # --- carrier capacity and backlog ---------------------------------------------------------------
-    C = len(net.carriers)
+
+def _callao_port(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInputs, win: dict[str, np.ndarray],
+                 pmf: np.ndarray, fx: _Effects) -> None:
+    """Callao: imported goods from Lima whose stock is still at the port wait (calibrated on earlier port
+    episodes in the data)."""
+    if not inp.callao_days:
+        return
+    R, wmean = fx.s_glob.shape[0], wmean_of(win)
+    lim = np.isin(net.lane_dc, [d.dc_id for d in geo.DCS if d.region in ("PE-CAL", "PE-LIM")])
+    imp = net.cat_share[:, [inputs.CATEGORIES.index(c) for c in inputs.IMPORTED_CATEGORIES]].sum(1)
+    idx = np.flatnonzero(lim & (imp > 0))
+    if not idx.size:
+        return
+    m = net.port_delay_days / inputs.PORT_EXPOSED_SHARE * np.exp(0.25 * rng.standard_normal((R, 1)))
+    q = _q_exp(pmf[idx], np.maximum(m, 1e-3), np.zeros(idx.size, int))
+    m = np.broadcast_to(np.maximum(m, 1e-3), (R, idx.size))
+    hit = inputs.PORT_EXPOSED_SHARE * imp[idx][None, :] * np.ones((R, 1))
+    fx.windowed.append((idx, 1 - (hit * q)[:, :, None] * win["port"][None, None, :]))
+    fx.extra_days[:, idx] += hit * m * (win["port"] @ wmean)
+    fx.affected_p[:, idx] = 1 - (1 - fx.affected_p[:, idx]) * (1 - hit * (win["port"] @ wmean))
+
+
+def _carrier_backlog(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInputs, vm: np.ndarray,
+                     pmf: np.ndarray, fx: _Effects) -> None:
+    """Capacity: demand above a carrier's capacity builds a FIFO backlog; the mean wait over the horizon
+    is (load/capacity - 1) x horizon / 2."""
+    R, C, H = fx.s_glob.shape[0], len(net.carriers), inp.days
     load = np.bincount(net.lane_carrier, net.per_day * vm, minlength=C)
     base_load = np.bincount(net.lane_carrier, net.per_day, minlength=C)
     load = load * np.where(base_load > 0, net.mean_per_day_carrier / np.maximum(base_load, 1e-9), 1.0)
-    if inp.capacity_pct or inp.demand_pct:
-        cap = net.cap_per_day[None, :] * (1 + inp.capacity_pct / 100.0) * np.exp(
-            I.CAPACITY_SIGMA * rng.standard_normal((R, C)))
-        backlog_wait = np.clip(load[None, :] / np.maximum(cap, 1e-9) - 1.0, 0.0, None) * H / 2.0  # [R, C]
-        wl = backlog_wait[:, net.lane_carrier]
-        cols = np.flatnonzero((wl > 0).any(0))
-        if cols.size:
-            q = _q_fixed(pmf[cols], wl[:, cols])
-            s_glob[:, cols] *= 1 - q
-            extra_days += wl
-            affected_p = 1 - (1 - affected_p) * (1 - (wl > 0))
+    if not (inp.capacity_pct or inp.demand_pct):
+        return
+    cap = net.cap_per_day[None, :] * (1 + inp.capacity_pct / 100.0) * np.exp(
+        inputs.CAPACITY_SIGMA * rng.standard_normal((R, C)))
+    backlog_wait = np.clip(load[None, :] / np.maximum(cap, 1e-9) - 1.0, 0.0, None) * H / 2.0  # [R, C]
+    wl = backlog_wait[:, net.lane_carrier]
+    cols = np.flatnonzero((wl > 0).any(0))
+    if cols.size:
+        q = _q_fixed(pmf[cols], wl[:, cols])
+        fx.s_glob[:, cols] *= 1 - q
+        fx.extra_days += wl
+        fx.affected_p = 1 - (1 - fx.affected_p) * (1 - (wl > 0))
 
-    # --- combine -------------------------------------------------------------------------------------
+
+def _road_late_probability(net: Network, win: dict[str, np.ndarray], p_lane: np.ndarray, eps_std: np.ndarray,
+                           fx: _Effects) -> np.ndarray:
+    """Baseline: each lane's late probability from the reference window, moved by the seasonal offset of the
+    calendar month, with per-run noise on that offset; then the disruptions' survival factors, week by week
+    where they have a window. Returns [R, L]."""
+    nat, wmean = REGION_NAT[net.lane_region], wmean_of(win)
+    s_det = net.season_logit @ win["month_w"].T + net.peak_logit[:, None] * win["peak"][None, :]  # [3, W]
+    s_se = np.sqrt((net.season_se ** 2) @ win["month_w"].T) @ wmean  # [3]
+    eps = eps_std * s_se[None, :]  # [R, 3]
+    base_lw = _expit(np.log(p_lane / (1 - p_lane))[:, None] + s_det[nat])  # [L, W]
+    slope_lw = base_lw * (1 - base_lw)
     p0_mean = (base_lw @ wmean)[None, :] + (slope_lw @ wmean)[None, :] * eps[:, nat]  # [R, L]
-    p_road = 1 - s_glob * (1 - p0_mean)
-    if windowed:
-        U = np.unique(np.concatenate([ix for ix, _ in windowed]))
+    p_road = 1 - fx.s_glob * (1 - p0_mean)
+    if fx.windowed:
+        R, W = eps.shape[0], wmean.shape[0]
+        U = np.unique(np.concatenate([ix for ix, _ in fx.windowed]))
         surv_u = np.ones((R, U.size, W))
-        for ix, fac in windowed:
+        for ix, fac in fx.windowed:
             surv_u[:, np.searchsorted(U, ix), :] *= fac
         p0_u = base_lw[U][None] + slope_lw[U][None] * eps[:, nat[U]][:, :, None]  # [R, U, W]
-        p_road[:, U] = 1 - s_glob[:, U] * (((1 - p0_u) * surv_u) @ wmean)
-    air_p = net.air_late_region[reg]
-    shifted = np.clip(shift_air * (any_cut_frac @ wmean)[None, :] + forced_air[None, :], 0, 1)
-    p_lane_run = (1 - shifted) * p_road + shifted * air_p[None, :]
-    # order counts and late counts: Poisson and binomial draws through their normal approximation
-    # (fast; exact enough for lane totals), clipped to valid ranges
-    n = np.maximum(np.rint(lam[None, :] + np.sqrt(lam)[None, :] * z[0]), 0.0)
-    pc = np.clip(p_lane_run, 0, 1)
-    late = np.clip(np.rint(n * pc + np.sqrt(n * pc * (1 - pc)) * z[1]), 0.0, n)
-    base_days = net.mean_days[None, :] + (days_season @ wmean)[None, :]
-    air_days = net.air_days_region[reg][None, :]
-    days_lane = (1 - shifted) * (base_days + extra_days) + shifted * air_days
-    affected_p = np.clip(1 - (1 - affected_p) * (1 - shifted), 0, 1)
+        p_road[:, U] = 1 - fx.s_glob[:, U] * (((1 - p0_u) * surv_u) @ wmean)
+    return p_road
 
-    onehot = np.zeros((L, N_REGIONS))
-    onehot[np.arange(L), reg] = 1.0
-    nf = n.astype(float)
 
-    # costs (soles over the horizon)
+def _costs(net: Network, inp: inputs.ScenarioInputs, nf: np.ndarray, shifted: np.ndarray, detour_km: np.ndarray,
+           terms: _LaneTerms) -> dict[str, np.ndarray]:
+    """Costs in soles over the horizon, per run: base cost per lane, + mode shift (air instead of road), +
+    detours (extra km), + mitigation costs, + fuel (fuel share of cost x fuel change)."""
+    reg, road, cost_lane = net.lane_region, net.road_mask(), terms.cost
     air_km = net.dist_mean / np.array([geo.ROAD_CIRCUITY[geo.REGIONS[r].natural_region] for r in reg]) + 25.0
     air_cost = net.cost_a["air"] + net.cost_b["air"] * np.maximum(net.weight_mean, 0.5) * air_km
     b_mode = np.array([net.cost_b.get(m, 0.0) for m in net.lane_mode])
@@ -336,16 +377,63 @@ def simulate(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, se
         "base": nf @ cost_lane,
         "mode_shift": (nf * shifted) @ np.where(road, air_cost - cost_lane, 0.0),
         "detour": (nf * detour_km) @ (b_mode * np.maximum(net.weight_mean, 0.5)),
-        "mitigation": nf @ extra_cost_order,
+        "mitigation": nf @ terms.extra_cost_order,
     }
-    fuel_share = np.array([I.FUEL_SHARE.get(m, 0.35) for m in net.lane_mode])
-    fuel_air = I.FUEL_SHARE["air"]
+    fuel_share = np.array([inputs.FUEL_SHARE.get(m, 0.35) for m in net.lane_mode])
+    fuel_air = inputs.FUEL_SHARE["air"]
     fuel_base = nf @ (cost_lane * fuel_share) + (nf * shifted) @ np.where(
-        road, air_cost * fuel_air - cost_lane * fuel_share, 0.0) + cost["detour"] * I.FUEL_SHARE["standard"]
+        road, air_cost * fuel_air - cost_lane * fuel_share, 0.0) + cost["detour"] * inputs.FUEL_SHARE["standard"]
     cost["fuel"] = fuel_base * inp.fuel_pct / 100.0
+    return cost
+
+
+def simulate(net: Network, inp: inputs.ScenarioInputs, runs: int = inputs.DEFAULT_RUNS, seed: int = 0,
+             mitigation: Mitigation | None = None) -> SimResult:
+    """Vectorised Monte Carlo of ``inp`` over the calibrated network: the mechanisms of the module docstring,
+    one helper each, applied in a fixed order (their random draws too, so the same seed gives the same runs)."""
+    if runs < 1:
+        raise inputs.ScenarioError("runs must be at least 1")
+    rng = np.random.default_rng(seed)
+    draws = _Draws.make(rng, runs, net.n_lanes)
+    start = inp.start or net.as_of
+    win = _windows(inp, start)
+    L, R, W, H = net.n_lanes, runs, win["wdays"].shape[0], inp.days
+    reg, road = net.lane_region, net.road_mask()
+    wmean = wmean_of(win)
+    terms = _LaneTerms.of(net, mitigation, np.array(geo.REGION_CODES)[reg], road)
+
+    # demand by category -> lane volume multiplier
+    dmult = np.array([1.0 + inp.demand_pct.get(c, 0.0) / 100.0 for c in inputs.CATEGORIES])
+    vm = net.cat_share @ dmult
+    lam = net.per_day * vm * H  # expected orders per lane over the horizon
+
+    fx = _Effects.none(R, L, W)
+    _road_cuts(rng, net, inp, win, draws, terms, mitigation, fx)
+    _north_coast_rain(rng, net, inp, win, terms.pmf, fx)
+    _callao_port(rng, net, inp, win, terms.pmf, fx)
+    _carrier_backlog(rng, net, inp, vm, terms.pmf, fx)
+
+    p_road = _road_late_probability(net, win, terms.p_late, draws.eps_std, fx)
+    air_p = net.air_late_region[reg]
+    shifted = np.clip(fx.shift_air * (fx.any_cut_frac @ wmean)[None, :] + terms.forced_air[None, :], 0, 1)
+    p_lane_run = (1 - shifted) * p_road + shifted * air_p[None, :]
+    # order counts and late counts: Poisson and binomial draws through their normal approximation
+    # (fast; exact enough for lane totals), clipped to valid ranges
+    n = np.maximum(np.rint(lam[None, :] + np.sqrt(lam)[None, :] * draws.z[0]), 0.0)
+    pc = np.clip(p_lane_run, 0, 1)
+    late = np.clip(np.rint(n * pc + np.sqrt(n * pc * (1 - pc)) * draws.z[1]), 0.0, n)
+    days_season = (net.season_days[REGION_NAT[reg]] @ win["month_w"].T)  # [L, W]
+    base_days = net.mean_days[None, :] + (days_season @ wmean)[None, :]
+    air_days = net.air_days_region[reg][None, :]
+    days_lane = (1 - shifted) * (base_days + fx.extra_days) + shifted * air_days
+    affected_p = np.clip(1 - (1 - fx.affected_p) * (1 - shifted), 0, 1)
+
+    onehot = np.zeros((L, N_REGIONS))
+    onehot[np.arange(L), reg] = 1.0
+    nf = n.astype(float)
     return SimResult(
         runs=R, orders=nf @ onehot, late=late.astype(float) @ onehot, days_sum=(nf * days_lane) @ onehot,
-        cost=cost, revenue_at_risk=late.astype(float) @ net.amount_mean,
+        cost=_costs(net, inp, nf, shifted, fx.detour_km, terms), revenue_at_risk=late.astype(float) @ net.amount_mean,
         affected=(nf * affected_p).sum(1),
         meta={"horizon_days": H, "start": start.isoformat(), "lanes": L},
     )
@@ -365,110 +453,138 @@ def _best_carriers(net: Network, sel: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return p, pmf, cost
 
 
-def simulate_loop(net: Network, inp: I.ScenarioInputs, runs: int = I.DEFAULT_RUNS, seed: int = 0) -> dict[str, list[float]]:
-    """The same model written as a plain per-run, per-lane Python loop (reference and benchmark).
+@dataclass(frozen=True)
+class _LoopModel:
+    """Plain-Python copies of what the per-run loop reads (lists, not arrays)."""
 
-    Covers the baseline, road cuts without detours, rain and fuel; returns per-run late rate for
-    the whole network and the total cost."""
-    if inp.central_days or inp.callao_days or inp.capacity_pct or inp.demand_pct:
-        raise I.ScenarioError("simulate_loop covers baseline, blockades, Panamericana Norte, rain and fuel")
-    rnd = random.Random(seed)
-    start = inp.start or net.as_of
-    win = _windows(inp, start)
-    H = inp.days
-    wdays = [float(x) for x in win["wdays"]]
-    wsum = sum(wdays)
-    wmean = [x / wsum for x in wdays]
-    pmf = net.slack_pmf.tolist()
-    slack = [int(s) for s in SLACK_VALUES]
-    lane_code = [geo.REGION_CODES[r] for r in net.lane_region]
-    nat = [int(REGION_NAT[r]) for r in net.lane_region]
-    road = net.road_mask().tolist()
-    cuts = []
-    if inp.blockade_days and inp.blockade_regions:
-        cuts.append(("blockade", set(inp.blockade_regions), inp.blockade_cut_share))
-    if inp.pan_norte_days:
-        cuts.append(("norte", set(geo.CORRIDORS["panamericana_norte"]), min(inp.pan_norte_days / H, 1.0)))
+    net: Network
+    inp: inputs.ScenarioInputs
+    win: dict[str, np.ndarray]
+    wmean: list[float]
+    pmf: list[list[float]]
+    slack: list[int]
+    lane_code: list[str]
+    nat: list[int]
+    road: list[bool]
+    cuts: list[tuple[str, set[str], float]]  # window name, regions, share of days cut
+    transit: list[float]  # highway days of a long-haul shipment
+    base_lw: list[list[float]]  # [L][W] baseline late probability
+    slope_lw: list[list[float]]
+    s_se: list[float]  # seasonal-offset standard error by natural region
 
-    def q_exp(lane: int, m: float) -> float:
+    @classmethod
+    def of(cls, net: Network, inp: inputs.ScenarioInputs) -> _LoopModel:
+        win = _windows(inp, inp.start or net.as_of)
+        H = inp.days
+        wdays = [float(x) for x in win["wdays"]]
+        wsum = sum(wdays)
+        cuts = []
+        if inp.blockade_days and inp.blockade_regions:
+            cuts.append(("blockade", set(inp.blockade_regions), inp.blockade_cut_share))
+        if inp.pan_norte_days:
+            cuts.append(("norte", set(geo.CORRIDORS["panamericana_norte"]), min(inp.pan_norte_days / H, 1.0)))
+        far_km = np.maximum(net.dist_mean - net.local_share * inputs.LOCAL_KM / 2, 0) / np.maximum(
+            1 - net.local_share, 1e-3)
+        transit = np.where(net.road_mask(), far_km / net.speed_km_day[net.lane_region], 0.0).tolist()
+        s_det = net.season_logit @ win["month_w"].T + net.peak_logit[:, None] * win["peak"][None, :]
+        s_se = np.sqrt((net.season_se ** 2) @ win["month_w"].T) @ wmean_of(win)
+        base = _expit(np.log(net.p_late / (1 - net.p_late))[:, None] + s_det[REGION_NAT[net.lane_region]])
+        return cls(net, inp, win, [x / wsum for x in wdays], net.slack_pmf.tolist(), [int(s) for s in SLACK_VALUES],
+                   [geo.REGION_CODES[r] for r in net.lane_region], [int(REGION_NAT[r]) for r in net.lane_region],
+                   net.road_mask().tolist(), cuts, transit, base.tolist(), (base * (1 - base)).tolist(),
+                   [float(s_se[k]) for k in range(3)])
+
+    def q_exp(self, lane: int, m: float) -> float:
+        """P(an exponential wait of mean ``m`` makes an on-time order of this lane late)."""
         num = den = 0.0
-        for s, p in zip(slack, pmf[lane]):
+        for s, p in zip(self.slack, self.pmf[lane]):
             if s >= 0:
                 den += p
                 num += p * math.exp(-(s + 0.5) / max(m, 1e-6))
         return num / den if den > 0 else 0.0
 
-    def poisson(lam: float) -> int:  # Knuth for small, normal approximation for large
-        if lam < 30:
-            el, k, p = math.exp(-lam), 0, 1.0
-            while True:
-                p *= rnd.random()
-                if p <= el:
-                    return k
-                k += 1
-        return max(0, int(round(rnd.gauss(lam, math.sqrt(lam)))))
+    def lane_late_p(self, rnd: random.Random, lane: int, eps: list[float], open_spell: float, air_share: float,
+                    rain_hit: float, cut_draw: dict[tuple[str, int], tuple[float, float]]) -> float:
+        """One run's late probability of one lane: baseline, road cuts (drawn once per run and region into
+        ``cut_draw``), rain, and the share re-booked on air."""
+        net, inp, nweeks = self.net, self.inp, len(self.wmean)
+        expo = ((1 - net.local_share[lane]) + net.local_share[lane] * inputs.URBAN_EXPOSURE) if self.road[lane] \
+            else 0.0
+        surv_w = [1.0] * nweeks
+        shift = 0.0
+        for name, regs, share in self.cuts:
+            if self.lane_code[lane] not in regs or not self.road[lane] or expo <= 0:
+                continue
+            key = (name, int(net.lane_region[lane]))
+            if key not in cut_draw:
+                k = inputs.CUT_SHARE_CONCENTRATION
+                c = rnd.betavariate(max(k * share, 1e-3), max(k * (1 - share), 1e-3)) if share < 1 else 1.0
+                wait = min(max(c / max(1 - c, 1e-3) * open_spell, 0.25), inp.days)
+                cut_draw[key] = (c, wait)
+            c, wait = cut_draw[key]
+            a = max(air_share * float(net.long_share[lane]), shift)
+            shift = a
+            q = self.q_exp(lane, wait)
+            ls = float(net.local_share[lane])
+            meet = 1 - (1 - c) * math.exp(-self.transit[lane] / open_spell)
+            hit = ((1 - ls) * meet + ls * inputs.URBAN_EXPOSURE * c) * (1 - a)
+            for w in range(nweeks):
+                surv_w[w] *= 1 - hit * q * float(self.win[name][w])
+        if inp.nino_intensity and self.lane_code[lane] in inputs.NORTH_COAST and self.road[lane]:
+            q = self.q_exp(lane, inputs.RAIN_DELAY_BASE_DAYS + inputs.RAIN_DELAY_PER_LEVEL * inp.nino_intensity)
+            for w in range(nweeks):
+                surv_w[w] *= 1 - min(max(rain_hit, 0), 1) * (1 - shift) * q
+        p_road = 0.0
+        for w in range(nweeks):
+            p0 = self.base_lw[lane][w] + self.slope_lw[lane][w] * eps[self.nat[lane]]
+            p_road += self.wmean[w] * (1 - (1 - p0) * surv_w[w])
+        shifted = 0.0
+        if self.road[lane] and shift > 0:
+            for w in range(nweeks):
+                shifted += self.wmean[w] * max(
+                    [float(self.win[nm][w]) for nm, regs, _ in self.cuts if self.lane_code[lane] in regs], default=0.0)
+            shifted *= shift
+        return (1 - shifted) * p_road + shifted * float(net.air_late_region[net.lane_region[lane]])
 
-    far_km = np.maximum(net.dist_mean - net.local_share * I.LOCAL_KM / 2, 0) / np.maximum(1 - net.local_share, 1e-3)
-    transit = np.where(net.road_mask(), far_km / net.speed_km_day[net.lane_region], 0.0).tolist()
-    s_det = net.season_logit @ win["month_w"].T + net.peak_logit[:, None] * win["peak"][None, :]
-    s_se = np.sqrt((net.season_se ** 2) @ win["month_w"].T) @ wmean_of(win)
-    base = _expit(np.log(net.p_late / (1 - net.p_late))[:, None] + s_det[REGION_NAT[net.lane_region]])
-    base_lw, slope_lw = base.tolist(), (base * (1 - base)).tolist()
+
+def _poisson(rnd: random.Random, lam: float) -> int:
+    """Knuth's method for small means, the normal approximation for large ones."""
+    if lam < 30:
+        el, k, p = math.exp(-lam), 0, 1.0
+        while True:
+            p *= rnd.random()
+            if p <= el:
+                return k
+            k += 1
+    return max(0, int(round(rnd.gauss(lam, math.sqrt(lam)))))
+
+
+def simulate_loop(net: Network, inp: inputs.ScenarioInputs, runs: int = inputs.DEFAULT_RUNS,
+                  seed: int = 0) -> dict[str, list[float]]:
+    """The same model written as a plain per-run, per-lane Python loop (reference and benchmark).
+
+    Covers the baseline, road cuts without detours, rain and fuel; returns per-run late rate for
+    the whole network and the total cost."""
+    if inp.central_days or inp.callao_days or inp.capacity_pct or inp.demand_pct:
+        raise inputs.ScenarioError("simulate_loop covers baseline, blockades, Panamericana Norte, rain and fuel")
+    rnd = random.Random(seed)
+    model = _LoopModel.of(net, inp)
     out_rate, out_cost = [], []
     for _ in range(runs):
-        eps = [rnd.gauss(0, 1) * float(s_se[k]) for k in range(3)]
-        open_spell = I.OPEN_SPELL_DAYS * math.exp(I.OPEN_SPELL_SIGMA * rnd.gauss(0, 1))
-        air_share = rnd.uniform(*I.AIR_SHIFT_RANGE)
-        rain_hit = I.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rnd.uniform(0.7, 1.3)
+        eps = [rnd.gauss(0, 1) * model.s_se[k] for k in range(3)]
+        open_spell = inputs.OPEN_SPELL_DAYS * math.exp(inputs.OPEN_SPELL_SIGMA * rnd.gauss(0, 1))
+        air_share = rnd.uniform(*inputs.AIR_SHIFT_RANGE)
+        rain_hit = inputs.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rnd.uniform(0.7, 1.3)
         cut_draw: dict[tuple[str, int], tuple[float, float]] = {}
         tot_n = tot_late = 0
         tot_cost = 0.0
         for lane in range(net.n_lanes):
-            expo = ((1 - net.local_share[lane]) + net.local_share[lane] * I.URBAN_EXPOSURE) if road[lane] else 0.0
-            surv_w = [1.0] * len(wdays)
-            shift = 0.0
-            cut_frac = 0.0
-            for name, regs, share in cuts:
-                if lane_code[lane] not in regs or not road[lane] or expo <= 0:
-                    continue
-                key = (name, int(net.lane_region[lane]))
-                if key not in cut_draw:
-                    k = I.CUT_SHARE_CONCENTRATION
-                    c = rnd.betavariate(max(k * share, 1e-3), max(k * (1 - share), 1e-3)) if share < 1 else 1.0
-                    wait = min(max(c / max(1 - c, 1e-3) * open_spell, 0.25), H)
-                    cut_draw[key] = (c, wait)
-                c, wait = cut_draw[key]
-                a = max(air_share * float(net.long_share[lane]), shift)
-                shift = a
-                q = q_exp(lane, wait)
-                ls = float(net.local_share[lane])
-                meet = 1 - (1 - c) * math.exp(-transit[lane] / open_spell)
-                hit = ((1 - ls) * meet + ls * I.URBAN_EXPOSURE * c) * (1 - a)
-                for w in range(len(wdays)):
-                    f = float(win[name][w])
-                    surv_w[w] *= 1 - hit * q * f
-                    cut_frac = max(cut_frac, f)
-            if inp.nino_intensity and lane_code[lane] in I.NORTH_COAST and road[lane]:
-                m = I.RAIN_DELAY_BASE_DAYS + I.RAIN_DELAY_PER_LEVEL * inp.nino_intensity
-                q = q_exp(lane, m)
-                for w in range(len(wdays)):
-                    surv_w[w] *= 1 - min(max(rain_hit, 0), 1) * (1 - shift) * q
-            p_road = 0.0
-            for w in range(len(wdays)):
-                p0 = base_lw[lane][w] + slope_lw[lane][w] * eps[nat[lane]]
-                p_road += wmean[w] * (1 - (1 - p0) * surv_w[w])
-            shifted = 0.0
-            if road[lane] and shift > 0:
-                for w in range(len(wdays)):
-                    shifted += wmean[w] * max([float(win[nm][w]) for nm, regs, _ in cuts if lane_code[lane] in regs],
-                                              default=0.0)
-                shifted *= shift
-            p = (1 - shifted) * p_road + shifted * float(net.air_late_region[net.lane_region[lane]])
-            n = poisson(float(net.per_day[lane]) * H)
+            p = model.lane_late_p(rnd, lane, eps, open_spell, air_share, rain_hit, cut_draw)
+            n = _poisson(rnd, float(net.per_day[lane]) * inp.days)
             late = sum(1 for _ in range(n) if rnd.random() < p)
             tot_n += n
             tot_late += late
-            tot_cost += n * float(net.cost_mean[lane]) * (1 + I.FUEL_SHARE.get(str(net.lane_mode[lane]), 0.35)
+            tot_cost += n * float(net.cost_mean[lane]) * (1 + inputs.FUEL_SHARE.get(str(net.lane_mode[lane]), 0.35)
                                                           * inp.fuel_pct / 100.0)
         out_rate.append(tot_late / max(tot_n, 1))
         out_cost.append(tot_cost)

@@ -1,7 +1,7 @@
-"""Marketing segments: RFM-style customer features, K-means, named segments (issue 4).
+"""Marketing segments: RFM-style customer features, K-means, named segments.
 
 ``cli(args)`` is the ``python app.py segments`` entry point; the page uses ``segment`` and
-``movement`` from ``analytics.segments.service``.
+``movement`` from ``analytics.segments.segmentation``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from analytics.segments.features import SegmentInputError, customer_features
 from analytics.segments.model import K_MAX, K_MIN, SegmentModel, suggest_k
 from analytics.segments.naming import NAMES, name_segments
-from analytics.segments.service import SegmentParams, SegmentResult, members_csv, movement, segment
+from analytics.segments.segmentation import SegmentParams, SegmentResult, members_csv, movement, segment
 
 
 def cli(args: Any) -> int:

@@ -19,7 +19,7 @@ from analytics import storage
 from analytics.engine.polars_engine import PolarsEngine
 from analytics.segments.features import SegmentInputError
 from analytics.segments.model import SILHOUETTE_SAMPLE
-from analytics.segments.service import SegmentParams, segment_one_k
+from analytics.segments.segmentation import SegmentParams, segment_one_k
 
 
 def write_export(path: Path, customer_ids: pl.Series, segments: list[str]) -> None:

@@ -1,8 +1,9 @@
-"""Sustainable, ethical sourcing for a Lima fine-dining kitchen (issue 8).
+"""Sustainable, ethical sourcing for a Lima fine-dining kitchen.
 
-Submodules: ``catalog`` (real ingredients, origins, vocabularies, emission factors), ``generate``
-(demo suppliers), ``schemas`` (table schemas), ``scoring`` (transparent score, CO2e), ``ranking``
-(weighted ranking, Pareto front, menu mode), ``model`` (Keras score model; TensorFlow is imported
-only inside its train/load functions), ``service`` (what the callbacks call).
+Submodules: ``ingredients`` (real ingredients, origins, vocabularies, emission factors),
+``demo_suppliers`` (demo suppliers), ``schemas`` (table schemas), ``sustainability`` (transparent score,
+CO2e), ``ranking`` (weighted ranking, Pareto front, menu mode), ``model`` (Keras score model; TensorFlow
+is imported only inside its train/load functions), ``shortlist`` (what the callbacks call: ranked
+shortlists, CSV, menu plans).
 Importing this package is cheap: it imports no submodule.
 """

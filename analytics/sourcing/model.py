@@ -23,7 +23,8 @@ import numpy as np
 import polars as pl
 
 from analytics import artifacts, geo, storage
-from analytics.sourcing.catalog import (
+from analytics.datadir import SOURCING_MODEL, SOURCING_PREDICTIONS, DataDir
+from analytics.sourcing.ingredients import (
     AUDIT_SECTIONS,
     CERTIFICATION_IDS,
     INGREDIENT_BY_ID,
@@ -31,12 +32,12 @@ from analytics.sourcing.catalog import (
     MODES,
     PRACTICE_IDS,
 )
-from analytics.sourcing.scoring import score_components
+from analytics.sourcing.sustainability import score_components
 
 Progress = Callable[[str, float], None]
 
-MODEL_FILE = "sourcing_score.keras"
-PREDICTIONS_FILE = "sourcing_score_predictions.json"
+MODEL_FILE = SOURCING_MODEL
+PREDICTIONS_FILE = SOURCING_PREDICTIONS
 FEATURE_VERSION = 1
 SEED = 8
 TEST_SHARE = 0.25
@@ -221,7 +222,7 @@ def train_sourcing_model(data_dir: Path, progress: Progress | None = None,
     Writes ``models/sourcing_score.keras`` (+ manifest) and ``models/sourcing_score_predictions.json``
     (+ manifest): the predicted score of every supplier whose audit is incomplete.
     """
-    from analytics.training import SkipTraining
+    from analytics.model_card import SkipTraining
 
     report = progress or (lambda label, frac: None)
     data_dir = Path(data_dir)
@@ -242,8 +243,8 @@ def train_sourcing_model(data_dir: Path, progress: Progress | None = None,
     metrics = evaluate(est, test, baseline)
     metrics["baseline_mean_score"] = round(baseline, 3)
     report("sourcing: saving", 0.8)
-    models = data_dir / "models"
-    path = models / MODEL_FILE
+    layout = DataDir(data_dir)
+    path = layout.sourcing_model
     fingerprint = artifacts.frame_fingerprint(storage.load_table(data_dir, "sourcing_suppliers").frame)
     params = {"estimator": est.get_params(), "feature_names": feature_names(), "feature_version": FEATURE_VERSION,
               "train_suppliers": len(train_ids), "test_suppliers": len(test_ids), "train_rows": int(X.shape[0]),
@@ -257,7 +258,7 @@ def train_sourcing_model(data_dir: Path, progress: Progress | None = None,
     pred_map = {sid: round(float(p), 3) for sid, p in zip(incomplete["supplier_id"].to_list(), preds, strict=True)}
     artifacts.save({"model_sha256": manifest["sha256"], "suppliers_fingerprint": fingerprint,
                     "baseline": round(baseline, 3), "predictions": pred_map},
-                   models / PREDICTIONS_FILE, fmt="json", data_fingerprint=fingerprint,
+                   layout.sourcing_predictions, fmt="json", data_fingerprint=fingerprint,
                    params={"model_sha256": manifest["sha256"]})
     report("sourcing: done", 1.0)
     return {"sourcing_score": {
@@ -283,11 +284,12 @@ def load_predictions(data_dir: Path, suppliers: pl.DataFrame | None = None) -> t
     Raises PredictionsUnavailable when there are none or they belong to other supplier data, and
     artifacts.ArtifactHashError when a file was altered.
     """
-    path = Path(data_dir) / "models" / PREDICTIONS_FILE
+    layout = DataDir(Path(data_dir))
+    path = layout.sourcing_predictions
     if not path.exists():
         raise PredictionsUnavailable("the sourcing model is not trained (run `python app.py train`)")
     payload = artifacts.load(path)
-    model_path = Path(data_dir) / "models" / MODEL_FILE
+    model_path = layout.sourcing_model
     artifacts.verify(model_path, payload.get("model_sha256"))
     if suppliers is not None and payload.get("suppliers_fingerprint") != artifacts.frame_fingerprint(suppliers):
         raise PredictionsUnavailable("the sourcing model was trained on other supplier data (run `python app.py train`)")

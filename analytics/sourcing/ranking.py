@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -214,63 +215,56 @@ class MenuPlan:
     rejected: list[dict] = field(default_factory=list)
 
 
-def menu_plan(scored: pl.DataFrame, menu: MenuInput, weights: Mapping[str, object] | None = None,
-              current: Mapping[str, str] | None = None) -> MenuPlan:
-    """Current footprint and cost of a menu vs the best alternative supplier set under the weights.
+def _current_supplier(grp: pl.DataFrame, ingredient_id: str, current: Mapping[str, str]) -> dict[str, Any]:
+    """The ingredient's current supplier: the one named in ``current``, else the incumbent, else the last ranked."""
+    cur_id = current.get(ingredient_id)
+    if cur_id is None:
+        inc = grp.filter(pl.col("is_incumbent"))
+        cur_id = inc.get_column("supplier_id")[0] if inc.height else grp.get_column("supplier_id")[-1]
+    cur_rows = grp.filter(pl.col("supplier_id") == cur_id)
+    if cur_rows.height == 0:
+        raise SourcingInputError(f"current supplier {cur_id!r} does not supply {ingredient_id}")
+    return cur_rows.row(0, named=True)
 
-    Current: each ingredient bought from its current supplier (``current`` or the ``is_incumbent``
-    one). Alternative: the ingredient's suppliers in rank order, each filled up to its monthly
-    capacity until the kg are covered; kg no supplier can cover stay with the current supplier
-    (``shortfall_kg``). Savings are current − alternative (positive = the alternative saves).
-    """
-    if not menu.accepted:
-        raise SourcingInputError("the menu has no valid lines (ingredient and kg per month > 0)")
-    ings = [m.ingredient_id for m in menu.accepted]
-    ranked = rank_suppliers(scored, weights, ings)
-    cur_map = dict(current or {})
-    lines, alloc = [], []
-    for m in menu.accepted:
-        grp = ranked.filter(pl.col("ingredient_id") == m.ingredient_id)
-        cur_id = cur_map.get(m.ingredient_id)
-        if cur_id is None:
-            inc = grp.filter(pl.col("is_incumbent"))
-            cur_id = inc.get_column("supplier_id")[0] if inc.height else grp.get_column("supplier_id")[-1]
-        cur_rows = grp.filter(pl.col("supplier_id") == cur_id)
-        if cur_rows.height == 0:
-            raise SourcingInputError(f"current supplier {cur_id!r} does not supply {m.ingredient_id}")
-        cur = cur_rows.row(0, named=True)
-        need = m.kg_month
-        alt_cost = alt_co2 = alt_score_kg = 0.0
-        for r in grp.iter_rows(named=True):
-            if need <= 1e-9:
-                break
-            take = min(need, float(r["capacity_kg_month"]))
-            need -= take
-            alt_cost += take * r["price_pen_kg"]
-            alt_co2 += take * r["co2e_kg_per_kg"]
-            alt_score_kg += take * r["sustainability_score"]
-            alloc.append({"ingredient_id": m.ingredient_id, "supplier_id": r["supplier_id"], "name": r["name"],
-                          "region": r["region"], "rank": r["rank"], "kg_month": take,
-                          "price_pen_kg": r["price_pen_kg"], "co2e_kg_per_kg": r["co2e_kg_per_kg"],
-                          "sustainability_score": r["sustainability_score"], "cost_pen": take * r["price_pen_kg"],
-                          "co2e_kg": take * r["co2e_kg_per_kg"]})
-        shortfall = max(0.0, need)
-        if shortfall > 0:  # nobody else can supply it: it stays with the current supplier
-            alt_cost += shortfall * cur["price_pen_kg"]
-            alt_co2 += shortfall * cur["co2e_kg_per_kg"]
-            alt_score_kg += shortfall * cur["sustainability_score"]
-        cur_cost = m.kg_month * cur["price_pen_kg"]
-        cur_co2 = m.kg_month * cur["co2e_kg_per_kg"]
-        lines.append({
-            "ingredient_id": m.ingredient_id, "kg_month": m.kg_month,
-            "current_supplier_id": cur["supplier_id"], "current_name": cur["name"],
-            "current_cost_pen": cur_cost, "current_co2e_kg": cur_co2,
-            "current_score": cur["sustainability_score"],
-            "alt_cost_pen": alt_cost, "alt_co2e_kg": alt_co2, "alt_score": alt_score_kg / m.kg_month,
-            "saving_pen": cur_cost - alt_cost, "saving_co2e_kg": cur_co2 - alt_co2, "shortfall_kg": shortfall,
-        })
-    lines_df = pl.DataFrame(lines)
-    alloc_df = pl.DataFrame(alloc)
+
+def _menu_line(grp: pl.DataFrame, m: MenuLine, cur: dict[str, Any],
+               alloc: list[dict[str, Any]]) -> dict[str, Any]:
+    """One menu line: the ingredient's suppliers in rank order, each filled up to its monthly capacity until
+    the kg are covered (allocations appended to ``alloc``); kg nobody can cover stay with the current supplier."""
+    need = m.kg_month
+    alt_cost = alt_co2 = alt_score_kg = 0.0
+    for r in grp.iter_rows(named=True):
+        if need <= 1e-9:
+            break
+        take = min(need, float(r["capacity_kg_month"]))
+        need -= take
+        alt_cost += take * r["price_pen_kg"]
+        alt_co2 += take * r["co2e_kg_per_kg"]
+        alt_score_kg += take * r["sustainability_score"]
+        alloc.append({"ingredient_id": m.ingredient_id, "supplier_id": r["supplier_id"], "name": r["name"],
+                      "region": r["region"], "rank": r["rank"], "kg_month": take,
+                      "price_pen_kg": r["price_pen_kg"], "co2e_kg_per_kg": r["co2e_kg_per_kg"],
+                      "sustainability_score": r["sustainability_score"], "cost_pen": take * r["price_pen_kg"],
+                      "co2e_kg": take * r["co2e_kg_per_kg"]})
+    shortfall = max(0.0, need)
+    if shortfall > 0:  # nobody else can supply it: it stays with the current supplier
+        alt_cost += shortfall * cur["price_pen_kg"]
+        alt_co2 += shortfall * cur["co2e_kg_per_kg"]
+        alt_score_kg += shortfall * cur["sustainability_score"]
+    cur_cost = m.kg_month * cur["price_pen_kg"]
+    cur_co2 = m.kg_month * cur["co2e_kg_per_kg"]
+    return {
+        "ingredient_id": m.ingredient_id, "kg_month": m.kg_month,
+        "current_supplier_id": cur["supplier_id"], "current_name": cur["name"],
+        "current_cost_pen": cur_cost, "current_co2e_kg": cur_co2,
+        "current_score": cur["sustainability_score"],
+        "alt_cost_pen": alt_cost, "alt_co2e_kg": alt_co2, "alt_score": alt_score_kg / m.kg_month,
+        "saving_pen": cur_cost - alt_cost, "saving_co2e_kg": cur_co2 - alt_co2, "shortfall_kg": shortfall,
+    }
+
+
+def _menu_totals(lines_df: pl.DataFrame) -> dict[str, float]:
+    """Monthly totals of the menu, current against alternative; scores weighted by kg."""
     kg = float(lines_df["kg_month"].sum())
     totals = {
         "kg_month": kg,
@@ -284,4 +278,26 @@ def menu_plan(scored: pl.DataFrame, menu: MenuInput, weights: Mapping[str, objec
     totals["saving_pen"] = totals["current_cost_pen"] - totals["alt_cost_pen"]
     totals["saving_co2e_kg"] = totals["current_co2e_kg"] - totals["alt_co2e_kg"]
     totals["shortfall_kg"] = float(lines_df["shortfall_kg"].sum())
-    return MenuPlan(lines_df, alloc_df, totals, list(menu.rejected))
+    return totals
+
+
+def menu_plan(scored: pl.DataFrame, menu: MenuInput, weights: Mapping[str, object] | None = None,
+              current: Mapping[str, str] | None = None) -> MenuPlan:
+    """Current footprint and cost of a menu vs the best alternative supplier set under the weights.
+
+    Current: each ingredient bought from its current supplier (``current`` or the ``is_incumbent``
+    one). Alternative: the ingredient's suppliers in rank order, each filled up to its monthly
+    capacity until the kg are covered; kg no supplier can cover stay with the current supplier
+    (``shortfall_kg``). Savings are current − alternative (positive = the alternative saves).
+    """
+    if not menu.accepted:
+        raise SourcingInputError("the menu has no valid lines (ingredient and kg per month > 0)")
+    ranked = rank_suppliers(scored, weights, [m.ingredient_id for m in menu.accepted])
+    cur_map = dict(current or {})
+    lines: list[dict[str, Any]] = []
+    alloc: list[dict[str, Any]] = []
+    for m in menu.accepted:
+        grp = ranked.filter(pl.col("ingredient_id") == m.ingredient_id)
+        lines.append(_menu_line(grp, m, _current_supplier(grp, m.ingredient_id, cur_map), alloc))
+    lines_df = pl.DataFrame(lines)
+    return MenuPlan(lines_df, pl.DataFrame(alloc), _menu_totals(lines_df), list(menu.rejected))

@@ -1,12 +1,12 @@
-"""Schemas of the sourcing tables (registered in analytics.schemas.SCHEMAS)."""
+"""Schemas of the sourcing tables (``SOURCING_SCHEMAS``; analytics.schemas puts them in ``SCHEMAS``)."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from analytics.geo import REGION_CODES
-from analytics.schemas import Column, TableSchema, register
-from analytics.sourcing.catalog import INGREDIENT_IDS, MODES
+from analytics.sourcing.ingredients import INGREDIENT_IDS, MODES
+from analytics.table_schema import Column, TableSchema
 
 
 def _nonneg(c: pl.Expr) -> pl.Expr:
@@ -80,6 +80,3 @@ SOURCING_SUPPLIERS = TableSchema(
 )
 
 SOURCING_SCHEMAS: tuple[TableSchema, ...] = (SOURCING_INGREDIENTS, SOURCING_SUPPLIERS)
-
-for _schema in SOURCING_SCHEMAS:
-    register(_schema)

@@ -1,14 +1,14 @@
-"""Schemas of the traceability tables (registered in analytics.schemas.SCHEMAS)."""
+"""Schemas of the traceability tables (``TRACEABILITY_SCHEMAS``; analytics.schemas puts them in ``SCHEMAS``)."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from analytics.schemas import TS, Column, TableSchema, register
+from analytics.table_schema import TS, Column, TableSchema
 
 _HASH_RE = r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$"
 
-TRACE_EVENTS = register(TableSchema(
+TRACE_EVENTS = TableSchema(
     "trace_events",
     (
         Column("event_key", pl.String, doc="Row key of the stored event (EV-... generated, IM-... imported)"),
@@ -28,9 +28,9 @@ TRACE_EVENTS = register(TableSchema(
     doc="EPCIS 2.0 events of agro lots, each anchored by its CBV 2.0 hash in the Merkle log",
     date_column="event_time",
     primary_key=("event_key",),
-))
+)
 
-TRACE_ITEMS = register(TableSchema(
+TRACE_ITEMS = TableSchema(
     "trace_items",
     (
         Column("event_key", pl.String),
@@ -44,9 +44,9 @@ TRACE_ITEMS = register(TableSchema(
         Column("party", pl.String, nullable=True, doc="Source/destination (Digital Link of a GLN)"),
     ),
     doc="Lots, pallets and parties each EPCIS event mentions (derived from the events)",
-))
+)
 
-TRACE_LOTS = register(TableSchema(
+TRACE_LOTS = TableSchema(
     "trace_lots",
     (
         Column("lot_code", pl.String),
@@ -64,4 +64,6 @@ TRACE_LOTS = register(TableSchema(
     ),
     doc="Agro lots (blueberries, avocados, grapes, asparagus, mango, coffee, cacao, quinoa)",
     primary_key=("gtin", "lot_code"),
-))
+)
+
+TRACEABILITY_SCHEMAS: tuple[TableSchema, ...] = (TRACE_EVENTS, TRACE_ITEMS, TRACE_LOTS)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from analytics import storage
+from analytics.datadir import DataDir
 from ledger_client import epcis
 from ledger_client.gs1 import normalise_identifier, parse_digital_link
 from ledger_client.log import MerkleLog
@@ -44,7 +45,8 @@ ITEM_COLUMNS = {
 
 
 def ledger_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "ledger"
+    """The local Merkle log the store anchors events in (``DataDir.ledger``)."""
+    return DataDir(Path(data_dir)).ledger
 
 
 def _short(value: str | None) -> str | None:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from analytics import geo
-from analytics.generate import ARCHETYPES, generate_dataset
+from analytics.demo_orders import ARCHETYPES, generate_dataset
 from analytics.schemas import SCHEMAS
 
 

@@ -140,7 +140,7 @@ def test_live_section_layout():
 
 def test_refresh_callback_reads_shared_state(filled, settings, tmp_path):
     from callbacks import live as cb
-    from callbacks.runtime import configure
+    from web.runtime import configure
 
     store, now, _ = filled
     configure(settings.replace(cache_dir=tmp_path))  # the store lives in tmp_path / "live"

@@ -11,7 +11,7 @@ from tests.conftest import free_port
 
 @pytest.mark.browser
 def test_logistics_page(dash_duo, trained_dir, tmp_path, app_factory, browser_errors):
-    from analytics.settings import Settings
+    from web.settings import Settings
 
     data = tmp_path / "data"  # private copy: the retrain below rewrites the models
     shutil.copytree(trained_dir, data, ignore=shutil.ignore_patterns(".cache"))
@@ -30,7 +30,7 @@ def test_logistics_page(dash_duo, trained_dir, tmp_path, app_factory, browser_er
     dash_duo.wait_for_contains_text("#logistics-card", "ROC AUC", timeout=30)
     assert "metric=late_rate" in dash_duo.driver.current_url
     assert "mode=standard" in dash_duo.driver.current_url
-    # the retrain button drives a background callback; its work (train_in_subprocess) is tested without
-    # a browser in test_models.py::test_retrain_runs_in_a_fresh_process (a browser retrain took ~110 s here)
+    # the retrain button drives a background callback; its work (train_all with the logistics trainer) is tested
+    # without a browser in test_models.py::test_retrain_trains_logistics_with_progress (a browser retrain took ~110 s)
     assert dash_duo.find_element("#logistics-retrain").is_enabled()
     assert browser_errors(dash_duo) == []

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from analytics import artifacts
+from analytics.datadir import LOGISTICS_REPORT, DataDir
 from analytics.logistics import features as lf
 from analytics.logistics import load_models, score
 from analytics.logistics.model import expected_calibration_error
@@ -62,7 +63,7 @@ def test_artifact_roundtrip_and_tampering(tmp_path: Path):
 
 def test_wrong_hash_model_refused(trained_dir: Path, tmp_path: Path):
     models = tmp_path / "models"
-    shutil.copytree(trained_dir / "models", models)
+    shutil.copytree(DataDir(trained_dir).models, models)
     load_models(models)  # intact copy loads
     meta = json.loads((models / "logistics" / "logistics_meta.json").read_text())
     name = "late_risk_gbm.skops" if meta["late_risk"] == "gbm" else "late_risk_net.keras"
@@ -84,7 +85,7 @@ def test_wrong_hash_model_refused(trained_dir: Path, tmp_path: Path):
 # ---- model card contract ----------------------------------------------------------------------
 
 def test_model_card_contract_and_targets(trained_dir: Path):
-    card = json.loads((trained_dir / "models" / "model_card.json").read_text())
+    card = json.loads(DataDir(trained_dir).model_card.read_text())
     assert {"late_risk", "delivery_days", "data_fingerprint", "created_at", "version"} <= set(card)
     lr, dd = card["late_risk"], card["delivery_days"]
     assert set(lr) == {"roc_auc", "pr_auc", "brier", "ece", "features", "model", "test_period"}
@@ -98,7 +99,7 @@ def test_model_card_contract_and_targets(trained_dir: Path):
     assert 0.0 < lr["brier"] < 0.16 and lr["pr_auc"] > 0.45
     assert not set(lr["features"]) & set(lf.LEAKY_COLUMNS)
     assert card["data_fingerprint"].startswith("sha256:")
-    report = json.loads((trained_dir / "models" / "logistics" / "logistics_report.json").read_text())
+    report = json.loads((DataDir(trained_dir).logistics_models / LOGISTICS_REPORT).read_text())
     assert set(report["candidates"]) == {"gbm", "keras"}  # both competed on validation months
     assert report["chosen"] in lr["model"].lower() or report["chosen"] == "gbm"
     assert report["periods"]["validation"] == ["2024-01-01", "2024-07-01"]
@@ -111,7 +112,7 @@ def test_no_leaky_column_reaches_the_model(trained_dir: Path):
     feats = lf.build_features(orders)
     assert list(feats.columns) == list(lf.FEATURES)
     assert not set(feats.columns) & set(lf.LEAKY_COLUMNS)
-    models = load_models(trained_dir / "models")
+    models = load_models(DataDir(trained_dir).models)
     base = models.late_risk.predict_proba(orders)
     days = models.delivery_days.predict(orders)
     rng = np.random.default_rng(0)
@@ -133,7 +134,7 @@ def test_no_leaky_column_reaches_the_model(trained_dir: Path):
 
 def test_calibration_on_held_back_months(trained_dir: Path):
     orders = _test_orders(trained_dir)
-    p = load_models(trained_dir / "models").late_risk.predict_proba(orders)
+    p = load_models(DataDir(trained_dir).models).late_risk.predict_proba(orders)
     y = orders["is_late"].cast(pl.Int8).to_numpy()
     assert expected_calibration_error(y, p, 10) <= 0.03
     assert abs(p.mean() - y.mean()) < 0.02  # the mean prediction matches the late share (≈19%)
@@ -145,7 +146,7 @@ def test_calibration_on_held_back_months(trained_dir: Path):
 
 def test_p90_coverage_holds_on_held_back_months(trained_dir: Path):
     orders = _test_orders(trained_dir)
-    pred = load_models(trained_dir / "models").delivery_days.predict(orders)
+    pred = load_models(DataDir(trained_dir).models).delivery_days.predict(orders)
     a = orders["actual_days"].to_numpy()
     covered = a <= pred["p90_days"].to_numpy()
     assert 0.87 <= covered.mean() <= 0.93
@@ -159,7 +160,7 @@ def test_p90_coverage_holds_on_held_back_months(trained_dir: Path):
 
 def test_batch_score_matches_models(trained_dir: Path):
     orders = _orders(trained_dir).sample(3000, seed=1)
-    models = load_models(trained_dir / "models")
+    models = load_models(DataDir(trained_dir).models)
     s = score(models, orders, batch=700)
     assert s.height == 3000
     assert np.allclose(s["late_risk"].to_numpy(), models.late_risk.predict_proba(orders))
@@ -171,7 +172,7 @@ def test_batch_score_matches_models(trained_dir: Path):
 
 def test_explain_reasons_are_real_contributions(trained_dir: Path):
     orders = _test_orders(trained_dir)
-    models = load_models(trained_dir / "models")
+    models = load_models(DataDir(trained_dir).models)
     risky = orders.filter(pl.col("carrier") == "Rápido Inca").head(200)
     risk, reasons = models.late_risk.explain(risky)
     assert np.allclose(risk, models.late_risk.predict_proba(risky))
@@ -220,21 +221,22 @@ def test_keras_net_save_load_safe_mode(demo_dir: Path, tmp_path: Path):
         KerasLateRiskNet.load(tmp_path, "net", {**hashes, "net.keras": "f" * 64})
 
 
-def test_retrain_runs_in_a_fresh_process(tmp_path: Path):
-    """What the Retrain button runs: training in a new interpreter (forked background processes
-    deadlock in Polars/OpenMP), progress relayed line by line, models swapped in whole."""
-    from analytics.generate import generate_dataset
-    from analytics.logistics.train import train_in_subprocess
+def test_retrain_trains_logistics_with_progress(tmp_path: Path):
+    """What the Retrain button runs in its background job (a spawned process): the logistics trainer through
+    train_all, progress reported in order, the merged model card written, models swapped in whole."""
+    from analytics.demo_orders import generate_dataset
+    from analytics.logistics.train import train
+    from analytics.training import train_all
 
     d = tmp_path / "small"
     generate_dataset(d, n_orders=12_000, seed=5)
     seen: list[tuple[str, float]] = []
-    card = train_in_subprocess(d, lambda label, frac: seen.append((label, frac)))
+    card = train_all(d, lambda label, frac: seen.append((label, frac)), trainers=[train])
     assert set(card) >= {"late_risk", "delivery_days", "data_fingerprint", "created_at", "version"}
     fracs = [f for _, f in seen]
     assert fracs == sorted(fracs) and fracs[-1] == 1.0 and len(seen) >= 8
     assert any("Keras" in label for label, _ in seen)
-    models = load_models(d / "models")
+    models = load_models(DataDir(d).models)
     assert models.late_risk.predict_proba(_orders(d).head(10)).shape == (10,)
-    assert not list((d / "models").glob("logistics.tmp-*"))  # the staging folder was swapped in
+    assert not list(DataDir(d).models.glob("logistics.tmp-*"))  # the staging folder was swapped in
     assert (d / "logistics_scores.parquet").exists()

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from analytics.datadir import LOGISTICS_REPORT, DataDir
 from analytics.logistics import queries as lq
 from callbacks import logistics as cb
 from components import logistics as view
@@ -127,19 +128,19 @@ def test_export_contains_all_filtered_rows(lrt, trained_dir: Path):
 
 def test_model_panel_shows_the_card(lrt, trained_dir: Path):
     table, calib, roc, imp = cb.update_model_panel(0, "en", "light")
-    card = json.loads((trained_dir / "models" / "model_card.json").read_text())
+    card = json.loads(DataDir(trained_dir).model_card.read_text())
     assert f"{card['late_risk']['roc_auc']:.3f}" in str(table)
     assert f"{card['late_risk']['roc_auc']:.3f}" in roc.layout.title.text
-    rep = json.loads((trained_dir / "models" / "logistics" / "logistics_report.json").read_text())
+    rep = json.loads((DataDir(trained_dir).logistics_models / LOGISTICS_REPORT).read_text())
     assert list(calib.data[1].x) == pytest.approx(rep["calibration"]["predicted"])
     assert max(imp.data[0].x) == pytest.approx(max(rep["importance"].values()))
 
 
 def test_untrained_data_dir_explains(settings):
-    from callbacks.runtime import configure
+    from web.runtime import configure
 
     configure(settings)  # the shared demo dataset has no logistics models
-    if (settings.data_dir / "models" / "logistics").exists():
+    if DataDir(settings.data_dir).logistics_models.exists():
         pytest.skip("another test trained in the shared demo dir")
     _, _, rows, status = cb.update_view(START, END, None, None, None, None, "risk", 0, "es", "light")
     assert rows == [] and "python app.py train" in str(status)
@@ -147,8 +148,8 @@ def test_untrained_data_dir_explains(settings):
 
 def test_non_peru_data_gets_a_ranking(trained_dir: Path, tmp_path: Path):
     """Imported (DataCo-like) orders: state names, US, no distances → rescored, ranking not map."""
-    from analytics.settings import Settings
-    from callbacks.runtime import configure
+    from web.runtime import configure
+    from web.settings import Settings
 
     d = tmp_path / "data"
     shutil.copytree(trained_dir, d, ignore=shutil.ignore_patterns(".cache", "logistics_scores.parquet"))
@@ -166,10 +167,10 @@ def test_non_peru_data_gets_a_ranking(trained_dir: Path, tmp_path: Path):
 
 
 def test_default_import_path_has_no_tensorflow_or_spark():
-    code = ("import sys, app; from analytics.settings import Settings; "
+    code = ("import sys, app; from web.settings import Settings; "
             "a = app.create_app(Settings(data_dir='/nonexistent', live=False, demo_feed=False, "
             "cache_dir='/tmp/chasqui-lg-imports')); import pages.logistics, callbacks.logistics, analytics.logistics; "
-            "import analytics.logistics.train, analytics.logistics.scoring, analytics.logistics.queries; "
+            "import analytics.logistics.train, analytics.logistics.scores_table, analytics.logistics.queries; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'pyspark') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

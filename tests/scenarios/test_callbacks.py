@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 
+import dash
 import pytest
 
 import callbacks.scenarios as cb
-from analytics.scenarios import ScenarioInputs
-from callbacks.runtime import configure
+from analytics.scenarios import ScenarioError, ScenarioInputs, ScenarioOutcome
+from web.runtime import configure
 
 BLOCKADE = (["PE-PUN", "PE-CUS"], 30, 0, 0, 0, 0, 10, 0, "electronics", 0, 8)
 
@@ -25,6 +26,17 @@ def test_simulate_scenario_callback(rt):
     assert result["inputs"]["blockade_regions"] == ["PE-CUS", "PE-PUN"]
     assert query == "?blockade_days=30&fuel_pct=10&blockade_regions=PE-CUS%2CPE-PUN"
     assert ScenarioInputs.from_query(query) == ScenarioInputs.from_dict(result["inputs"])
+    # the stored result is the outcome's JSON (same keys as ever), and reads back to the same outcome
+    assert list(result) == ["inputs", "baseline", "scenario", "delta", "tornado", "mitigations", "meta"]
+    assert list(result["meta"]) == ["as_of", "start", "days", "runs", "seed", "lanes", "baseline_source",
+                                    "port_calibration", "notes", "reference_window", "elapsed_s"]
+    assert isinstance(result["meta"]["as_of"], str) and len(result["meta"]["reference_window"]) == 2
+    outcome = ScenarioOutcome.from_dict(result)
+    assert outcome.to_dict() == result and outcome.meta.as_of.isoformat() == result["meta"]["as_of"]
+    assert outcome.scenario.by_region["PE-PUN"].late_rate.p50 == result["scenario"]["by_region"]["PE-PUN"]["late_rate"]["p50"]
+    for forged in (None, {}, {**result, "meta": {"as_of": "yesterday"}}, {**result, "baseline": []}):
+        with pytest.raises(ScenarioError):
+            ScenarioOutcome.from_dict(forged)
     # the figure shows the result's numbers: Puno's scenario bar is its P50
     scen = next(tr for tr in fig.data if tr.name == "Scenario")
     i = list(scen.x).index("PE-PUN")
@@ -105,6 +117,38 @@ def test_page_layout_tolerates_unknown_keys_and_reads_url(settings, app_factory)
     from components import ids
 
     assert find(layout, ids.SCENARIOS_BLOCK_DAYS).value == 25
-    assert find(layout, ids.SCENARIOS_BLOCK_REGIONS).value == ["PE-PUN"]
     assert find(layout, ids.SCENARIOS_FUEL).value == 0
+    # the layout keeps region codes by shape; the options callback (on load) keeps the known ones only
+    regions = find(layout, ids.SCENARIOS_BLOCK_REGIONS)
+    assert regions.value == ["PE-PUN", "PE-BAD"] and regions.options == []
+    opts = cb.control_options("es", regions.value, find(layout, ids.SCENARIOS_DEMAND_CAT).value,
+                              find(layout, ids.SCENARIOS_HORIZON).value)
+    assert opts[2] == ["PE-PUN"]
     assert page.layout() is not None  # Dash builds the validation layout with no arguments
+
+
+def test_control_options_come_from_analytics():
+    from analytics import geo
+    from analytics.scenarios import CATEGORIES, DEFAULT_HORIZON, HORIZONS, presets
+
+    preset_opts, region_opts, regions, cat_opts, cat, horizon_opts, horizon = cb.control_options(
+        "es", ["PE-CUS", "<SCRIPT>"], "toys", 12)
+    assert [o["value"] for o in preset_opts] == list(presets()) and len(preset_opts) == 6
+    assert [o["value"] for o in region_opts] == list(geo.REGION_CODES) and len(region_opts) == 25
+    assert next(o["label"] for o in region_opts if o["value"] == "PE-PUN") == "PE-PUN · Puno"
+    assert regions == ["PE-CUS"]
+    assert [o["value"] for o in cat_opts] == list(CATEGORIES) and cat is dash.no_update
+    assert [o["value"] for o in horizon_opts] == list(HORIZONS) and horizon is dash.no_update
+    # values analytics knows stay as they are (no update: no second simulation); unknown ones are replaced
+    _, _, regions, _, cat, _, horizon = cb.control_options("es", ["PE-CUS"], "caviar", 5)
+    assert regions is dash.no_update and cat == CATEGORIES[0] and horizon == DEFAULT_HORIZON
+    _, _, regions, _, cat, _, horizon = cb.control_options("en", None, None, None)
+    assert regions == [] and cat == CATEGORIES[0] and horizon == DEFAULT_HORIZON
+
+
+def test_layout_reads_demand_and_horizon_from_the_url():
+    from components import scenarios as ui
+
+    assert ui.url_controls({"blockade_regions": "PE-PUN,PE-PUN,<b>", "demand_toys": "20", "horizon_weeks": "4"}) == (
+        ["PE-PUN"], "toys", 4)
+    assert ui.url_controls({"demand_<x>": "1", "horizon_weeks": "x"}) == ([], None, None)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from analytics import geo
+from analytics.datadir import DataDir
 from analytics.scenarios import (
     COST_PARTS,
     ScenarioError,
@@ -34,7 +35,7 @@ SOUTH = ("PE-APU", "PE-ARE", "PE-CUS", "PE-ICA", "PE-PUN")
 def engine(settings):
     from analytics.engine import make_engine
 
-    return make_engine(settings)
+    return make_engine(settings.engine_config())
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,17 @@ def test_cli_prints_one_json_line(writable_demo_dir, capsys):
     assert d["runs"] == 400 and d["seed"] == 3
 
 
+def test_cli_hypothetical_preset_json_keys(writable_demo_dir, capsys):
+    """A hypothetical preset (no episode to backtest): the scenario's uplift over business as usual."""
+    assert cli(Namespace(data_dir=writable_demo_dir, preset="central-closure-2w", json=True, runs=200, seed=1)) == 0
+    d = json.loads(capsys.readouterr().out.strip())
+    assert list(d) == ["preset", "regions", "late_rate_uplift_p10", "late_rate_uplift_p50", "late_rate_uplift_p90",
+                       "runs", "seed", "cost_pen", "revenue_at_risk_pen", "orders_affected"]
+    assert d["preset"] == "central-closure-2w" and d["runs"] == 200 and d["seed"] == 1
+    assert d["late_rate_uplift_p10"] <= d["late_rate_uplift_p50"] <= d["late_rate_uplift_p90"]
+    assert d["late_rate_uplift_p50"] > 0 and d["cost_pen"] > 0  # two weeks without the Carretera Central
+
+
 def test_cli_unknown_preset_and_missing_data(tmp_path, writable_demo_dir):
     with pytest.raises(ScenarioError, match="unknown preset"):
         cli(Namespace(data_dir=writable_demo_dir, preset="nope", json=True, runs=10, seed=0))
@@ -81,9 +93,9 @@ def test_cli_unknown_preset_and_missing_data(tmp_path, writable_demo_dir):
 
 def test_simulator_never_reads_the_generator():
     src = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "analytics" / "scenarios").glob("*.py"))
-    assert "analytics.generate" not in src and "CUT_SHARE = {" not in src
-    code = ("import sys, analytics.scenarios as s, analytics.scenarios.service, analytics.scenarios.simulate;"
-            "print('analytics.generate' in sys.modules, 'pyspark' in sys.modules, 'tensorflow' in sys.modules)")
+    assert "analytics.demo_orders" not in src and "CUT_SHARE = {" not in src
+    code = ("import sys, analytics.scenarios as s, analytics.scenarios.planner, analytics.scenarios.simulate;"
+            "print('analytics.demo_orders' in sys.modules, 'pyspark' in sys.modules, 'tensorflow' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert res.stdout.strip() == "False False False"
@@ -120,13 +132,13 @@ def test_zero_change_reproduces_baseline_within_mc_error(engine, settings):
     o = run_scenario(engine, ScenarioInputs(), runs=1000, seed=0, with_tornado=False, with_mitigations=False,
                      cache_dir=settings.cache_dir)
     for k in ("late_rate", "avg_days", "cost_pen", "orders_affected"):
-        assert o.delta[k]["p10"] == o.delta[k]["p90"] == 0.0
+        assert getattr(o.delta, k).p10 == getattr(o.delta, k).p90 == 0.0
     # an independent set of runs (another seed) lands inside the baseline band
     net = network(engine, cache_dir=settings.cache_dir)
     other = simulate(net, ScenarioInputs(), runs=1000, seed=99)
-    b = o.baseline["late_rate"]
-    assert b["p10"] <= float(np.median(other.late_rate())) <= b["p90"]
-    assert abs(float(np.median(other.late_rate())) - b["p50"]) < 0.25 * (b["p90"] - b["p10"])
+    b = o.baseline.late_rate
+    assert b.p10 <= float(np.median(other.late_rate())) <= b.p90
+    assert abs(float(np.median(other.late_rate())) - b.p50) < 0.25 * (b.p90 - b.p10)
 
 
 def test_baseline_forecast_matches_what_happened(engine, settings):
@@ -136,7 +148,7 @@ def test_baseline_forecast_matches_what_happened(engine, settings):
                      with_mitigations=False, cache_dir=settings.cache_dir)
     observed, n = observed_late_share(engine, geo.REGION_CODES, start, start + timedelta(days=55))
     assert n > 1000
-    assert abs(o.baseline["late_rate"]["p50"] - observed) < 0.03
+    assert abs(o.baseline.late_rate.p50 - observed) < 0.03
 
 
 def test_costs_add_up(net):
@@ -169,14 +181,14 @@ def test_vectorised_matches_plain_loop(net):
 def test_mitigations_and_tornado(engine, settings):
     inp = ScenarioInputs(blockade_regions=("PE-PUN", "PE-CUS", "PE-APU"), blockade_days=40, fuel_pct=10)
     o = run_scenario(engine, inp, runs=400, cache_dir=settings.cache_dir)
-    assert o.tornado[0]["driver"] == "blockade" and o.tornado[0]["late_rate_pp"] > 1
-    fuel = next(d for d in o.tornado if d["driver"] == "fuel")
-    assert fuel["late_rate_pp"] == 0 and fuel["cost_pen"] > 0
-    kinds = {m["kind"]: m for m in o.mitigations}
+    assert o.tornado[0].driver == "blockade" and o.tornado[0].late_rate_pp > 1
+    fuel = next(d for d in o.tornado if d.driver == "fuel")
+    assert fuel.late_rate_pp == 0 and fuel.cost_pen > 0
+    kinds = {m.kind: m for m in o.mitigations}
     assert set(kinds) == {"preposition", "air", "carrier"}
-    assert set(kinds["air"]["regions"]) <= set(inp.blockade_regions)
-    assert kinds["preposition"]["late_rate_pp"]["p50"] < 0 and kinds["preposition"]["cost_pen"]["p50"] > 0
-    assert kinds["air"]["late_rate_pp"]["p50"] < 0 and kinds["air"]["cost_pen"]["p50"] > 0
+    assert set(kinds["air"].regions) <= set(inp.blockade_regions)
+    assert kinds["preposition"].late_rate_pp.p50 < 0 and kinds["preposition"].cost_pen.p50 > 0
+    assert kinds["air"].late_rate_pp.p50 < 0 and kinds["air"].cost_pen.p50 > 0
 
 
 def test_inputs_validation_and_url_roundtrip():
@@ -213,11 +225,10 @@ class _FakeModels:
 def test_trained_delay_model_is_used_only_when_it_did_not_see_the_future(engine, writable_demo_dir, tmp_path,
                                                                          monkeypatch):
     import analytics.logistics as logistics
-    from analytics.engine import make_engine
-    from analytics.settings import Settings
+    from analytics.engine import EngineConfig, make_engine
 
-    (writable_demo_dir / "models").mkdir(exist_ok=True)
-    eng = make_engine(Settings(data_dir=writable_demo_dir, live=False, demo_feed=False))
+    DataDir(writable_demo_dir).models.mkdir(exist_ok=True)
+    eng = make_engine(EngineConfig(writable_demo_dir))
     fake = _FakeModels("2024-12-31")
     monkeypatch.setattr(logistics, "load_models", lambda d: fake)
     # as of the end of the data: the model is allowed; its calendar features replace the seasonality

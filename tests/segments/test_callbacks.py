@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from analytics.engine.polars_engine import PolarsEngine
-from analytics.segments.service import SegmentParams, segment
+from analytics.segments.segmentation import SegmentParams, segment
 from components import segments as view
 
 

@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 from analytics.segments.features import SegmentInputError, features_from_frame
 from analytics.segments.model import SegmentModel, SweepPoint, check_k, design_matrix, suggest_k, sweep
 from analytics.segments.naming import name_segments
-from analytics.segments.service import SegmentParams, Sweep, members_csv, summarize
+from analytics.segments.segmentation import SegmentParams, Sweep, members_csv, summarize
 from tests.segments.conftest import make_orders
 
 END = date(2024, 12, 31)

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from analytics.engine.polars_engine import PolarsEngine
-from analytics.segments.service import SegmentParams, segment_one_k
+from analytics.segments.segmentation import SegmentParams, segment_one_k
 
 SEEDS = (0, 1, 2)
 

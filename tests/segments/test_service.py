@@ -10,7 +10,7 @@ import pytest
 
 from analytics.engine.polars_engine import PolarsEngine
 from analytics.segments.features import SegmentInputError
-from analytics.segments.service import SegmentParams, movement, page_view, run_sweep, segment
+from analytics.segments.segmentation import SegmentParams, movement, page_view, run_sweep, segment
 
 
 def test_sweep_is_cached_by_inputs(demo_dir, tmp_path):

@@ -18,7 +18,7 @@ def suppliers(demo_dir: Path) -> pl.DataFrame:
 
 @pytest.fixture(scope="session")
 def scored(suppliers: pl.DataFrame) -> pl.DataFrame:
-    from analytics.sourcing.scoring import attach_scores, score_components
+    from analytics.sourcing.sustainability import attach_scores, score_components
 
     return attach_scores(score_components(suppliers), None)
 

@@ -9,18 +9,22 @@ from pathlib import Path
 import polars as pl
 import pytest
 from dash import no_update
+from dash.exceptions import PreventUpdate
 
 from analytics import storage
-from analytics.settings import Settings
-from analytics.sourcing.scoring import score_components
+from analytics.sourcing.ranking import CRITERIA, DEFAULT_WEIGHTS
+from analytics.sourcing.sustainability import score_components
 from callbacks import sourcing as cb
-from callbacks.runtime import configure
 from components import sourcing as view
 from components.i18n import current_lang
+from web.runtime import configure
+from web.settings import Settings
+
+W = cb.weight_slider_ids()  # what Dash passes for the sliders' ids: one per criterion, in the ranking's order
 
 
 def test_ingredient_names_cover_the_catalogue() -> None:
-    from analytics.sourcing.catalog import INGREDIENT_BY_ID, INGREDIENT_IDS
+    from analytics.sourcing.ingredients import INGREDIENT_BY_ID, INGREDIENT_IDS
 
     assert tuple(view.INGREDIENTS) == INGREDIENT_IDS
     for k, (es, en) in view.INGREDIENTS.items():
@@ -30,7 +34,7 @@ def test_ingredient_names_cover_the_catalogue() -> None:
 
 def test_ranking_all_weight_on_price(rt, suppliers: pl.DataFrame) -> None:
     rows, breakdown, map_fig, pareto, status, query = cb.update_ranking(
-        ["cacao", "maca"], 0, 100, 0, 0, 0, "es", "light")
+        ["cacao", "maca"], [0, 100, 0, 0], W, 0, "es", "light")
     n = suppliers.filter(pl.col("ingredient_id").is_in(["cacao", "maca"])).height
     assert len(rows) == n
     assert query == {"ing": "cacao,maca", "w": "0,100,0,0", "minq": ""}
@@ -60,7 +64,7 @@ def test_ranking_all_weight_on_price(rt, suppliers: pl.DataFrame) -> None:
 
 
 def test_ranking_co2e_and_english(rt, demo_dir: Path) -> None:
-    rows, *_rest, status, _q = cb.update_ranking(["paiche"], 40, 30, 20, 10, 0, "en", "dark")
+    rows, *_rest, status, _q = cb.update_ranking(["paiche"], [40, 30, 20, 10], W, 0, "en", "dark")
     scored = score_components(storage.load_table(demo_dir, "sourcing_suppliers").frame)
     by_id = dict(zip(scored["supplier_id"], scored["co2e_kg_per_kg"], strict=True))
     for r in rows:
@@ -72,25 +76,47 @@ def test_ranking_co2e_and_english(rt, demo_dir: Path) -> None:
 
 
 def test_ranking_bad_input(rt) -> None:
-    out = cb.update_ranking([], 40, 30, 20, 10, 0, "es", "light")
+    out = cb.update_ranking([], [40, 30, 20, 10], W, 0, "es", "light")
     assert out[0] == [] and "al menos un insumo" in str(out[4]) and out[5] is no_update
-    out = cb.update_ranking(["cacao"], 0, 0, 0, 0, 0, "en", "light")
+    out = cb.update_ranking(["cacao"], [0, 0, 0, 0], W, 0, "en", "light")
     assert out[0] == [] and "at least one weight" in str(out[4])
-    out = cb.update_ranking(["cacao", "caviar"], 10, 0, 0, 0, 0, "en", "light")
+    out = cb.update_ranking(["cacao", "caviar"], [10, 0, 0, 0], W, 0, "en", "light")
     assert "unknown ingredient" in str(out[4])
-    out = cb.update_ranking(["cacao"], "lots", 0, 0, 0, 0, "en", "light")
+    out = cb.update_ranking(["cacao"], ["lots", 0, 0, 0], W, 0, "en", "light")
     assert "not a number" in str(out[4])
+    forged = [*W[:3], {"type": W[0]["type"], "criterion": "caviar"}]
+    out = cb.update_ranking(["cacao"], [10, 0, 0, 0], forged, 0, "en", "light")
+    assert out[0] == [] and "unknown criterion: 'caviar'" in str(out[4])
+    out = cb.update_ranking(["cacao"], [10, 0, 0], W, 0, "en", "light")
+    assert out[0] == [] and "one value per criterion" in str(out[4])
+    with pytest.raises(PreventUpdate):  # the sliders are not built yet: nothing to rank with
+        cb.update_ranking(["cacao"], [], [], 0, "en", "light")
+
+
+def test_weight_sliders_follow_the_ranking_criteria() -> None:
+    def sliders(children) -> list[tuple[dict, float]]:
+        return [(div.children[1].id, div.children[1].value) for div in children]
+
+    from_url = sliders(cb.weight_sliders([0, 100, 0, 0], "en"))
+    assert [sid for sid, _ in from_url] == W and [v for _, v in from_url] == [0, 100, 0, 0]
+    assert [div.children[0].children for div in cb.weight_sliders(None, "en")] == [
+        "Sustainability", "Price", "Reliability", "Distance"]
+    for url in (None, [10, 20], [10, 20, 30, 400], "40,30,20,10"):  # absent, too few, out of range, not parsed
+        assert [v for _, v in sliders(cb.weight_sliders(url, "es"))] == [DEFAULT_WEIGHTS[c] for c in CRITERIA]
+    for c in CRITERIA:  # every criterion has a slider label and a breakdown label in both languages
+        for lang in ("es", "en"):
+            assert view.TEXT[lang][f"w.{c}"] and view.TEXT[lang][f"c.{c}"]
 
 
 def test_min_quality_filters(rt, suppliers: pl.DataFrame) -> None:
-    rows, *_ = cb.update_ranking(["cafe"], 40, 30, 20, 10, 75, "es", "light")
+    rows, *_ = cb.update_ranking(["cafe"], [40, 30, 20, 10], W, 75, "es", "light")
     expected = suppliers.filter((pl.col("ingredient_id") == "cafe") & (pl.col("quality_score") >= 75)).height
     assert len(rows) == expected > 0
     assert all(r["quality_score"] >= 75 for r in rows)
 
 
 def test_export_shortlist(rt) -> None:
-    data, status = cb.export_shortlist(1, ["cacao", "quinoa"], 0, 0, 100, 0, 0, "3")
+    data, status = cb.export_shortlist(1, ["cacao", "quinoa"], [0, 0, 100, 0], W, 0, "3")
     assert status is no_update and data["filename"] == "chasqui_sourcing_shortlist.csv"
     rows = list(csv.DictReader(io.StringIO(data["content"])))
     assert len(rows) == 6
@@ -98,14 +124,14 @@ def test_export_shortlist(rt) -> None:
         ("cacao", 1), ("cacao", 2), ("cacao", 3), ("quinoa", 1), ("quinoa", 2), ("quinoa", 3)]
     cacao = [float(r["on_time_rate"]) for r in rows[:3]]
     assert cacao == sorted(cacao, reverse=True)  # all weight on reliability
-    _data, err = cb.export_shortlist(1, ["cacao"], 0, 0, 100, 0, 0, "99")
+    _data, err = cb.export_shortlist(1, ["cacao"], [0, 0, 100, 0], W, 0, "99")
     assert _data is no_update and "1 to 50" in str(err)
 
 
 def test_menu_mode_numbers(rt, demo_dir: Path) -> None:
     rows = [{"ingredient_id": "cacao", "kg_month": 40}, {"ingredient_id": "paiche", "kg_month": 120},
             {"ingredient_id": "caviar", "kg_month": 3}]
-    out = cb.update_menu(rows, None, 100, 0, 0, 0, 0, "es")
+    out = cb.update_menu(rows, None, [100, 0, 0, 0], W, 0, "es")
     text = str(out)
     scored = score_components(storage.load_table(demo_dir, "sourcing_suppliers").frame)
     inc = {r["ingredient_id"]: r for r in scored.filter(pl.col("is_incumbent")).iter_rows(named=True)}
@@ -116,7 +142,7 @@ def test_menu_mode_numbers(rt, demo_dir: Path) -> None:
     assert fmt.soles(current_cost) in text
     assert f"{fmt.number(current_co2e, 1)} kg" in text
     assert "Fila 3: unknown ingredient 'caviar'" in text
-    empty = cb.update_menu([{"ingredient_id": None, "kg_month": None}], None, 1, 0, 0, 0, 0, "en")
+    empty = cb.update_menu([{"ingredient_id": None, "kg_month": None}], None, [1, 0, 0, 0], W, 0, "en")
     assert "no valid rows" in str(empty)
 
 
@@ -128,7 +154,7 @@ def test_add_menu_row() -> None:
 def test_with_trained_model_incomplete_audits_use_it(trained: tuple[Path, dict]) -> None:
     d, _ = trained
     configure(Settings(data_dir=d, live=False, demo_feed=False))
-    rows, *_rest, status, _q = cb.update_ranking(["paiche", "trucha", "cacao"], 40, 30, 20, 10, 0, "es", "light")
+    rows, *_rest, status, _q = cb.update_ranking(["paiche", "trucha", "cacao"], [40, 30, 20, 10], W, 0, "es", "light")
     assert status is None
     sources = {r["source"] for r in rows}
     assert sources == {"auditoría", "modelo"}
@@ -138,8 +164,12 @@ def test_layout_reads_the_url(settings, app_factory) -> None:
     assert current_lang() == "es"
     lay = view.layout(ing="maca,unknown,cafe", w="10,20,30,40", minq="60")
     text = str(lay)
-    assert "['maca', 'cafe']" in text and "value=10" in text and "value=40" in text and "value=60" in text
-    assert view.parse_weights("1,2") == view.DEFAULT_WEIGHTS and view.parse_weights("0,0,0,0") == view.DEFAULT_WEIGHTS
+    assert "['maca', 'cafe']" in text and "data=[10, 20, 30, 40]" in text and "value=60" in text
+    # the URL's weights become the sliders' values once the page builds them (one per criterion)
+    assert [div.children[1].value for div in cb.weight_sliders([10, 20, 30, 40], "es")] == [10, 20, 30, 40]
+    assert view.parse_weights("1,2") == [1, 2]  # shape only: weight_sliders knows how many criteria there are
+    for bad in ("0,0,0,0", "1,x", "1,200", ",".join(["1"] * 40), None):
+        assert view.parse_weights(bad) is None
     assert view.parse_ingredients("nope") == list(view.DEFAULT_INGREDIENTS)
     import dash
 

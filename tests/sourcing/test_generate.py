@@ -8,14 +8,14 @@ import polars as pl
 import pytest
 
 from analytics import geo, storage
-from analytics.generate import EXTENSIONS
+from analytics.demo_orders import extensions
 from analytics.schemas import SCHEMAS
-from analytics.sourcing.catalog import INGREDIENT_BY_ID, INGREDIENT_IDS
-from analytics.sourcing.generate import build_suppliers, generate_suppliers, legs, regional_late_rates
+from analytics.sourcing.demo_suppliers import build_suppliers, generate_suppliers, legs, regional_late_rates
+from analytics.sourcing.ingredients import INGREDIENT_BY_ID, INGREDIENT_IDS
 
 
 def test_registered_and_generated_with_the_demo(demo_dir: Path, suppliers: pl.DataFrame) -> None:
-    assert "analytics.sourcing.generate:generate_suppliers" in EXTENSIONS
+    assert generate_suppliers in extensions()
     assert {"sourcing_suppliers", "sourcing_ingredients"} <= set(SCHEMAS)
     res = storage.load_table(demo_dir, "sourcing_suppliers")
     assert res.rows_read == 240 and res.quarantined == 0

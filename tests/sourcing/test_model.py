@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from analytics import artifacts, storage
+from analytics.datadir import DataDir
 from analytics.sourcing.model import (
     MODEL_FILE,
     KerasScoreRegressor,
@@ -23,14 +24,15 @@ from analytics.sourcing.model import (
     load_predictions,
     load_scored_suppliers,
     split_audited,
+    train_sourcing_model,
 )
-from analytics.training import TRAINERS
+from analytics.training import default_trainers
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_registered_trainer() -> None:
-    assert "analytics.sourcing.model:train_sourcing_model" in TRAINERS
+    assert train_sourcing_model in default_trainers()
 
 
 def test_model_beats_mean_baseline_on_held_out(trained: tuple[Path, dict]) -> None:
@@ -44,7 +46,7 @@ def test_model_beats_mean_baseline_on_held_out(trained: tuple[Path, dict]) -> No
     scored = load_scored_suppliers(d)
     train_ids, test_ids = split_audited(scored)
     assert not set(train_ids) & set(test_ids) and len(test_ids) >= 20
-    est = KerasScoreRegressor.load(d / "models" / MODEL_FILE)
+    est = KerasScoreRegressor.load(DataDir(d).sourcing_model)
     test = scored.filter(pl.col("supplier_id").is_in(test_ids)).sort("supplier_id")
     baseline = float(scored.filter(pl.col("supplier_id").is_in(train_ids))["audited_score"].mean())
     again = evaluate(est, test, baseline)
@@ -57,8 +59,8 @@ def test_model_beats_mean_baseline_on_held_out(trained: tuple[Path, dict]) -> No
 
 def test_manifest_and_predictions(trained: tuple[Path, dict]) -> None:
     d, card = trained
-    manifest = artifacts.read_manifest(d / "models" / MODEL_FILE)
-    assert manifest["sha256"] == artifacts.sha256_file(d / "models" / MODEL_FILE) == card["sourcing_score"]["sha256"]
+    manifest = artifacts.read_manifest(DataDir(d).sourcing_model)
+    assert manifest["sha256"] == artifacts.sha256_file(DataDir(d).sourcing_model) == card["sourcing_score"]["sha256"]
     assert manifest["params"]["feature_names"] == feature_names()
     assert manifest["metrics"]["baseline_mae"] > manifest["metrics"]["mae"]
     suppliers = storage.load_table(d, "sourcing_suppliers").frame
@@ -72,7 +74,7 @@ def test_manifest_and_predictions(trained: tuple[Path, dict]) -> None:
 def test_refuses_a_tampered_model(trained: tuple[Path, dict], tmp_path: Path) -> None:
     d, _ = trained
     models = tmp_path / "models"
-    shutil.copytree(d / "models", models)
+    shutil.copytree(DataDir(d).models, models)
     path = models / MODEL_FILE
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -83,7 +85,7 @@ def test_refuses_a_tampered_model(trained: tuple[Path, dict], tmp_path: Path) ->
     with pytest.raises(artifacts.ArtifactHashError):
         load_predictions(tmp_path)
     # and a manifest whose features differ is refused before loading
-    path.write_bytes((d / "models" / MODEL_FILE).read_bytes())
+    path.write_bytes((DataDir(d).sourcing_model).read_bytes())
     mpath = artifacts.manifest_path(path)
     man = json.loads(mpath.read_text())
     man["params"]["feature_names"] = ["other"]
@@ -103,7 +105,7 @@ def test_not_fitted_and_feature_shape(scored: pl.DataFrame) -> None:
 
 
 def test_tensorflow_not_imported_on_the_default_path() -> None:
-    code = ("import sys, app; import callbacks.sourcing, analytics.sourcing.model, analytics.sourcing.service;"
+    code = ("import sys, app; import callbacks.sourcing, analytics.sourcing.model, analytics.sourcing.shortlist;"
             "bad=[m for m in ('tensorflow','keras','pyspark') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.sourcing.catalog import INGREDIENT_IDS
+from analytics.sourcing.ingredients import INGREDIENT_IDS
 from analytics.sourcing.ranking import (
     CRITERIA,
     CRITERION_COLUMNS,

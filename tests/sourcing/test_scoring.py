@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analytics.sourcing.catalog import AUDIT_SECTIONS, EMISSION_FACTORS_KG_PER_TKM
-from analytics.sourcing.scoring import COMPONENT_MAX, COMPONENTS, attach_scores, co2e_kg_per_kg, score_components
+from analytics.sourcing.ingredients import AUDIT_SECTIONS, EMISSION_FACTORS_KG_PER_TKM
+from analytics.sourcing.sustainability import COMPONENT_MAX, COMPONENTS, attach_scores, co2e_kg_per_kg, score_components
 
 
 def _supplier(**kw: object) -> dict:

@@ -40,7 +40,7 @@ def engines(demo_dir: Path, spark_session):
 def trained_spark_dir(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the demo data with the logistics models trained (gradient boosting only)
     and the ``logistics_scores`` table written."""
-    from analytics.logistics.scoring import refresh_scores
+    from analytics.logistics.scores_table import refresh_scores
     from analytics.logistics.train import train
 
     d = tmp_path_factory.mktemp("spark-trained") / "data"

@@ -12,13 +12,13 @@ pytestmark = pytest.mark.spark
 def test_overview_callback_same_on_spark(settings, app_factory, spark_session):
     from analytics.engine.spark_engine import SparkEngine
     from callbacks.overview import update_overview
-    from callbacks.runtime import configure
+    from web.runtime import configure
 
     configure(settings)
     want = update_overview("2023-01-01", "2023-06-30", "en", "light")
     spark_settings = settings.replace(engine="spark", spark_master="local[2]")
     app = app_factory(spark_settings)  # the factory configures the runtime with the Spark engine
-    from callbacks.runtime import runtime
+    from web.runtime import runtime
 
     assert isinstance(runtime().engine, SparkEngine) and "pyspark" in sys.modules
     got = update_overview("2023-01-01", "2023-06-30", "en", "light")

@@ -9,6 +9,9 @@ import pytest
 
 from analytics import queries
 from analytics.queries import OrderFilter
+from analytics.scenarios import calibrate
+from analytics.segments import features
+from analytics.sourcing import shortlist
 from tests.spark.conftest import assert_same, assert_same_value
 
 pytestmark = pytest.mark.spark
@@ -96,9 +99,8 @@ def test_full_tables_round_trip(engines):
     assert created == pl.Datetime("us", "America/Lima")
 
 
-# -- queries other areas added (issues 3-8): same numbers on Spark ---------------------------------
+# -- the page queries (segments, scenarios, sourcing): same numbers on Spark ------------------------
 def test_segments_customer_features_same(engines):
-    features = pytest.importorskip("analytics.segments.features")
     pe, se = engines
     flt = OrderFilter(start=date(2023, 1, 1), end=date(2024, 6, 30))
     a, b = features.customer_features(pe, flt), features.customer_features(se, flt)
@@ -107,7 +109,6 @@ def test_segments_customer_features_same(engines):
 
 
 def test_scenarios_calibration_same(engines):
-    calibrate = pytest.importorskip("analytics.scenarios.calibrate")
     import numpy as np
 
     pe, se = engines
@@ -128,9 +129,8 @@ def test_scenarios_calibration_same(engines):
 
 
 def test_sourcing_tables_same(engines):
-    service = pytest.importorskip("analytics.sourcing.service")
     pe, se = engines
-    assert_same(service.ingredient_table(pe), service.ingredient_table(se), ordered=False)
-    a, b = service.scored_suppliers(pe), service.scored_suppliers(se)
+    assert_same(shortlist.ingredient_table(pe), shortlist.ingredient_table(se), ordered=False)
+    a, b = shortlist.scored_suppliers(pe), shortlist.scored_suppliers(se)
     assert a.notice == b.notice
     assert_same(a.frame, b.frame, ordered=False)

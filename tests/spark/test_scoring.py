@@ -10,6 +10,8 @@ import polars as pl
 import pytest
 
 from analytics import storage
+from analytics.datadir import DataDir
+from analytics.logistics import queries as lq
 from analytics.queries import OrderFilter
 from tests.spark.conftest import assert_same, assert_same_value
 
@@ -18,15 +20,15 @@ pytestmark = pytest.mark.spark
 
 def test_spark_scores_equal_driver_scores(trained_spark_dir, spark_session):
     from analytics.engine.spark_engine import SparkEngine
-    from analytics.engine.spark_scoring import score_frame
+    from analytics.engine.spark_logistics_scores import score_frame
     from analytics.logistics import load_models, score
 
     se = SparkEngine(trained_spark_dir, session=spark_session)
     sample = se.spark_frame("orders").filter("order_id <= 'PE-0003000' OR order_id >= 'PE-0059001'")
-    got = se.collect(nw.from_native(score_frame(sample.repartition(3), trained_spark_dir / "models")))
+    got = se.collect(nw.from_native(score_frame(sample.repartition(3), DataDir(trained_spark_dir).models)))
     assert got.height == 4000 and got["late_risk"].is_between(0, 1).all()
     orders = storage.load_table(trained_spark_dir, "orders").frame.filter(pl.col("order_id").is_in(got["order_id"]))
-    want = pl.concat([orders, score(load_models(trained_spark_dir / "models"), orders)], how="horizontal")
+    want = pl.concat([orders, score(load_models(DataDir(trained_spark_dir).models), orders)], how="horizontal")
     assert_same(want.sort("order_id"), got.sort("order_id"), rel=1e-12)
     assert (got["p90_days"] >= got["p50_days"]).all()
 
@@ -36,12 +38,12 @@ def test_write_scores_table_read_by_both_engines(trained_spark_dir, tmp_path, sp
 
     from analytics.engine.polars_engine import PolarsEngine
     from analytics.engine.spark_engine import SparkEngine
-    from analytics.engine.spark_scoring import write_scores
+    from analytics.engine.spark_logistics_scores import write_scores
 
     d = tmp_path / "data"
     shutil.copytree(trained_spark_dir, d, ignore=shutil.ignore_patterns(".cache"))
     se = SparkEngine(d, session=spark_session)
-    path = write_scores(se, d / "models", out_table="spark_scores")
+    path = write_scores(se, DataDir(d).models, out_table="spark_scores")
     assert path.is_dir() and len(list(path.glob("order_month=*"))) == 36
     driver = storage.load_table(d, "logistics_scores").frame.sort("order_id")
     for eng in (PolarsEngine(d), se):
@@ -51,7 +53,6 @@ def test_write_scores_table_read_by_both_engines(trained_spark_dir, tmp_path, sp
 
 
 def test_logistics_queries_same(trained_spark_dir, spark_session):
-    lq = pytest.importorskip("analytics.logistics.queries")
     from analytics.engine.polars_engine import PolarsEngine
     from analytics.engine.spark_engine import SparkEngine
 

@@ -13,8 +13,9 @@ import polars as pl
 import pytest
 
 from analytics import storage
-from analytics.traceability import core, store
-from analytics.traceability.generate import generate
+from analytics.datadir import DataDir
+from analytics.traceability import epcis_import, exports, lots, mock_recall, store, verification
+from analytics.traceability.demo_lots import generate
 from ledger_client import gs1
 from ledger_client.log import MerkleLog
 
@@ -81,7 +82,7 @@ def hand_dir(tmp_path: Path) -> Path:
     f = tmp_path / "doc.jsonld"
     f.write_text(json.dumps(hand_built_document()))
     d = tmp_path / "data"
-    report = core.import_epcis(f, d)
+    report = epcis_import.import_epcis(f, d)
     assert report["events"] == 7 and report["anchored"] == 7 and report["ledger_size"] == 7
     return d
 
@@ -93,36 +94,36 @@ def test_generated_data_is_schema_valid_and_fully_anchored(gen_dir: Path) -> Non
     ev = store.load(gen_dir, store.EVENTS)
     assert ev["leaf_index"].null_count() == 0
     assert sorted(ev["leaf_index"].to_list()) == list(range(ev.height))
-    with MerkleLog(gen_dir / "ledger", writable=False) as log:
+    with MerkleLog(DataDir(gen_dir).ledger, writable=False) as log:
         assert log.size == ev.height
-    lots = core.list_lots(gen_dir)
-    assert set(lots["crop"]) == {"blueberry", "avocado", "grape", "asparagus", "mango", "coffee", "cacao", "quinoa"}
-    assert lots["gtin"].str.starts_with("0775").all()
-    assert all(gs1.is_valid_check_digit(g) for g in lots["gtin"]) and all(gs1.is_valid_check_digit(g) for g in lots["site_gln"])
+    master = lots.list_lots(gen_dir)
+    assert set(master["crop"]) == {"blueberry", "avocado", "grape", "asparagus", "mango", "coffee", "cacao", "quinoa"}
+    assert master["gtin"].str.starts_with("0775").all()
+    assert all(gs1.is_valid_check_digit(g) for g in master["gtin"]) and all(gs1.is_valid_check_digit(g) for g in master["site_gln"])
     docs = [json.loads(d) for d in ev["document"]]
     assert sum(1 for d in docs if d.get("sensorElementList")) > 50
     assert {d["type"] for d in docs} == {"ObjectEvent", "AggregationEvent", "TransformationEvent"}
 
 
 def test_lookup_by_lot_gtin_sscc_and_digital_link(gen_dir: Path) -> None:
-    ref = core.lookup(gen_dir, "AR-LAL-24001")[0]
+    ref = lots.lookup(gen_dir, "AR-LAL-24001")[0]
     assert (ref.lot, ref.via) == ("AR-LAL-24001", "lot")
-    assert core.lookup(gen_dir, "ar-lal-24001", gtin=ref.gtin)[0].via == "gtin+lot"
-    dl = core.lookup(gen_dir, f"https://qr.chasqui.pe/01/{ref.gtin}/10/AR-LAL-24001?src=label")[0]
+    assert lots.lookup(gen_dir, "ar-lal-24001", gtin=ref.gtin)[0].via == "gtin+lot"
+    dl = lots.lookup(gen_dir, f"https://qr.chasqui.pe/01/{ref.gtin}/10/AR-LAL-24001?src=label")[0]
     assert (dl.gtin, dl.lot, dl.via) == (ref.gtin, "AR-LAL-24001", "digital_link")
-    pallet = core.recall(gen_dir, ref.gtin, ref.lot)["forward"]["pallets"][0]["sscc"]
-    assert core.lookup(gen_dir, pallet)[0].lot == "AR-LAL-24001"
-    assert core.lookup(gen_dir, f"https://id.gs1.org/00/{pallet}")[0].via == "sscc"
+    pallet = mock_recall.recall(gen_dir, ref.gtin, ref.lot)["forward"]["pallets"][0]["sscc"]
+    assert lots.lookup(gen_dir, pallet)[0].lot == "AR-LAL-24001"
+    assert lots.lookup(gen_dir, f"https://id.gs1.org/00/{pallet}")[0].via == "sscc"
     for bad in ("NOPE-1", "", "<img src=x onerror=alert(1)>", "https://example.com/nothing"):
-        with pytest.raises(core.LotNotFound):
-            core.lookup(gen_dir, bad)
+        with pytest.raises(lots.LotNotFound):
+            lots.lookup(gen_dir, bad)
 
 
 def test_generated_lot_verifies_and_tampering_marks_only_that_event(gen_dir: Path, tmp_path: Path) -> None:
     d = tmp_path / "copy"
     shutil.copytree(gen_dir, d)
-    ref = core.lookup(d, "AR-LAL-24001")[0]
-    ok = core.verify_lot(d, ref.gtin, ref.lot)
+    ref = lots.lookup(d, "AR-LAL-24001")[0]
+    ok = verification.verify_lot(d, ref.gtin, ref.lot)
     assert ok.verdict == "verified" and ok.counts["verified"] == len(ok.events) >= 10
     # alter one stored event (the harvest quantity) behind the ledger's back
     ev = store.load(d, store.EVENTS)
@@ -132,7 +133,7 @@ def test_generated_lot_verifies_and_tampering_marks_only_that_event(gen_dir: Pat
     ev = ev.with_columns(pl.when(pl.col("event_key") == target).then(pl.lit(json.dumps(doc)))
                          .otherwise(pl.col("document")).alias("document"))
     storage.write_table(ev, d, store.EVENTS)
-    bad = core.verify_lot(d, ref.gtin, ref.lot)
+    bad = verification.verify_lot(d, ref.gtin, ref.lot)
     assert bad.verdict == "tampered"
     statuses = {e["event_key"]: e["status"] for e in bad.events}
     assert statuses[target] == "tampered"
@@ -142,21 +143,21 @@ def test_generated_lot_verifies_and_tampering_marks_only_that_event(gen_dir: Pat
 def test_rewritten_ledger_is_caught_by_the_remembered_checkpoint(gen_dir: Path, tmp_path: Path) -> None:
     d = tmp_path / "copy"
     shutil.copytree(gen_dir, d)
-    ref = core.lookup(d, "PA-LAL-24001")[0]
-    assert core.verify_lot(d, ref.gtin, ref.lot).verdict == "verified"   # pins key, remembers checkpoint
-    led = d / "ledger"
+    ref = lots.lookup(d, "PA-LAL-24001")[0]
+    assert verification.verify_lot(d, ref.gtin, ref.lot).verdict == "verified"   # pins key, remembers checkpoint
+    led = DataDir(d).ledger
     n = MerkleLog(led, writable=False).size
     signer_text = (led / "signer.key").read_text()
     shutil.rmtree(led)   # the operator rebuilds a shorter history with the same key
     from ledger_client.checkpoint import Signer
     log = MerkleLog(led, signer=Signer.from_string(signer_text))
     log.append_digests([b"\x00" * 32] * (n // 2))
-    v = core.verify_lot(d, ref.gtin, ref.lot)
+    v = verification.verify_lot(d, ref.gtin, ref.lot)
     assert v.verdict == "tampered" and "truncated" in (v.error or "")
 
 
 def test_recall_on_hand_built_merge_and_split(hand_dir: Path) -> None:
-    rc = core.recall(hand_dir, GTIN_OUT, "MIX-1")
+    rc = mock_recall.recall(hand_dir, GTIN_OUT, "MIX-1")
     assert sorted((x["lot"], x["quantity_kg"]) for x in rc["back"]["lots"]) == [("LOT-A", 1000.0), ("LOT-B", 600.0)]
     assert sorted(s["gln"] for s in rc["back"]["suppliers"]) == sorted([F1, F2])
     assert sorted((p["sscc"], p["quantity_kg"]) for p in rc["forward"]["pallets"]) == [(PAL1, 900.0), (PAL2, 600.0)]
@@ -167,47 +168,47 @@ def test_recall_on_hand_built_merge_and_split(hand_dir: Path) -> None:
     assert rc["balance"] == {"in_kg": 1500.0, "out_kg": 1500.0, "difference_kg": 0.0, "difference_pct": 0.0,
                              "balanced": True}
     # one input lot: its forward step is the merged lot; 0.6 t was converted to 600 kg
-    rb = core.recall(hand_dir, GTIN_RAW, "LOT-B")
+    rb = mock_recall.recall(hand_dir, GTIN_RAW, "LOT-B")
     assert [(x["lot"], x["quantity_kg"]) for x in rb["forward"]["lots"]] == [("MIX-1", 1500.0)]
     assert rb["balance"]["in_kg"] == 600.0 and rb["balance"]["out_kg"] == 600.0 and rb["balance"]["balanced"]
     assert [s["gln"] for s in rb["back"]["suppliers"]] == [F2]
-    rows = list(csv.DictReader(io.StringIO(core.rows_to_csv(core.recall_rows(rc)))))
+    rows = list(csv.DictReader(io.StringIO(exports.rows_to_csv(exports.recall_rows(rc)))))
     assert sum(1 for r in rows if r["kind"] == "customer") == 2
-    assert core.verify_lot(hand_dir, GTIN_OUT, "MIX-1").counts == {"verified": 5, "tampered": 0, "not_anchored": 0}
+    assert verification.verify_lot(hand_dir, GTIN_OUT, "MIX-1").counts == {"verified": 5, "tampered": 0, "not_anchored": 0}
 
 
 def test_fsma204_export_csv_and_xlsx(hand_dir: Path) -> None:
-    rows = core.fsma204_rows(hand_dir, GTIN_OUT, "MIX-1")
+    rows = exports.fsma204_rows(hand_dir, GTIN_OUT, "MIX-1")
     assert [r["Critical Tracking Event"] for r in rows] == ["Transformation", "Initial Packing", "Initial Packing",
                                                             "Shipping", "Shipping"]
     assert [r["Quantity"] for r in rows[:3]] == [1500.0, 900.0, 600.0]
-    parsed = list(csv.DictReader(io.StringIO(core.write_fsma204(rows, "csv").decode())))
-    assert list(parsed[0].keys()) == core.FSMA_COLUMNS and len(parsed) == 5
+    parsed = list(csv.DictReader(io.StringIO(exports.write_fsma204(rows, "csv").decode())))
+    assert list(parsed[0].keys()) == exports.FSMA_COLUMNS and len(parsed) == 5
     assert parsed[3]["Reference Document Number"] == "urn:epcglobal:cbv:bt:7750321000000:BL-1"
     from openpyxl import load_workbook
-    wb = load_workbook(io.BytesIO(core.write_fsma204(rows, "xlsx")))
+    wb = load_workbook(io.BytesIO(exports.write_fsma204(rows, "xlsx")))
     ws = wb.active
-    assert [c.value for c in ws[1]] == core.FSMA_COLUMNS and ws.max_row == 6 and ws.auto_filter.ref
+    assert [c.value for c in ws[1]] == exports.FSMA_COLUMNS and ws.max_row == 6 and ws.auto_filter.ref
 
 
 def test_cli_import_prints_one_json_line_and_refuses_invalid(tmp_path: Path, capsys) -> None:
     good = tmp_path / "doc.json"
     good.write_text(json.dumps(hand_built_document()))
     d = tmp_path / "data"
-    assert core.cli_import(argparse.Namespace(file=good, data_dir=d)) == 0
+    assert epcis_import.cli_import(argparse.Namespace(file=good, data_dir=d)) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and json.loads(out[0])["events"] == 7
     bad = tmp_path / "bad.json"
     doc = hand_built_document()
     doc["epcisBody"]["eventList"].append({"type": "ObjectEvent", "action": "ADD"})  # no eventTime
     bad.write_text(json.dumps(doc))
-    assert core.cli_import(argparse.Namespace(file=bad, data_dir=d)) == 2
+    assert epcis_import.cli_import(argparse.Namespace(file=bad, data_dir=d)) == 2
     res = json.loads(capsys.readouterr().out.strip())
     assert res["events"] == 0 and "eventTime" in res["error"]
     assert store.load(d, store.EVENTS).height == 7          # nothing of the invalid document was stored
-    assert MerkleLog(d / "ledger", writable=False).size == 7
+    assert MerkleLog(DataDir(d).ledger, writable=False).size == 7
     # the reference examples import with every event counted
     ex = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "epcis-hash" / "epcisDocWithVariousEventTypes.jsonld"
-    assert core.cli_import(argparse.Namespace(file=ex, data_dir=d)) == 0
+    assert epcis_import.cli_import(argparse.Namespace(file=ex, data_dir=d)) == 0
     assert json.loads(capsys.readouterr().out)["events"] == 13
     assert store.load(d, store.EVENTS).height == 20

@@ -15,8 +15,8 @@ from components import ids
 
 @pytest.fixture(scope="module")
 def trace_settings(tmp_path_factory: pytest.TempPathFactory):
-    from analytics.settings import Settings
-    from analytics.traceability.generate import generate
+    from analytics.traceability.demo_lots import generate
+    from web.settings import Settings
 
     d = tmp_path_factory.mktemp("trace-cb")
     generate(d, 7)
@@ -25,7 +25,7 @@ def trace_settings(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture()
 def cb(trace_settings):
-    from callbacks.runtime import configure
+    from web.runtime import configure
 
     configure(trace_settings)
     import callbacks.traceability as mod

@@ -1,0 +1,101 @@
+"""Background jobs run at most CHASQUI_MAX_JOBS at a time per host; the others wait as light processes,
+and the slot of a job that was killed is taken back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import diskcache
+import psutil
+import pytest
+
+from web import jobslots
+from web.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+# A job function as Dash builds it: called with (result_key, progress_key, args, context) once the slot is
+# ours; it notes when it ran, which heavy modules were already loaded when it started, then works a while.
+JOB = '''
+def job(result_key, progress_key, args, context):
+    import json, sys, time
+    t0 = time.time()
+    heavy = [m for m in ("polars", "sklearn", "pandas") if m in sys.modules]
+    time.sleep(args["seconds"])
+    with open(args["log"], "a") as fh:
+        fh.write(json.dumps({"key": result_key, "start": t0, "end": time.time(), "heavy": heavy}) + "\\n")
+'''
+
+
+def _payload() -> bytes:
+    import dill
+
+    ns: dict = {}
+    exec(JOB, ns)  # a function defined here, pickled by value as Dash's nested job function is
+    return dill.dumps(ns["job"], recurse=True)
+
+
+def _start(cache_dir: Path, limit: int, key: str, log: Path, seconds: float) -> subprocess.Popen:
+    code = ("import sys, json; from web import jobslots; "
+            "a = json.loads(sys.argv[1]); "
+            "jobslots.run_when_free(a['dir'], a['limit'], bytes.fromhex(a['payload']), a['key'], a['key'] + '-p', "
+            "{'seconds': a['seconds'], 'log': a['log']}, {})")
+    arg = json.dumps({"dir": str(cache_dir), "limit": limit, "payload": _payload().hex(), "key": key,
+                      "seconds": seconds, "log": str(log)})
+    return subprocess.Popen([sys.executable, "-c", code, arg], cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+
+
+def test_at_most_limit_jobs_run_at_once_and_waiters_stay_light(tmp_path: Path):
+    cache_dir, log = tmp_path / "bg", tmp_path / "runs.jsonl"
+    diskcache.Cache(str(cache_dir)).close()
+    procs = [_start(cache_dir, 2, f"job{i}", log, 1.0) for i in range(5)]
+    try:
+        time.sleep(0.6)
+        waiting = [p for p in procs if p.pid not in jobslots.holders(diskcache.Cache(str(cache_dir)))]
+        assert len(waiting) >= 3
+        for p in waiting:  # a waiter is a bare interpreter: no polars/sklearn loaded, a few tens of MB
+            rss_mb = psutil.Process(p.pid).memory_info().rss / 2**20
+            assert rss_mb < 120, rss_mb
+        for p in procs:
+            assert p.wait(60) == 0
+    finally:
+        for p in procs:
+            p.kill()
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(r["key"] for r in runs) == [f"job{i}" for i in range(5)]
+    events = sorted([(r["start"], 1) for r in runs] + [(r["end"], -1) for r in runs], key=lambda e: (e[0], e[1]))
+    running, most = 0, 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    assert most == 2  # never more than the limit, and the limit was used
+    assert all(r["heavy"] == [] for r in runs)
+    assert jobslots.holders(diskcache.Cache(str(cache_dir))) == []  # every slot given back
+
+
+def test_a_killed_job_gives_its_slot_back(tmp_path: Path):
+    cache = diskcache.Cache(str(tmp_path / "bg"))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert jobslots.try_acquire(cache, 1, pid=sleeper.pid)
+        assert not jobslots.try_acquire(cache, 1)  # full
+        assert jobslots.holders(cache) == [sleeper.pid]
+        sleeper.kill()  # cancelled (Dash's terminate_job kills the process)
+        sleeper.wait(10)
+        assert jobslots.try_acquire(cache, 1)  # its slot is free again
+        assert jobslots.holders(cache) == [__import__("os").getpid()]
+        jobslots.release(cache)
+        assert jobslots.holders(cache) == []
+    finally:
+        sleeper.kill()
+
+
+def test_max_jobs_setting():
+    assert Settings.from_env({"CHASQUI_MAX_JOBS": "3"}).max_jobs == 3
+    assert Settings().max_jobs == 0 and jobslots.default_limit() >= 2
+    with pytest.raises(SettingsError, match="CHASQUI_MAX_JOBS"):
+        Settings.from_env({"CHASQUI_MAX_JOBS": "-1"})

@@ -1,0 +1,337 @@
+"""Callback results cached by their inputs, shared by every gunicorn worker (conventions 9 and 10).
+
+Most visitors open a page with the same default inputs, so the same Monte Carlo run, ranking or
+overview would otherwise be computed again for each of them, in each worker. Two pieces:
+
+- ``memoized``: a plain callback's return value is stored in diskcache (``<cache_dir>/results``) under
+  the callback, its arguments, the data version (every file under the data folder), the settings that
+  change results and the code/library versions. The first caller computes while the others for the
+  same key wait for its result (no stampede); an exception is not cached.
+- ``MemoManager``: the background-callback manager. For a background callback marked with
+  ``memo_background`` whose result for these inputs is already stored, it answers from the store
+  without spawning a job process; one already running for them is shared. Unmarked background
+  callbacks (imports, retraining, exports) keep one job per request, result deleted once read. Every
+  job, marked or not, waits for one of ``CHASQUI_MAX_JOBS`` slots (``web.jobslots``).
+
+Callbacks that read the clock, the live feed or the ledger (verification must run on demand) are not
+memoized.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dash import DiskcacheManager
+
+from analytics import storage
+from web.jobslots import RESULT_SECONDS, process_started
+from web.runtime import runtime
+from web.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+ROOT = Path(__file__).resolve().parent.parent
+CODE_PACKAGES = ("analytics", "callbacks", "components", "pages")
+MEMO_PREFIX = "memo-"
+LOCK_SECONDS = 300.0  # a computation that holds the lock longer than this is presumed dead
+WAIT_SECONDS = 30.0  # a waiter computes the result itself after this long (request threads are few)
+WAIT_STEP = 0.05
+_MISS = object()
+
+
+LIBRARIES = ("dash", "plotly", "dash-bootstrap-components", "dash-ag-grid", "polars", "numpy")
+
+
+@functools.cache
+def code_version() -> str:
+    """Changes when any of the app's Python files or the libraries that render results change (a deploy
+    must not serve old renderings, nor pickles of components an upgraded library cannot load)."""
+    from importlib import metadata
+
+    h = hashlib.sha256()
+    for lib in LIBRARIES:
+        try:
+            h.update(f"{lib}=={metadata.version(lib)}\n".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{lib} missing\n".encode())
+    for pkg in CODE_PACKAGES:
+        for f in sorted((ROOT / pkg).rglob("*.py")):
+            st = f.stat()
+            h.update(f"{f.relative_to(ROOT)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+# The settings that can change what a callback computes. Serving settings (port, workers' host, log level,
+# sign-in, limits) must not: every worker and every restart on another port shares the same results.
+RESULT_SETTINGS = ("data_dir", "engine", "ledger_dir", "ledger_url", "lang", "extra")
+
+
+def context_version() -> str:
+    """Data version + result-relevant settings + code: what, besides the arguments, decides a result."""
+    settings = runtime().settings
+    skip = [Path(settings.data_dir) / "scenarios"]  # saved scenarios: no cached callback reads them
+    if settings.cache_dir:
+        skip.append(Path(settings.cache_dir))
+    data = storage.data_version(settings.data_dir, skip=tuple(skip))
+    relevant = {name: getattr(settings, name) for name in RESULT_SETTINGS}
+    cfg = hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{data}:{cfg}:{code_version()}"
+
+
+def result_key(name: str, args: Any) -> str:
+    payload = json.dumps(args, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha256(f"{name}\n{context_version()}\n{payload}".encode()).hexdigest()
+
+
+def _owner_token() -> str:
+    """Who holds a computation lock: pid, process start (no pid reuse) and thread."""
+    return f"{os.getpid()}:{process_started(os.getpid())}:{threading.get_ident()}"
+
+
+def _owner_gone(token: Any) -> bool:
+    try:
+        pid, started, _ = str(token).split(":")
+        return str(process_started(int(pid))) != started
+    except ValueError:
+        return True
+
+
+def _get(cache: Any, key: str) -> Any:
+    try:
+        return cache.get(key, default=_MISS)
+    except Exception:  # an entry this code can no longer unpickle is a miss, not an error
+        cache.delete(key)
+        return _MISS
+
+
+def memoized(fn: F) -> F:
+    """Cache a callback's return value by its arguments (see the module docstring)."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        key = result_key(name, list(args))
+        cache = runtime().results
+        hit = _get(cache, key)
+        if hit is not _MISS:
+            return hit
+        lock, token = "lock-" + key, _owner_token()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not (owned := cache.add(lock, token, expire=LOCK_SECONDS)):
+            time.sleep(WAIT_STEP)  # someone else is computing this very result: wait for it
+            hit = _get(cache, key)
+            if hit is not _MISS:
+                return hit
+            holder = cache.get(lock)
+            if holder is not None and _owner_gone(holder):  # its process died: take the lock over
+                with cache.transact():
+                    if cache.get(lock) == holder:
+                        cache.delete(lock)
+                continue
+            if time.monotonic() > deadline:
+                break  # compute it ourselves rather than hold a request thread any longer
+        try:
+            value = fn(*args)
+            cache.set(key, value, expire=RESULT_SECONDS)
+            return value
+        finally:
+            if owned and cache.get(lock) == token:
+                cache.delete(lock)
+
+    wrapper.chasqui_memoized = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def memo_background(fn: F) -> F:
+    """Mark a background callback whose results ``MemoManager`` may keep and reuse."""
+    fn.chasqui_memoized = True  # type: ignore[attr-defined]
+    return fn
+
+
+def _visitor() -> str | None:
+    """The page load a callback request comes from (Dash's signed ``endId``, verified), or None outside one.
+    A shared job's waiters are a set of these: a visitor who cancels twice, or whose poll both reads the
+    result and stops the job, leaves the set once."""
+    try:
+        from dash._callback import _get_signing_secret, get_request_end_id
+
+        end = get_request_end_id(_get_signing_secret())
+    except Exception:  # no app or no request here (direct calls, tests)
+        return None
+    return str(end) if end else None
+
+
+def _failed(result: Any) -> bool:
+    """A job that crashed stores this instead of its outputs; it is never reused."""
+    return isinstance(result, dict) and "background_callback_error" in result
+
+
+class MemoManager(DiskcacheManager):
+    """Dash's diskcache manager, reusing results (stored or in flight) of ``memo_background`` callbacks,
+    with at most ``max_jobs`` job processes running at once (the others wait their turn, light).
+
+    Stored result: answered without a process. In flight (another visitor's job for the same key is
+    running): that job is shared instead of starting another, so a crowd opening a page on a cold
+    cache starts one job, not one each. A shared job knows its waiters (page loads): a cancel (or the
+    renderer dropping an old job) from one visitor only stops it when nobody else is waiting for it. Every job
+    is known by pid *and* start time, so a late cancel never reaches a process that reused the pid.
+    """
+
+    RUNNING_SECONDS = 3600
+    STARTING_SECONDS = 30.0  # another request is starting this key's job: wait this long to share it
+
+    def __init__(self, cache: Any = None, max_jobs: int | None = None) -> None:
+        from web import jobslots
+
+        super().__init__(cache)
+        self.max_jobs = max_jobs or jobslots.default_limit()
+
+    def build_cache_key(self, fn: Any, args: Any, cache_args_to_ignore: Any, triggered: Any) -> str:
+        key = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
+        if getattr(fn, "chasqui_memoized", False):
+            return MEMO_PREFIX + hashlib.sha256(f"{key}:{context_version()}".encode()).hexdigest()
+        return key
+
+    def _spawn(self, key: str, job_fn: Any, args: Any, context: Any) -> int:
+        """Start the job process; it waits for one of ``max_jobs`` slots before loading the callback
+        (``web.jobslots``), so many different requests at once cannot exhaust the host."""
+        import dill
+        from multiprocess import Process
+
+        from web import jobslots
+
+        process = Process(target=jobslots.run_when_free,
+                          args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
+                                self._make_progress_key(key), args, context))
+        process.start()
+        return int(process.pid)
+
+    def _record(self, pid: int) -> float | None:
+        """Remember which process ``pid`` is (its start time), for later polls and cancels."""
+        started = process_started(pid)
+        if started is not None:
+            self.handle.set(f"job-{pid}", started, expire=2 * self.RUNNING_SECONDS)
+        return started
+
+    def _same_job(self, job: Any) -> bool | None:
+        """Is pid ``job`` still the process we started? None when we have no record of it."""
+        started = self.handle.get(f"job-{int(job)}")
+        return None if started is None else process_started(int(job)) == started
+
+    def call_job_fn(self, key: str, job_fn: Any, args: Any, context: Any) -> Any:
+        if not key.startswith(MEMO_PREFIX):
+            pid = self._spawn(key, job_fn, args, context)
+            self._record(pid)
+            return pid
+        running = "running-" + key
+        deadline = time.monotonic() + self.STARTING_SECONDS
+        while True:
+            with self.handle.transact():
+                stored = self.handle.get(key)
+                if stored is not None and not _failed(stored):
+                    return -1  # no process: the renderer's first poll reads the stored result
+                if stored is not None:
+                    self.handle.delete(key)  # a crash is never served to a new visitor: run it again
+                job = self.handle.get(running)
+                if isinstance(job, tuple) and process_started(job[0]) == job[1]:
+                    self._add_waiter(f"waiters-{job[0]}-{job[1]}")
+                    return job[0]  # in flight: share it
+                if job != "starting" or time.monotonic() > deadline:
+                    self.handle.set(running, "starting", expire=self.STARTING_SECONDS)
+                    break  # ours to start (outside the transaction: a spawn can take a second)
+            time.sleep(0.05)  # another request is starting this very job
+        try:
+            pid = self._spawn(key, job_fn, args, context)
+        except BaseException:
+            self.handle.delete(running)
+            raise
+        started = self._record(pid)
+        if started is None:  # it already finished (or died): its result, if any, is in the store
+            self.handle.delete(running)
+            return pid
+        with self.handle.transact():
+            self._add_waiter(f"waiters-{pid}-{started}")
+            self.handle.set(running, (pid, started), expire=self.RUNNING_SECONDS)
+        return pid
+
+    def _add_waiter(self, name: str) -> None:
+        """(In a transaction.) This request's page load now waits for the job."""
+        waiters = set(self.handle.get(name) or ())
+        waiters.add(_visitor() or f"anonymous-{len(waiters)}-{time.monotonic_ns()}")
+        self.handle.set(name, waiters, expire=self.RUNNING_SECONDS)
+
+    def get_progress(self, key: str) -> Any:
+        if key.startswith(MEMO_PREFIX):  # a shared job's progress is read by every waiter
+            return self.handle.get(self._make_progress_key(key))
+        return super().get_progress(key)
+
+    def get_result(self, key: str, job: Any) -> Any:
+        result = self.handle.get(key, self.UNDEFINED)
+        if result is self.UNDEFINED:
+            return self.UNDEFINED
+        if not key.startswith(MEMO_PREFIX) or _failed(result):
+            self.clear_cache_entry(key)  # one job, one read (and a crash is never replayed)
+        else:
+            self.handle.touch(key, expire=RESULT_SECONDS)  # kept while visitors keep reading it
+        self.clear_cache_entry(self._make_progress_key(key))
+        if job:
+            self.terminate_job(job)
+        return result
+
+    def terminate_job(self, job: Any) -> None:
+        if job is None or int(job) <= 0:  # -1 = answered from the store; 0 would mean every process
+            return
+        pid = int(job)
+        started = self.handle.get(f"job-{pid}")
+        if started is not None and process_started(pid) != started:
+            return  # that job has ended and its pid now names another process: never kill it
+        name, visitor = f"waiters-{pid}-{started}", _visitor()
+        with self.handle.transact():
+            waiters = self.handle.get(name)
+            if waiters is not None:
+                waiters = set(waiters)
+                if visitor in waiters:
+                    waiters.discard(visitor)
+                elif visitor is None and waiters:
+                    waiters.pop()  # no page load to name (a direct call): one waiter less
+                if waiters:
+                    self.handle.set(name, waiters, expire=self.RUNNING_SECONDS)
+                    return  # somebody else still waits for this shared job
+                self.handle.delete(name)
+        super().terminate_job(pid)
+
+    def job_running(self, job: Any) -> bool:
+        if job is None or int(job) <= 0 or self._same_job(job) is False:
+            return False
+        return super().job_running(job)
+
+
+def background_manager(settings: Settings) -> MemoManager:
+    """The app's background-callback manager. Jobs run in *spawned* processes that configure themselves
+    from the environment (``web.runtime.RUNTIME_ENV``): Polars (and the JVM, with the Spark engine) are not
+    fork-safe, a forked job can hang. This is the one place that decides how jobs start.
+
+    Its diskcache never evicts: it also holds the secret signing job handles (every stored result expires
+    instead).
+    """
+    import diskcache
+    import multiprocess
+
+    from web.runtime import RUNTIME_ENV
+
+    if multiprocess.get_start_method(allow_none=True) != "spawn":
+        multiprocess.set_start_method("spawn", force=True)
+    os.environ[RUNTIME_ENV] = settings.to_json()
+    folder = settings.data.cache.background
+    folder.mkdir(parents=True, exist_ok=True)
+    return MemoManager(diskcache.Cache(str(folder), eviction_policy="none"), max_jobs=settings.max_jobs or None)
+
+
+__all__ = ["MemoManager", "background_manager", "code_version", "context_version", "memo_background", "memoized", "result_key"]
