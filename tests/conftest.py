@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.live", "tests.fixtures.logistics", "tests.fixtures.segments",
+                  "tests.fixtures.sourcing", "tests.fixtures.spark", "tests.fixtures.web"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 DEMO_ORDERS = 60_000

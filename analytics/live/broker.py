@@ -6,7 +6,7 @@ offsets. It binds to loopback only. Start it with :class:`EmbeddedBroker` (a con
     with EmbeddedBroker() as broker:
         broker.bootstrap            # "127.0.0.1:<free port>"
 
-kafka-python 2.3.3 consumer groups join against it (checked by tests/live); 3.0.x did not.
+kafka-python 2.3.3 consumer groups join against it (checked by tests/analytics/live); 3.0.x did not.
 """
 
 from __future__ import annotations

@@ -18,8 +18,7 @@ import pytest
 from analytics import storage
 from analytics.datadir import CacheDir, DataDir
 from analytics.model_card import data_fingerprint, model_catalog, read_card, trained_timestamps
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
 
 
 def test_layout_is_the_documented_one(tmp_path: Path) -> None:

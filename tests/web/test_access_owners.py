@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from dash import Dash, Input, Output, html
 
-from tests.web.conftest import basic
+from tests.fixtures.web import basic
 from web import server
 from web.access import OutputOwner
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from components import format as fmt
 from components.i18n import CORE, normalize_lang
+from tests.conftest import ROOT
 from web.settings import Settings, SettingsError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_settings_env_then_overrides(tmp_path):

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.web.conftest import basic, forged_body
+from tests.fixtures.web import basic, forged_body
 
 HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy")
 SIXTY_MB = 60 * 1024 * 1024

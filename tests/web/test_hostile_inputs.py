@@ -15,7 +15,8 @@ from typing import Any
 import dash
 import pytest
 
-from tests.web.conftest import forged_body
+from tests.conftest import ROOT
+from tests.fixtures.web import forged_body
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 JS_URL = "javascript:alert(document.cookie)"
@@ -210,7 +211,7 @@ def test_upload_imports_dataco_with_quarantine(upload_rt):
     from analytics import storage
     from callbacks.data import import_upload
 
-    sample = Path(__file__).resolve().parents[2] / "data" / "fixtures" / "dataco_sample.csv"
+    sample = ROOT / "data" / "fixtures" / "dataco_sample.csv"
     raw = sample.read_bytes()
     lines = raw.decode("utf-8").splitlines()
     hostile = lines[1].split(",")

@@ -13,10 +13,9 @@ import diskcache
 import psutil
 import pytest
 
+from tests.conftest import ROOT
 from web import jobslots
 from web.settings import Settings, SettingsError
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 # A job function as Dash builds it: called with (result_key, progress_key, args, context) once the slot is
 # ours; it notes when it ran, which heavy modules were already loaded when it started, then works a while.

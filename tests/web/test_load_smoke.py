@@ -9,15 +9,14 @@ import shutil
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from analytics.datadir import DataDir
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import loadtest  # noqa: E402
+import loadtest
 
 pytestmark = pytest.mark.slow
 

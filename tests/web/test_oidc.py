@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from werkzeug.serving import make_server
 
-from tests.web.conftest import basic, forged_body
+from tests.fixtures.web import basic, forged_body
 from web import oidc
 from web.settings import Settings, SettingsError
 

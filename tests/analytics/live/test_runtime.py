@@ -8,12 +8,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import analytics.live as live
-from tests.live.conftest import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
+from tests.fixtures.live import wait_for
 
 
 def test_disabled_when_live_is_off(settings):
@@ -67,7 +65,7 @@ CONSUME = textwrap.dedent("""
     from analytics.live.listener import Listener
     from analytics.live.risk import HistoricalLateRateFallback
     from analytics.live.state import LiveStore
-    from tests.live.conftest import enc, order, produce, totals, wait_for
+    from tests.fixtures.live import enc, order, produce, totals, wait_for
     bootstrap, store_dir, data_dir, tag = sys.argv[1:5]
     t = f"m{tag}.orders"
     produce(bootstrap, [(t, enc(order(i))) for i in range(7)] + [(t, b"[]"), (t, enc(order(1)))])

@@ -10,7 +10,7 @@ import pytest
 from analytics.engine.polars_engine import PolarsEngine
 from analytics.queries import OrderFilter
 from analytics.segments.features import SegmentInputError, customer_features, features_from_frame
-from tests.segments.conftest import REF
+from tests.fixtures.segments import REF
 
 
 def row(df: pl.DataFrame, cid: str) -> dict:

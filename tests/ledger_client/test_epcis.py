@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from ledger_client import EPCISError, epcis, gs1
+from tests.conftest import SHARED
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "epcis-hash"
+EXAMPLES = SHARED / "testdata" / "epcis-hash"
 NAMES = sorted(p.stem for p in EXAMPLES.glob("*.jsonld"))
 
 

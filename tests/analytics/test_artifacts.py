@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from analytics import artifacts
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
 
 
 class _Boom:

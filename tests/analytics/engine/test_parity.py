@@ -12,7 +12,7 @@ from analytics.queries import OrderFilter
 from analytics.scenarios import calibrate
 from analytics.segments import features
 from analytics.sourcing import shortlist
-from tests.spark.conftest import assert_same, assert_same_value
+from tests.fixtures.spark import assert_same, assert_same_value
 
 pytestmark = pytest.mark.spark
 

@@ -7,16 +7,15 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
 from analytics.live.listener import Listener
 from analytics.live.state import LiveStore, snapshot
-from tests.live.conftest import enc, order, produce, read_dlq, totals, wait_for
+from tests.conftest import ROOT
+from tests.fixtures.live import enc, order, produce, read_dlq, totals, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXED_NOW = None  # snapshots compared at one instant (set per test)
 
 IOT = {"schema": "chasqui.iot.v1", "device_id": "LOG-7", "product": "blueberries", "shipment_id": "SH-9",

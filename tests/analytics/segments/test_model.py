@@ -13,7 +13,7 @@ from analytics.segments.features import SegmentInputError, features_from_frame
 from analytics.segments.model import SegmentModel, SweepPoint, check_k, design_matrix, suggest_k, sweep
 from analytics.segments.naming import name_segments
 from analytics.segments.segmentation import SegmentParams, Sweep, members_csv, summarize
-from tests.segments.conftest import make_orders
+from tests.fixtures.segments import make_orders
 
 END = date(2024, 12, 31)
 

@@ -13,7 +13,7 @@ from analytics import storage
 from analytics.datadir import DataDir
 from analytics.logistics import queries as lq
 from analytics.queries import OrderFilter
-from tests.spark.conftest import assert_same, assert_same_value
+from tests.fixtures.spark import assert_same, assert_same_value
 
 pytestmark = pytest.mark.spark
 

@@ -27,8 +27,7 @@ from analytics.sourcing.model import (
     train_sourcing_model,
 )
 from analytics.training import default_trainers
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
 
 
 def test_registered_trainer() -> None:

@@ -7,7 +7,7 @@ import time
 import pytest
 from dash.testing.wait import until
 
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -56,9 +56,8 @@ def test_every_page_runs_under_the_csp(dash_duo, settings, app_factory, browser_
 def test_data_page_upload_in_the_browser(dash_duo, settings, app_factory, writable_demo_dir, tmp_path,
                                          browser_errors):
     """Drop the DataCo sample on the Data page: imported under the CSP, result shown, no console errors."""
-    from pathlib import Path
 
-    sample = Path(__file__).resolve().parents[2] / "data" / "fixtures" / "dataco_sample.csv"
+    sample = ROOT / "data" / "fixtures" / "dataco_sample.csv"
     app = app_factory(settings.replace(data_dir=writable_demo_dir, cache_dir=tmp_path / "cache"))
     dash_duo.start_server(app, port=free_port())
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/data", timeout=30)

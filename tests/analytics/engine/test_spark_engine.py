@@ -14,7 +14,7 @@ import pytest
 from analytics import queries, storage
 from analytics.engine.polars_engine import PolarsEngine
 from analytics.schemas import SchemaError
-from tests.spark.conftest import assert_same, assert_same_value
+from tests.fixtures.spark import assert_same, assert_same_value
 
 pytestmark = pytest.mark.spark
 

@@ -11,8 +11,9 @@ import pytest
 
 from ledger_client import VerificationError, merkle
 from ledger_client.log import MerkleLog
+from tests.conftest import SHARED
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "merkle"
+VECTORS = SHARED / "testdata" / "merkle"
 
 
 def _b(s):

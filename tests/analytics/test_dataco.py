@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from analytics.dataco import import_dataco, peru_region
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "fixtures" / "dataco_sample.csv"
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from analytics.live.coldchain import PRODUCTS, excursion
 from analytics.live.contracts import REASONS, InvalidEvent, decode
-from tests.live.conftest import enc, order
+from tests.fixtures.live import enc, order
 
 IOT = {"schema": "chasqui.iot.v1", "event_id": "i1", "device_id": "LOG-1", "product": "blueberries",
        "shipment_id": "SH-1", "ts": "2026-11-23T10:00:00-05:00", "temp_c": 1.2, "humidity_pct": 92.0}

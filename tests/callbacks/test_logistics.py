@@ -19,9 +19,9 @@ from analytics.datadir import LOGISTICS_REPORT, DataDir
 from analytics.logistics import queries as lq
 from callbacks import logistics as cb
 from components import logistics as view
+from tests.conftest import ROOT
 
 START, END = "2024-10-01", "2024-12-31"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scores(d: Path) -> pl.DataFrame:

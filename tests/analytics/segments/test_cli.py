@@ -6,13 +6,11 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
 
 from analytics.segments import cli
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
 
 
 def test_cli_exports_every_customer_exactly_once(demo_dir, tmp_path, capsys):

@@ -11,7 +11,7 @@ from analytics.live.coldchain import PRODUCTS
 from analytics.live.contracts import decode
 from analytics.live.state import LiveStore, Scored
 from tests.conftest import free_port
-from tests.live.conftest import enc, order
+from tests.fixtures.live import enc, order
 
 pytestmark = pytest.mark.browser
 

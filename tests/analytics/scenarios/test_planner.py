@@ -7,7 +7,6 @@ import subprocess
 import sys
 from argparse import Namespace
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,8 +25,8 @@ from analytics.scenarios import (
     simulate_loop,
 )
 from analytics.scenarios.calibrate import observed_late_share
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SOUTH = ("PE-APU", "PE-ARE", "PE-CUS", "PE-ICA", "PE-PUN")
 
 

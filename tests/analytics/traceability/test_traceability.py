@@ -18,6 +18,7 @@ from analytics.traceability import epcis_import, exports, lots, mock_recall, sto
 from analytics.traceability.demo_lots import generate
 from ledger_client import gs1
 from ledger_client.log import MerkleLog
+from tests.conftest import SHARED
 
 P = "7750321"
 F1, F2, PLANT = gs1.gln(P, "90001"), gs1.gln(P, "90002"), gs1.gln(P, "90003")
@@ -208,7 +209,7 @@ def test_cli_import_prints_one_json_line_and_refuses_invalid(tmp_path: Path, cap
     assert store.load(d, store.EVENTS).height == 7          # nothing of the invalid document was stored
     assert MerkleLog(DataDir(d).ledger, writable=False).size == 7
     # the reference examples import with every event counted
-    ex = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "epcis-hash" / "epcisDocWithVariousEventTypes.jsonld"
+    ex = SHARED / "testdata" / "epcis-hash" / "epcisDocWithVariousEventTypes.jsonld"
     assert epcis_import.cli_import(argparse.Namespace(file=ex, data_dir=d)) == 0
     assert json.loads(capsys.readouterr().out)["events"] == 13
     assert store.load(d, store.EVENTS).height == 20

@@ -11,7 +11,7 @@ import pytest
 from analytics.live.coldchain import PRODUCTS
 from analytics.live.contracts import decode
 from analytics.live.state import TILES, DeadLetter, LiveStore, Scored, snapshot
-from tests.live.conftest import enc, order
+from tests.fixtures.live import enc, order
 
 LIMA = ZoneInfo("America/Lima")
 
