@@ -41,6 +41,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from ledger_client.errors import EPCISError
@@ -358,13 +359,7 @@ def _ns_value(text: str, ns: Mapping[str, str]) -> str:
 
 # ---------------------------------------------------------------- 3./4. the event tree
 
-class Node(tuple):
-    """(name, text, children): the reference's "simple python object" for one JSON member."""
-
-    __slots__ = ()
-
-    def __new__(cls, name: Any, text: str, children: list[Any]) -> Node:
-        return super().__new__(cls, (name, text, children))
+Node = tuple  # (name, text, children): the reference's "simple python object" for one JSON member
 
 
 class Group(tuple):
@@ -379,7 +374,7 @@ _UNSORTED_KEYS = ("bizTransaction", "source", "destination")
 def to_tree(obj: Any, ns: dict[str, str], ignore: Sequence[str] = ()) -> Node:
     """JSON value -> tree, as ``json_to_py._json_to_py`` builds it (children sorted, with exceptions)."""
     if isinstance(obj, list):
-        node = Node("", "", [to_tree(c, ns) for c in obj])
+        node = ("", "", [to_tree(c, ns) for c in obj])
         if not any(k in obj for k in _UNSORTED_KEYS):
             node[2].sort()
         return node
@@ -398,15 +393,15 @@ def to_tree(obj: Any, ns: dict[str, str], ignore: Sequence[str] = ()) -> Node:
             child = to_tree(val, ns)
             k = _ns_key(key, ns)
             if isinstance(val, list):
-                children.extend(Node(k, e[1], e[2]) for e in child[2])
+                children.extend((k, e[1], e[2]) for e in child[2])
             else:
-                children.append(Node(k, child[1], child[2]))
-        node = Node(name, text, children)
+                children.append((k, child[1], child[2]))
+        node = (name, text, children)
         if not any(k in obj for k in _UNSORTED_KEYS):
             node[2].sort()
         return node
     text = _ns_value(obj, ns) if isinstance(obj, str) else _py_str(obj)
-    return Node("", text, [])
+    return ("", text, [])
 
 
 def _py_str(value: Any) -> str:
@@ -418,8 +413,8 @@ def correct_structure(node: Node) -> Node:
     """``deep_structure_correction``: JSON shapes renamed to the XML element structure."""
     kids: list[Any] = node[2]
     lists: dict[str, list[Node]] = {}
-    for el in [e for e in kids if isinstance(e, Node) and isinstance(e[0], str) and e[0].endswith("List")]:
-        lists.setdefault(el[0], []).append(Node(el[0][:-4], el[1], el[2]))
+    for el in [e for e in kids if not isinstance(e, Group) and isinstance(e[0], str) and e[0].endswith("List")]:
+        lists.setdefault(el[0], []).append((el[0][:-4], el[1], el[2]))
         kids.remove(el)
     for list_name, elements in lists.items():
         if list_name in TYPED_LISTS:
@@ -430,22 +425,22 @@ def correct_structure(node: Node) -> Node:
                 # The reference keeps the element's first two fields (in document order) and raises on
                 # an element with one field; a type-less element is hashed with the field it has.
                 groups.append(Group(e[2][:2]))
-            kids.append(Node(list_name, "", groups))
+            kids.append((list_name, "", groups))
         else:
-            kids.append(Node(list_name, "", list(elements)))
-    child_epcs = []
-    for el in [e for e in kids if isinstance(e, Node) and e[0] == "childEPCs"]:
-        child_epcs.append(Node("epc", el[1], []))
+            kids.append((list_name, "", list(elements)))
+    child_epcs: list[Node] = []
+    for el in [e for e in kids if not isinstance(e, Group) and e[0] == "childEPCs"]:
+        child_epcs.append(("epc", el[1], []))
         kids.remove(el)
     if child_epcs:
-        kids.append(Node("childEPCs", "", child_epcs))
-    corrected = [el if (not isinstance(el, Node) or el[0] in TYPED_LISTS) else correct_structure(el) for el in kids]
+        kids.append(("childEPCs", "", child_epcs))
+    corrected = [el if (isinstance(el, Group) or el[0] in TYPED_LISTS) else correct_structure(el) for el in kids]
     name, text = node[0], node[1]
     if name in ("inputEPC", "outputEPC"):
-        return Node("epc", text, corrected)
+        return ("epc", text, corrected)
     if name in ("inputQuantity", "outputQuantity", "childQuantity") or (name == "quantity" and corrected):
-        return Node("quantityElement", text, corrected)
-    return Node(name, text, corrected)
+        return ("quantityElement", text, corrected)
+    return (name, text, corrected)
 
 
 # ---------------------------------------------------------------- 5. the pre-hash string
@@ -495,6 +490,7 @@ _TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:
                  r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$")
 
 
+@lru_cache(maxsize=65536)
 def utc_millis(text: str) -> str:
     """``_fix_time_stamp_format``: UTC, millisecond precision, ``Z``.
 
@@ -542,6 +538,7 @@ def canonical_number(text: str) -> str:
         return text
 
 
+@lru_cache(maxsize=65536)
 def canonical_value(text: str) -> str:
     """``_canonize_value``: CBV URNs to web URIs, numbers, GS1 identifiers to constrained Digital Links."""
     for urn, web in _CBV_URNS:
@@ -551,7 +548,7 @@ def canonical_value(text: str) -> str:
 
 
 def _is_node(x: Any) -> bool:
-    return isinstance(x, Node)
+    return not isinstance(x, Group)
 
 
 def _user_extensions(children: list[Any]) -> list[Node]:
@@ -584,9 +581,13 @@ def _ordered(children: list[Any], order: Order) -> str:
     """``_recurse_through_children_in_order``: consumes what it hashes from ``children``."""
     pre = ""
     extensions = _user_extensions(children)
+    by_name: dict[Any, list[Node]] = {}
+    for c in children:
+        if not isinstance(c, Group):
+            by_name.setdefault(c[0], []).append(c)
     for name, sub in order:
         values = []
-        for child in [c for c in children if _is_node(c) and c[0] == name]:
+        for child in by_name.get(name, ()):
             s = _child(child, sub)
             if s:
                 values.append(s)
