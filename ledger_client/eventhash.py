@@ -270,7 +270,13 @@ def unresolved_terms(events: Iterable[Any], context: ActiveContext, load: Any) -
             missing.append(what)
 
     def resolves(value: str, ctx: ActiveContext) -> bool:
-        return value in ctx.terms or ":" in value or ctx.vocab is not None
+        if value in ctx.terms:
+            return ctx.terms[value].iri is not None
+        if ":" in value:  # a compact IRI needs a known prefix; an absolute IRI resolves by itself
+            prefix, suffix = value.split(":", 1)
+            term = ctx.terms.get(prefix)
+            return suffix.startswith("//") or prefix == "urn" or (term is not None and term.prefix)
+        return ctx.vocab is not None
 
     def value(key: str, item: Any, term: _Term | None, ctx: ActiveContext) -> None:
         if isinstance(item, list):
@@ -290,7 +296,7 @@ def unresolved_terms(events: Iterable[Any], context: ActiveContext, load: Any) -
                 continue
             term = ctx.terms.get(key)
             iri = term.iri if term is not None else ctx.expand_iri(key, vocab=True)
-            if iri is None:
+            if iri is None or not (key.startswith("@") or resolves(key, ctx)):
                 note(key)
             elif iri == "@type":
                 for t in item if isinstance(item, list) else [item]:
