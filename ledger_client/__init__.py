@@ -10,9 +10,14 @@ from ledger_client.errors import (
     EPCISError,
     LedgerError,
     LogError,
+    NoCheckpointError,
+    NoTrustedKeyError,
     SignatureError,
+    SplitViewError,
     TransportError,
+    UntrustedCheckpointError,
     VerificationError,
+    WitnessQuorumError,
 )
 
 __all__ = [
@@ -25,7 +30,12 @@ __all__ = [
     "EPCISError",
     "LedgerError",
     "LogError",
+    "NoCheckpointError",
+    "NoTrustedKeyError",
     "SignatureError",
+    "SplitViewError",
     "TransportError",
+    "UntrustedCheckpointError",
     "VerificationError",
+    "WitnessQuorumError",
 ]
