@@ -23,7 +23,9 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 from ledger_client import merkle
 from ledger_client.errors import LedgerError, LogError, SignatureError, TransportError
@@ -167,6 +169,61 @@ def accept_cosignatures(log: MerkleLog, body: bytes | str) -> Response:
     return _plain(200, "accepted: " + ", ".join(accepted))
 
 
+def request_handler(log_path: Path | str, prefix: str = "/ledger") -> type[BaseHTTPRequestHandler]:
+    """A standard-library HTTP handler serving the log at ``log_path`` under ``prefix`` (read-only, plus
+    the witnesses' cosignature POST). For ``http.server`` users; the web app calls :func:`serve` and
+    :func:`accept_cosignatures` from its own routes."""
+    root = "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+    class LedgerHandler(BaseHTTPRequestHandler):
+        server_version = "ChasquiLedger/1"
+
+        def _relative(self) -> str | None:
+            path = self.path.split("?", 1)[0]
+            if root and not path.startswith(root + "/"):
+                return None
+            return path[len(root) + 1:] if root else path.lstrip("/")
+
+        def _send(self, r: Response) -> None:
+            self.send_response(r.status)
+            for k, v in r.headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(r.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(r.body)
+
+        def _with_log(self, fn: Callable[[MerkleLog], Response]) -> Response:
+            try:
+                with MerkleLog(log_path, create=False, writable=False) as log:
+                    return fn(log)
+            except LogError:
+                return _plain(404, "no log here")
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            rel = self._relative()
+            self._send(_plain(404, "not found") if rel is None else self._with_log(lambda log: serve(log, rel)))
+
+        do_HEAD = do_GET  # noqa: N815
+
+        def do_POST(self) -> None:  # noqa: N802
+            rel = self._relative()
+            if rel != COSIGNATURE_PATH:
+                self._send(_plain(404, "not found"))
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > 64 * 1024:
+                self._send(_plain(413, "too large"))
+                return
+            body = self.rfile.read(length)
+            self._send(self._with_log(lambda log: accept_cosignatures(log, body)))
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    return LedgerHandler
+
+
 # ---------------------------------------------------------------- exporting to a directory
 
 def export(log: MerkleLog, directory: Path | str) -> int:
@@ -276,6 +333,7 @@ __all__ = [
     "export",
     "parse_tile_path",
     "read_tile",
+    "request_handler",
     "serve",
     "tile_path",
     "tiles_for_size",
