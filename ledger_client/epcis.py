@@ -123,11 +123,28 @@ def parse_document(document: Any) -> Any:
     return document
 
 
+TYPE_ALIAS = "isA"  # the spelling of "type" in GS1's early examples for the simple context
+DOCUMENT_TYPES = ("EPCISDocument", "EPCISQueryDocument", "EPCISMasterDataDocument")
+
+
+def _local_type(value: Any) -> str | None:
+    if isinstance(value, str) and ":" in value:
+        value = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    return value if isinstance(value, str) else None
+
+
 def _event_type(ev: Mapping[str, Any]) -> str | None:
-    etype = ev.get("type") or ev.get("@type")
-    if isinstance(etype, str) and ":" in etype:
-        etype = etype.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-    return etype if isinstance(etype, str) else None
+    return _local_type(ev.get("type") or ev.get("@type") or ev.get(TYPE_ALIAS))
+
+
+def _unalias(value: Any) -> Any:
+    """``isA`` read as ``type`` wherever an object has no ``type`` (GS1's simple-context examples)."""
+    if isinstance(value, list):
+        return [_unalias(v) for v in value]
+    if isinstance(value, Mapping):
+        rename = TYPE_ALIAS in value and "type" not in value
+        return {("type" if rename and k == TYPE_ALIAS else k): _unalias(v) for k, v in value.items()}
+    return value
 
 
 def _layout(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any], str]:
@@ -141,18 +158,20 @@ def _layout(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any], str]:
     body = doc.get("epcisBody")
     if not isinstance(body, Mapping):
         raise EPCISError("not an EPCIS document: no epcisBody and not a single event")
-    dtype = doc.get("type") or doc.get("@type")
+    dtype = _local_type(doc.get("type") or doc.get("@type") or doc.get(TYPE_ALIAS))
     if "queryResults" in body:
         qr = body.get("queryResults")
         rb = qr.get("resultsBody") if isinstance(qr, Mapping) else None
         events = rb.get("eventList") if isinstance(rb, Mapping) else None
         where = "query"
     else:
-        if dtype not in (None, "EPCISDocument", "EPCISQueryDocument"):
+        if dtype not in (None, *DOCUMENT_TYPES):
             raise EPCISError(f"unsupported document type {dtype!r}")
         events = body.get("eventList")
         if events is None and isinstance(body.get("event"), Mapping):
             events = [body["event"]]
+        if events is None and isinstance(body.get("vocabularyList"), list):
+            events = []  # master data only
         where = "document"
     if events is None:
         raise EPCISError("document has no eventList")
@@ -267,11 +286,14 @@ class HashedDocument:
 def hash_document(document: Any, *, strict_context: bool = False) -> HashedDocument:
     """Validate ``document`` and compute every event's CBV 2.0 hash; raises :class:`EPCISError`."""
     doc = parse_document(document)
-    work, events, where = _layout(doc)
+    original = _layout(doc)[1]
+    work, events, where = _layout(_unalias(doc))
     for i, ev in enumerate(events):
         _validate_event(i, ev)
     context = work.get("@context")
     warnings: list[str] = []
+    if not events:
+        warnings.append("the document holds no events (master data only)")
     unknown = _unknown_contexts(context, events)
     if unknown and strict_context:
         raise EPCISError(f"JSON-LD context {unknown[0]!r} is not available offline (strict context mode; "
@@ -307,7 +329,7 @@ def hash_document(document: Any, *, strict_context: bool = False) -> HashedDocum
         except (TypeError, AttributeError, IndexError, ValueError, RecursionError) as exc:
             raise EPCISError(f"event {i} cannot be hashed: {exc}") from exc
     return HashedDocument(
-        events=tuple(events), context=context, prehashes=tuple(prehash_list),
+        events=tuple(original), context=context, prehashes=tuple(prehash_list),
         hashes=tuple(hash_prehash(p) for p in prehash_list), warnings=tuple(warnings),
         ignored_fields=tuple(ignored), ignore_key=ignore_key, vocabulary=tuple(sorted(vocab)))
 

@@ -371,6 +371,31 @@ def test_documents_written_with_the_simple_context_import_and_hash_like_the_full
     assert epcis.load_context(SIMPLE)["bizStep"]["@context"]["@vocab"] == "https://ref.gs1.org/cbv/BizStep-"
 
 
+def test_simple_context_examples_spelling_type_as_isA_import() -> None:
+    # GS1's early simple-context examples write "isA" where later ones write "type".
+    doc = _gs1_style_example([SIMPLE])
+    doc["isA"] = doc.pop("type")
+    for ev in doc["epcisBody"]["eventList"]:
+        ev["isA"] = ev.pop("type")
+    doc["epcisBody"]["eventList"][0]["sensorElementList"][0]["isA"] = "epcis:SensorElement"
+    typed = _gs1_style_example([CTX])
+    typed["epcisBody"]["eventList"][0]["sensorElementList"][0]["type"] = "epcis:SensorElement"
+    hashed = epcis.hash_document(doc)
+    assert hashed.hashes == epcis.hash_document(typed).hashes
+    assert hashed.prehashes[1].startswith("eventType=AggregationEvent")
+    assert epcis.event_hashes(hashed.standalone(0)) == [hashed.hashes[0]]
+
+
+def test_master_data_document_imports_with_no_events() -> None:
+    doc = {"@context": [SIMPLE], "isA": "epcis:EPCISMasterDataDocument", "schemaVersion": "2.0",
+           "epcisBody": {"vocabularyList": [{"type": "vtype:BusinessLocation", "vocabularyElementList": [
+               {"id": "urn:epc:id:sgln:0037000.00729.0", "cbvmda:sst": "201"}]}]}}
+    hashed = epcis.hash_document(doc)
+    assert len(hashed) == 0 and hashed.hashes == () and "no events" in hashed.warnings[0]
+    with pytest.raises(EPCISError, match="no eventList"):
+        epcis.hash_document({"@context": [SIMPLE], "type": "EPCISDocument", "epcisBody": {}})
+
+
 def test_unknown_context_resolving_through_the_standard_vocabulary_imports_with_a_warning() -> None:
     url = "https://example.com/contexts/partner-epcis.jsonld"
     doc = _gs1_style_example([url, {"ex": EX}])
