@@ -55,9 +55,12 @@ CONTEXT_FILES = {
     "https://ref.gs1.org/standards/epcis/epcis-context.jsonld": "epcis-context-2.0.0.jsonld",
     "https://gs1.github.io/EPCIS/epcis-context.jsonld": "epcis-context-gs1-github.jsonld",
     SIMPLE_CONTEXT: "epcis-context-simple.jsonld",
+    # where the simple context was first published; GS1's early examples still name it
+    "https://vladimiralexiev.github.io/EPCIS/epcis-context-simple.jsonld": "epcis-context-simple.jsonld",
 }
 # The context whose term definitions the hash uses for each bundled URL (see module docstring).
-_HASH_CONTEXT_FILES = {**CONTEXT_FILES, SIMPLE_CONTEXT: "epcis-context-2.0.0.jsonld"}
+_HASH_CONTEXT_FILES = {url: ("epcis-context-2.0.0.jsonld" if name == "epcis-context-simple.jsonld" else name)
+                       for url, name in CONTEXT_FILES.items()}
 IGNORE_FIELDS = "ignoreFields"
 # Document-level key of a standalone event document: the vocabulary URIs of the document the event came
 # from, so that the event's bare strings resolve exactly as they did there.
