@@ -17,6 +17,9 @@ term its events use resolves through the standard EPCIS/CBV vocabulary (plus the
 context objects); the result then carries a warning naming that URL. With ``strict_context=True`` an
 unknown context URL is refused.
 
+GS1's early simple-context examples write ``isA`` for ``type``: it is read as ``type`` wherever an object
+has no ``type``. A master-data-only document (``vocabularyList``, no events) is accepted with no events.
+
 A document may list fields to leave out of the hash with a namespaced ``<prefix>:ignoreFields`` array
 at document level (or at ``queryResults`` level in a query document); the reference honours the key in
 the ``https://repository-x.example.com/`` namespace, this module honours it in any namespace.
@@ -136,8 +139,12 @@ def _local_type(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _event_type(ev: Mapping[str, Any]) -> str | None:
+def event_type(ev: Mapping[str, Any]) -> str | None:
+    """The event's type name (``ObjectEvent``...), whether written ``type``, ``@type`` or ``isA``."""
     return _local_type(ev.get("type") or ev.get("@type") or ev.get(TYPE_ALIAS))
+
+
+_event_type = event_type
 
 
 def _unalias(value: Any) -> Any:
@@ -408,6 +415,7 @@ __all__ = [
     "event_context",
     "event_hash",
     "event_hashes",
+    "event_type",
     "extract_events",
     "hash_digest",
     "hash_document",
