@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from ledger_client.errors import CheckpointFormatError, SignatureError, VerificationError
+from ledger_client.errors import CheckpointFormatError, SignatureError, UntrustedCheckpointError, VerificationError
 
 ALG_ED25519 = 0x01
 SIG_PREFIX = "\u2014 "  # em dash + space
@@ -187,7 +187,7 @@ def open_note(note: str, verifier: Verifier) -> str:
             raise SignatureError(f"signature by {s.name} does not verify")
         verified = True
     if not verified:
-        raise SignatureError(f"no signature from the pinned key {verifier.name}")
+        raise UntrustedCheckpointError(f"no signature from the trusted key {verifier.name}")
     return text
 
 
@@ -247,6 +247,7 @@ def verify_checkpoint(note: str, verifier: Verifier, origin: str | None = None) 
 
 
 __all__ = [
+    "SIG_PREFIX",
     "Checkpoint",
     "NoteSignature",
     "Signer",

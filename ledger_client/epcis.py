@@ -1,37 +1,43 @@
-"""GS1 CBV 2.0 EPCIS event hash (``ni:///sha-256;<hex>?ver=CBV2.0``) for EPCIS 2.0 JSON/JSON-LD.
+"""GS1 CBV 2.0 EPCIS event hash (``ni:///sha-256;<hex>?ver=CBV2.0``) for EPCIS 2.0 JSON/JSON-LD documents.
 
-The pre-hash string of an event is ``eventType=<type>`` followed by the event's properties in the
-canonical order below, each rendered as ``name=value`` (or ``name`` + rendered children), with
+    doc = hash_document(raw_bytes)          # validates, resolves contexts offline, hashes every event
+    doc.hashes[i], doc.prehashes[i]         # the event hash and the exact string that was hashed
+    doc.warnings                            # e.g. an unknown @context URL that was not needed
+    doc.standalone(i)                       # a one-event document that hashes to doc.hashes[i]
 
-* timestamps in UTC at millisecond precision (``...SS.mmmZ``; the 3rd decimal rounded up when the
-  4th is 5-9),
-* numbers without trailing zeros, strings trimmed,
-* EPC URNs and Digital Link URIs in canonical GS1 Digital Link form (``https://id.gs1.org/...``),
-* CBV short names (bizStep, disposition, business transaction / source / destination types,
-  sensor types...) expanded to their web vocabulary URIs using the EPCIS JSON-LD context,
-* the elements of every list sorted by their rendered strings (case-sensitive code-point order),
-* user extensions (and ilmd contents) as ``{namespace}localName=value``, sorted, after the
-  standard fields; ``eventID`` and ``recordTime`` are not part of the hash.
+The pre-hash string follows GS1's reference implementation exactly (see :mod:`ledger_client.eventhash`
+for the algorithm and :mod:`ledger_client.gs1_canonical` for identifiers). Documents may be an
+``EPCISDocument``, an ``EPCISQueryDocument`` or a single event object carrying its own ``@context``.
 
-JSON-LD terms are expanded offline from the context copies shipped in ``ledger_client/contexts``.
-The ordering of ``destinationList`` before ``sourceList`` follows the reference examples
-(the reference implementation's output), which are the acceptance test of this module.
+Contexts are never fetched: the contexts GS1 publishes for EPCIS 2.0 are bundled
+(``ledger_client/contexts``). GS1's "simple" context is an abbreviated spelling of the same vocabulary,
+so its terms are resolved through the full 2.0.0 definitions: an event hashes the same whichever of
+GS1's contexts its document names. A document naming any *other* context URL is accepted when every
+term its events use resolves through the standard EPCIS/CBV vocabulary (plus the document's own inline
+context objects); the result then carries a warning naming that URL. With ``strict_context=True`` an
+unknown context URL is refused.
+
+GS1's early simple-context examples write ``isA`` for ``type``: it is read as ``type`` wherever an object
+has no ``type``. A master-data-only document (``vocabularyList``, no events) is accepted with no events.
+
+A document may list fields to leave out of the hash with a namespaced ``<prefix>:ignoreFields`` array
+at document level (or at ``queryResults`` level in a query document); the reference honours the key in
+the ``https://repository-x.example.com/`` namespace, this module honours it in any namespace.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-import math
-import re
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from ledger_client import eventhash
 from ledger_client.errors import EPCISError
-from ledger_client.gs1 import normalise_identifier
 
 HASH_PREFIX = "ni:///sha-256;"
 HASH_SUFFIX = "?ver=CBV2.0"
@@ -44,465 +50,73 @@ EVENT_TYPES = (
     "AssociationEvent",
 )
 
-# Context URL -> local copy (the machines running Chasqui cannot fetch them).
+DEFAULT_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+SIMPLE_CONTEXT = "https://gs1.github.io/EPCIS/epcis-context-simple.jsonld"
+# Context URL -> bundled copy (the machines running Chasqui cannot fetch them).
 CONTEXT_FILES = {
-    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld": "epcis-context-2.0.0.jsonld",
+    DEFAULT_CONTEXT: "epcis-context-2.0.0.jsonld",
     "https://ref.gs1.org/standards/epcis/epcis-context.jsonld": "epcis-context-2.0.0.jsonld",
     "https://gs1.github.io/EPCIS/epcis-context.jsonld": "epcis-context-gs1-github.jsonld",
+    SIMPLE_CONTEXT: "epcis-context-simple.jsonld",
+    # where the simple context was first published; GS1's early examples still name it
+    "https://vladimiralexiev.github.io/EPCIS/epcis-context-simple.jsonld": "epcis-context-simple.jsonld",
 }
-DEFAULT_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-
-_IGNORED = {"type", "@type", "eventID", "recordTime", "@context", "@id", "id"}
-RDFS_COMMENT = "{http://www.w3.org/2000/01/rdf-schema#}comment"  # comments never take part in the hash
+# The context whose term definitions the hash uses for each bundled URL (see module docstring).
+_HASH_CONTEXT_FILES = {url: ("epcis-context-2.0.0.jsonld" if name == "epcis-context-simple.jsonld" else name)
+                       for url, name in CONTEXT_FILES.items()}
+IGNORE_FIELDS = "ignoreFields"
+# Document-level key of a standalone event document: the vocabulary URIs of the document the event came
+# from, so that the event's bare strings resolve exactly as they did there.
+VOCABULARY_KEY = "https://chasqui.pe/ns/epcis#vocabulary"
 
 
 # ---------------------------------------------------------------- contexts
 
+def _context_url(url: str) -> str:
+    u = url.strip()
+    return "https://" + u[len("http://"):] if u.startswith("http://") else u
+
+
+def is_known_context(url: str) -> bool:
+    """True for the context URLs whose copies are bundled."""
+    return _context_url(url) in CONTEXT_FILES
+
+
 @lru_cache(maxsize=8)
+def _context_file(name: str) -> Any:
+    text = resources.files("ledger_client").joinpath("contexts", name).read_text(encoding="utf-8")
+    return json.loads(text)["@context"]
+
+
 def load_context(url: str) -> dict[str, Any]:
-    """The ``@context`` object of a known EPCIS context URL, read from the packaged copy."""
-    name = CONTEXT_FILES.get(url.rstrip()) or CONTEXT_FILES.get(url.replace("http://", "https://", 1))
+    """The ``@context`` object of a bundled EPCIS context URL."""
+    name = CONTEXT_FILES.get(_context_url(url))
     if name is None:
         raise EPCISError(f"JSON-LD context {url!r} is not available offline "
-                         f"(known: {', '.join(sorted(CONTEXT_FILES))})")
-    text = resources.files("ledger_client").joinpath("contexts", name).read_text(encoding="utf-8")
-    ctx = json.loads(text)["@context"]
+                         f"(bundled: {', '.join(sorted(CONTEXT_FILES))})")
+    ctx = _context_file(name)
     if not isinstance(ctx, dict):
         raise EPCISError(f"context {url} is not a JSON-LD context object")
     return ctx
 
 
-def _curie(value: str, prefixes: Mapping[str, str]) -> str:
-    if ":" in value:
-        pre, _, local = value.partition(":")
-        if pre in prefixes and not local.startswith("//"):
-            return prefixes[pre] + local
-    return value
+def _hash_context(url: str) -> Any:
+    """Term definitions used for hashing: the bundled copy, or the standard vocabulary for other URLs."""
+    return _context_file(_HASH_CONTEXT_FILES.get(_context_url(url), CONTEXT_FILES[DEFAULT_CONTEXT]))
 
 
-@lru_cache(maxsize=8)
-def _vocabularies(url: str) -> dict[str, dict[str, str]]:
-    """Scoped vocabularies of the standard context: property path -> {short name: full URI}."""
-    ctx = load_context(url)
-    prefixes = {k: v for k, v in ctx.items() if isinstance(v, str) and v.endswith(("/", ":", "#"))}
-    out: dict[str, dict[str, str]] = {}
-
-    def walk(obj: Any, path: str) -> None:
-        if isinstance(obj, list):
-            for o in obj:
-                walk(o, path)
-            return
-        if not isinstance(obj, dict):
-            return
-        terms = {k: _curie(v, prefixes) for k, v in obj.items()
-                 if isinstance(v, str) and not k.startswith("@") and v.startswith(("cbv:", "gs1:"))}
-        if terms:
-            out.setdefault(path, {}).update(terms)
-        for k, v in obj.items():
-            if isinstance(v, dict):
-                if "@context" in v:
-                    walk(v["@context"], f"{path}/{k}" if path else k)
-
-    for key, val in ctx.items():
-        if isinstance(val, dict) and "@context" in val:
-            walk(val["@context"], key)
-    return out
-
-
-class _Expander:
-    """Prefixes and vocabularies in force for one document."""
-
-    def __init__(self, context: Any) -> None:
-        self.prefixes: dict[str, str] = {}
-        self.base_url = DEFAULT_CONTEXT
-        self._add(context)
-        if not self.prefixes:
-            self._add(DEFAULT_CONTEXT)
-        self.vocab = _vocabularies(self.base_url)
-
-    def _add(self, context: Any) -> None:
-        if context is None:
-            return
-        if isinstance(context, str):
-            ctx = load_context(context)
-            self.base_url = context if context in CONTEXT_FILES else self.base_url
-            self._add_obj(ctx)
-        elif isinstance(context, list):
-            for c in context:
-                self._add(c)
-        elif isinstance(context, dict):
-            self._add_obj(context)
-        else:
-            raise EPCISError("@context must be a URL, an object or a list of them")
-
-    def _add_obj(self, ctx: Mapping[str, Any]) -> None:
-        for k, v in ctx.items():
-            if k.startswith("@"):
-                continue
-            if isinstance(v, str) and (v.endswith(("/", "#", ":")) or v.startswith(("http", "urn:"))):
-                self.prefixes[k] = v
-            elif isinstance(v, dict) and isinstance(v.get("@id"), str) and v.get("@prefix"):
-                self.prefixes[k] = v["@id"]
-
-    def key(self, name: str) -> str:
-        """Expanded name of an extension property: ``{namespace}local``."""
-        if ":" in name:
-            pre, _, local = name.partition(":")
-            if pre in self.prefixes and not local.startswith("//"):
-                return "{" + self.prefixes[pre] + "}" + local
-            m = re.match(r"^(.*[/#:])([^/#:]+)$", name)
-            if m and "://" in name or name.startswith("urn:"):
-                if m:
-                    return "{" + m.group(1) + "}" + m.group(2)
-        return name
-
-    def term(self, path: str, value: str, urn_prefix: str | None = None) -> str:
-        """Expand a vocabulary value (bizStep, disposition, types...)."""
-        vocab = self.vocab.get(path, {})
-        if value in vocab:
-            return vocab[value]
-        if urn_prefix and value.startswith(urn_prefix):
-            return _WEB_VOC[urn_prefix] + value[len(urn_prefix):]
-        return _curie(value, self.prefixes)
-
-
-_WEB_VOC = {
-    "urn:epcglobal:cbv:bizstep:": "https://ref.gs1.org/cbv/BizStep-",
-    "urn:epcglobal:cbv:disp:": "https://ref.gs1.org/cbv/Disp-",
-    "urn:epcglobal:cbv:btt:": "https://ref.gs1.org/cbv/BTT-",
-    "urn:epcglobal:cbv:sdt:": "https://ref.gs1.org/cbv/SDT-",
-    "urn:epcglobal:cbv:er:": "https://ref.gs1.org/cbv/ER-",
-}
-
-
-# ---------------------------------------------------------------- value canonicalisation
-
-_TS_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})$"
-)
-
-
-def canonical_time(value: str) -> str:
-    """UTC, millisecond precision, 'Z'; the 3rd decimal is rounded up when the 4th is 5-9."""
-    m = _TS_RE.match(value.strip())
-    if not m:
-        return value.strip()
-    y, mo, d, h, mi, s, frac, tz = m.groups()
-    frac = (frac or "")
-    ms = int((frac + "000")[:3])
-    if len(frac) > 3 and frac[3] in "56789":
-        ms += 1
-    if tz in ("Z", "z"):
-        offset = timedelta(0)
-    else:
-        sign = 1 if tz[0] == "+" else -1
-        offset = sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
-    try:
-        dt = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=timezone(offset))
-    except ValueError:
-        return value.strip()
-    dt = (dt + timedelta(milliseconds=ms)).astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def canonical_number(value: int | float) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            raise EPCISError("NaN and infinite numbers are not valid EPCIS values")
-        if value == int(value) and abs(value) < 1e16:
-            return str(int(value))
-        return repr(value)
-    return str(value)
-
-
-_NUM_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def canonical_value(value: Any) -> str:
-    """Canonical text of a scalar value (numbers, identifiers, CBV URNs, plain strings)."""
-    if isinstance(value, Mapping) and "@value" in value:
-        value = value["@value"]
-    if isinstance(value, (bool, int, float)):
-        return canonical_number(value)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise EPCISError(f"unexpected value {value!r}")
-    text = value.strip()
-    for urn, web in _WEB_VOC.items():
-        if text.startswith(urn):
-            return web + text[len(urn):]
-    if _NUM_RE.match(text):
-        return canonical_number(float(text)) if not text.lstrip("+-").isdigit() else str(int(text))
-    dl = normalise_identifier(text)
-    return dl if dl is not None else text
-
-
-# ---------------------------------------------------------------- pre-hash construction
-
-def _scalar(name: str, value: Any, *, time: bool = False) -> str:
-    if isinstance(value, Mapping) and "@value" in value:
-        value = value["@value"]
-    text = canonical_time(value) if time and isinstance(value, str) else canonical_value(value)
-    return f"{name}={text}" if text != "" else ""
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-class _Builder:
-    def __init__(self, exp: _Expander) -> None:
-        self.exp = exp
-
-    # generic (extensions, ilmd) -----------------------------------------
-    def generic(self, name: str, value: Any) -> list[str]:
-        key = self.exp.key(name)
-        if key == RDFS_COMMENT:
-            return []
-        if isinstance(value, list):
-            out: list[str] = []
-            for v in value:
-                out.extend(self.generic(name, v))
-            return out
-        if isinstance(value, Mapping) and "@value" not in value:
-            children = self.generic_children(value)
-            return [key + children]
-        text = canonical_value(value)
-        return [f"{key}={text}" if text != "" else key]
-
-    def generic_children(self, obj: Mapping[str, Any], skip: Iterable[str] = ()) -> str:
-        skip = set(skip)
-        parts: list[str] = []
-        for k, v in obj.items():
-            if k in skip or k.startswith("@"):
-                continue
-            parts.extend(self.generic(k, v))
-        return "".join(sorted(parts))
-
-    # standard structures -----------------------------------------------
-    def id_list(self, name: str, values: Any) -> str:
-        items = sorted(s for s in (_scalar("epc", v) for v in _as_list(values)) if s)
-        return name + "".join(items) if items else ""
-
-    def quantity_list(self, name: str, values: Any) -> str:
-        items = []
-        for q in _as_list(values):
-            if not isinstance(q, Mapping):
-                raise EPCISError(f"{name} elements must be objects")
-            s = "".join(x for x in (
-                _scalar("epcClass", q.get("epcClass")) if "epcClass" in q else "",
-                _scalar("quantity", q.get("quantity")) if "quantity" in q else "",
-                _scalar("uom", q.get("uom")) if "uom" in q else "",
-            ) if x)
-            s += self.generic_children(q, skip=("epcClass", "quantity", "uom"))
-            if s:
-                items.append("quantityElement" + s)
-        return name + "".join(sorted(items)) if items else ""
-
-    def typed_list(self, name: str, values: Any, value_key: str, path: str, urn: str) -> str:
-        items = []
-        for el in _as_list(values):
-            if not isinstance(el, Mapping):
-                raise EPCISError(f"{name} elements must be objects")
-            s = ""
-            if el.get("type") is not None:
-                s += "type=" + self.exp.term(path, str(el["type"]).strip(), urn)
-            if value_key in el:
-                s += _scalar(value_key, el[value_key])
-            s += self.generic_children(el, skip=("type", value_key))
-            if s:
-                items.append(s)
-        return name + "".join(sorted(items)) if items else ""
-
-    def vocab(self, name: str, value: Any, path: str, urn: str) -> str:
-        if value is None or value == "":
-            return ""
-        if not isinstance(value, str):
-            raise EPCISError(f"{name} must be a string")
-        return f"{name}={self.exp.term(path, value.strip(), urn)}"
-
-    def location(self, name: str, value: Any) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, str):
-            value = {"id": value}
-        if not isinstance(value, Mapping):
-            raise EPCISError(f"{name} must be an object with an id")
-        s = _scalar("id", value.get("id")) if value.get("id") is not None else ""
-        s += self.generic_children(value, skip=("id",))
-        return name + s if s else ""
-
-    def persistent(self, value: Any) -> str:
-        if not isinstance(value, Mapping):
-            return ""
-        s = ""
-        for part in ("set", "unset"):
-            items = sorted(f"{part}={self.exp.term('persistentDisposition', str(v).strip(), 'urn:epcglobal:cbv:disp:')}"
-                           for v in _as_list(value.get(part)))
-            s += "".join(items)
-        s += self.generic_children(value, skip=("set", "unset"))
-        return "persistentDisposition" + s if s else ""
-
-    def sensor_elements(self, values: Any) -> str:
-        elements = []
-        for el in _as_list(values):
-            if not isinstance(el, Mapping):
-                raise EPCISError("sensorElementList elements must be objects")
-            s = ""
-            md = el.get("sensorMetadata")
-            if isinstance(md, Mapping):
-                m = ""
-                for f in _SENSOR_METADATA:
-                    if f in md:
-                        m += _scalar(f, md[f], time=f in _TIME_FIELDS)
-                m += self.generic_children(md, skip=_SENSOR_METADATA)
-                if m:
-                    s += "sensorMetadata" + m
-            reports = []
-            for rep in _as_list(el.get("sensorReport")):
-                if not isinstance(rep, Mapping):
-                    raise EPCISError("sensorReport elements must be objects")
-                r = ""
-                for f in _SENSOR_REPORT:
-                    if f not in rep or rep[f] is None:
-                        continue
-                    if f == "type":
-                        r += "type=" + self.exp.term("sensorElementList/sensorReport/type",
-                                                     str(rep[f]).strip())
-                    elif f in ("exception", "component"):
-                        r += f"{f}=" + self.exp.term(f"sensorElementList/sensorReport/{f}",
-                                                     str(rep[f]).strip())
-                    else:
-                        r += _scalar(f, rep[f], time=f in _TIME_FIELDS)
-                r += self.generic_children(rep, skip=_SENSOR_REPORT)
-                if r:
-                    reports.append("sensorReport" + r)
-            s += "".join(sorted(reports))
-            s += self.generic_children(el, skip=("sensorMetadata", "sensorReport"))
-            if s:
-                elements.append("sensorElement" + s)
-        return "sensorElementList" + "".join(sorted(elements)) if elements else ""
-
-    def error_declaration(self, value: Any) -> str:
-        if not isinstance(value, Mapping):
-            return ""
-        s = _scalar("declarationTime", value["declarationTime"], time=True) if "declarationTime" in value else ""
-        if value.get("reason"):
-            s += "reason=" + self.exp.term("errorDeclaration/reason", str(value["reason"]).strip(),
-                                           "urn:epcglobal:cbv:er:")
-        ids = sorted(_scalar("correctiveEventID", v) for v in _as_list(value.get("correctiveEventIDs")))
-        if ids:
-            s += "correctiveEventIDs" + "".join(ids)
-        s += self.generic_children(value, skip=("declarationTime", "reason", "correctiveEventIDs"))
-        return "errorDeclaration" + s if s else ""
-
-    # the event ------------------------------------------------------------
-    def event(self, ev: Mapping[str, Any]) -> str:
-        etype = ev.get("type") or ev.get("@type")
-        if isinstance(etype, str) and ":" in etype:
-            etype = etype.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-        if etype not in EVENT_TYPES:
-            raise EPCISError(f"unknown or missing event type {etype!r}")
-        if "eventTime" not in ev:
-            raise EPCISError(f"{etype} has no eventTime")
-        out = [f"eventType={etype}"]
-        handled = set(_IGNORED)
-        for name, kind in _ORDER:
-            handled.add(name)
-            if name not in ev:
-                continue
-            v = ev[name]
-            if kind == "time":
-                out.append(_scalar(name, v, time=True))
-            elif kind == "scalar":
-                out.append(_scalar(name, v))
-            elif kind == "scalars":
-                out.append("".join(sorted(_scalar(name, x) for x in _as_list(v))))
-            elif kind == "ids":
-                out.append(self.id_list(name, v))
-            elif kind == "quantities":
-                out.append(self.quantity_list(name, v))
-            elif kind == "bizStep":
-                out.append(self.vocab(name, v, "bizStep", "urn:epcglobal:cbv:bizstep:"))
-            elif kind == "disposition":
-                out.append(self.vocab(name, v, "disposition", "urn:epcglobal:cbv:disp:"))
-            elif kind == "persistent":
-                out.append(self.persistent(v))
-            elif kind == "location":
-                out.append(self.location(name, v))
-            elif kind == "bizTransactions":
-                out.append(self.typed_list(name, v, "bizTransaction", "bizTransactionList/type",
-                                           "urn:epcglobal:cbv:btt:"))
-            elif kind == "sources":
-                out.append(self.typed_list(name, v, "source", "sourceList/type", "urn:epcglobal:cbv:sdt:"))
-            elif kind == "destinations":
-                out.append(self.typed_list(name, v, "destination", "destinationList/type",
-                                           "urn:epcglobal:cbv:sdt:"))
-            elif kind == "sensors":
-                out.append(self.sensor_elements(v))
-            elif kind == "error":
-                out.append(self.error_declaration(v))
-            elif kind == "ilmd":
-                if isinstance(v, Mapping):
-                    children = self.generic_children(v)
-                    out.append("ilmd" + children if children else "")
-        extensions: list[str] = []
-        for k, v in ev.items():
-            if k in handled or k.startswith("@"):
-                continue
-            extensions.extend(self.generic(k, v))
-        out.extend(sorted(extensions))
-        return "".join(out)
-
-
-_TIME_FIELDS = frozenset({"time", "startTime", "endTime", "eventTime", "declarationTime"})
-_SENSOR_METADATA = ("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData",
-                    "dataProcessingMethod", "bizRules")
-_SENSOR_REPORT = ("type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod",
-                  "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue",
-                  "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue",
-                  "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem")
-_ORDER: tuple[tuple[str, str], ...] = (
-    ("eventTime", "time"),
-    ("eventTimeZoneOffset", "scalar"),
-    ("certificationInfo", "scalars"),
-    ("errorDeclaration", "error"),
-    ("epcList", "ids"),
-    ("parentID", "scalar"),
-    ("inputEPCList", "ids"),
-    ("childEPCs", "ids"),
-    ("quantityList", "quantities"),
-    ("childQuantityList", "quantities"),
-    ("inputQuantityList", "quantities"),
-    ("outputEPCList", "ids"),
-    ("outputQuantityList", "quantities"),
-    ("action", "scalar"),
-    ("transformationID", "scalar"),
-    ("bizStep", "bizStep"),
-    ("disposition", "disposition"),
-    ("persistentDisposition", "persistent"),
-    ("readPoint", "location"),
-    ("bizLocation", "location"),
-    ("bizTransactionList", "bizTransactions"),
-    ("destinationList", "destinations"),
-    ("sourceList", "sources"),
-    ("sensorElementList", "sensors"),
-    ("ilmd", "ilmd"),
-)
+@lru_cache(maxsize=1)
+def _standard() -> eventhash.ActiveContext:
+    return eventhash.root_context().extend(DEFAULT_CONTEXT, _hash_context)
 
 
 # ---------------------------------------------------------------- documents
 
 def parse_document(document: Any) -> Any:
-    """Accept a dict, JSON text or bytes; return the parsed JSON value."""
+    """Accept a dict, JSON text or bytes; return the parsed JSON object."""
     if isinstance(document, (bytes, bytearray)):
         try:
-            document = document.decode("utf-8")
+            document = bytes(document).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise EPCISError(f"document is not UTF-8: {exc}") from exc
     if isinstance(document, str):
@@ -515,32 +129,77 @@ def parse_document(document: Any) -> Any:
     return document
 
 
-def extract_events(document: Any) -> tuple[list[Mapping[str, Any]], Any]:
-    """Events of an EPCISDocument, EPCISQueryDocument or single event, with the context in force."""
-    doc = parse_document(document)
-    context = doc.get("@context")
-    dtype = doc.get("type") or doc.get("@type")
-    if dtype in EVENT_TYPES:
-        return [doc], context
+TYPE_ALIAS = "isA"  # the spelling of "type" in GS1's early examples for the simple context
+DOCUMENT_TYPES = ("EPCISDocument", "EPCISQueryDocument", "EPCISMasterDataDocument")
+
+
+def _local_type(value: Any) -> str | None:
+    if isinstance(value, str) and ":" in value:
+        value = value.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    return value if isinstance(value, str) else None
+
+
+def event_type(ev: Mapping[str, Any]) -> str | None:
+    """The event's type name (``ObjectEvent``...), whether written ``type``, ``@type`` or ``isA``."""
+    return _local_type(ev.get("type") or ev.get("@type") or ev.get(TYPE_ALIAS))
+
+
+_event_type = event_type
+
+
+def _unalias(value: Any) -> Any:
+    """``isA`` read as ``type`` wherever an object has no ``type`` (GS1's simple-context examples)."""
+    if isinstance(value, list):
+        return [_unalias(v) for v in value]
+    if isinstance(value, Mapping):
+        rename = TYPE_ALIAS in value and "type" not in value
+        return {("type" if rename and k == TYPE_ALIAS else k): _unalias(v) for k, v in value.items()}
+    return value
+
+
+def _layout(doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any], str]:
+    """(working document, its event list, where the ignore list may sit: "document" or "query")."""
+    if _event_type(doc) in EVENT_TYPES and "epcisBody" not in doc:
+        event = {k: v for k, v in doc.items() if k != "@context"}
+        work: dict[str, Any] = {"epcisBody": {"eventList": [event]}}
+        if "@context" in doc:
+            work = {"@context": doc["@context"], **work}
+        return work, [event], "document"
     body = doc.get("epcisBody")
     if not isinstance(body, Mapping):
         raise EPCISError("not an EPCIS document: no epcisBody and not a single event")
-    if dtype == "EPCISQueryDocument" or "queryResults" in body:
+    dtype = _local_type(doc.get("type") or doc.get("@type") or doc.get(TYPE_ALIAS))
+    if "queryResults" in body:
         qr = body.get("queryResults")
         rb = qr.get("resultsBody") if isinstance(qr, Mapping) else None
         events = rb.get("eventList") if isinstance(rb, Mapping) else None
+        where = "query"
     else:
-        if dtype not in (None, "EPCISDocument"):
+        if dtype not in (None, *DOCUMENT_TYPES):
             raise EPCISError(f"unsupported document type {dtype!r}")
         events = body.get("eventList")
+        if events is None and isinstance(body.get("event"), Mapping):
+            events = [body["event"]]
+        if events is None and isinstance(body.get("vocabularyList"), list):
+            events = []  # master data only
+        where = "document"
     if events is None:
         raise EPCISError("document has no eventList")
     if not isinstance(events, list):
         raise EPCISError("eventList must be a list")
+    return dict(doc), events, where
+
+
+def extract_events(document: Any) -> tuple[list[Mapping[str, Any]], Any]:
+    """Events of an EPCISDocument, EPCISQueryDocument or single event, with the document's ``@context``."""
+    doc = parse_document(document)
+    if _event_type(doc) in EVENT_TYPES and "epcisBody" not in doc:
+        return [doc], doc.get("@context")
+    _, events, _ = _layout(doc)
     for i, ev in enumerate(events):
         if not isinstance(ev, Mapping):
             raise EPCISError(f"event {i} is not an object")
-    return events, context
+    return events, doc.get("@context")
 
 
 def event_context(context: Any, event: Mapping[str, Any]) -> Any:
@@ -550,41 +209,169 @@ def event_context(context: Any, event: Mapping[str, Any]) -> Any:
     return event.get("@context", context)
 
 
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _validate_event(i: int, ev: Any) -> None:
+    if not isinstance(ev, Mapping):
+        raise EPCISError(f"event {i} is not an object")
+    etype = _event_type(ev)
+    if etype not in EVENT_TYPES:
+        raise EPCISError(f"event {i}: unknown or missing event type {ev.get('type')!r}")
+    if "eventTime" not in ev:
+        raise EPCISError(f"event {i}: {etype} has no eventTime")
+
+
+def _is_ignore_key(key: str, ns: Mapping[str, str]) -> bool:
+    if not key.endswith(IGNORE_FIELDS) or key == IGNORE_FIELDS:
+        return False
+    head = key[: -len(IGNORE_FIELDS)]
+    if head.endswith(":") and head[:-1] in ns:
+        return True  # prefix:ignoreFields with a declared prefix
+    return "://" in head and head.endswith(("/", "#"))  # a full IRI
+
+
+def _ignore_list(doc: Mapping[str, Any], where: str, ns: Mapping[str, str]) -> tuple[str | None, list[str]]:
+    holder: Any = doc
+    if where == "query":
+        holder = doc["epcisBody"]["queryResults"]
+    key: str | None = None
+    fields: list[str] = []
+    for k, v in holder.items() if isinstance(holder, Mapping) else ():
+        if isinstance(k, str) and _is_ignore_key(k, ns):
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise EPCISError(f"{k} must be a list of field names")
+            key = key or k
+            fields.extend(x for x in v if x not in fields)
+    return key, fields
+
+
+def _unknown_contexts(context: Any, events: Sequence[Any]) -> list[str]:
+    urls: list[str] = []
+    for item in _as_list(context) + [c for ev in events if isinstance(ev, Mapping)
+                                     for c in _as_list(ev.get("@context"))]:
+        if isinstance(item, str) and not is_known_context(item) and item not in urls:
+            urls.append(item)
+    return urls
+
+
+@dataclass(frozen=True)
+class HashedDocument:
+    """A validated EPCIS document with the CBV 2.0 hash and pre-hash string of every event."""
+
+    events: tuple[Mapping[str, Any], ...]
+    context: Any
+    prehashes: tuple[str, ...]
+    hashes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    ignored_fields: tuple[str, ...] = ()
+    ignore_key: str | None = None
+    vocabulary: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def standalone(self, index: int) -> dict[str, Any]:
+        """A one-event EPCISDocument that hashes to ``hashes[index]`` (for storing events one by one).
+
+        It keeps the document's context and ignore list, and the vocabulary URIs the whole document
+        resolved bare strings against (the reference resolves them document-wide).
+        """
+        doc: dict[str, Any] = {}
+        if self.context is not None:
+            doc["@context"] = copy.deepcopy(self.context)
+        doc["type"] = "EPCISDocument"
+        doc["schemaVersion"] = "2.0"
+        if self.ignored_fields:
+            doc[self.ignore_key or f"https://chasqui.pe/ns/epcis#{IGNORE_FIELDS}"] = list(self.ignored_fields)
+        if self.vocabulary:
+            doc[VOCABULARY_KEY] = list(self.vocabulary)
+        doc["epcisBody"] = {"eventList": [copy.deepcopy(dict(self.events[index]))]}
+        return doc
+
+
+def hash_document(document: Any, *, strict_context: bool = False) -> HashedDocument:
+    """Validate ``document`` and compute every event's CBV 2.0 hash; raises :class:`EPCISError`."""
+    doc = parse_document(document)
+    original = _layout(doc)[1]
+    work, events, where = _layout(_unalias(doc))
+    for i, ev in enumerate(events):
+        _validate_event(i, ev)
+    context = work.get("@context")
+    warnings: list[str] = []
+    if not events:
+        warnings.append("the document holds no events (master data only)")
+    unknown = _unknown_contexts(context, events)
+    if unknown and strict_context:
+        raise EPCISError(f"JSON-LD context {unknown[0]!r} is not available offline (strict context mode; "
+                         f"bundled: {', '.join(sorted(CONTEXT_FILES))})")
+    base = eventhash.root_context() if context is not None else _standard()
+    if unknown or context is None:
+        scope = base.extend(context, _hash_context) if context is not None else base
+        missing = eventhash.unresolved_terms(events, scope, _hash_context)
+        named = ", ".join(unknown) if unknown else "no @context"
+        if missing:
+            raise EPCISError(f"JSON-LD context {named} is not available offline and the document uses terms the "
+                             f"standard EPCIS/CBV vocabulary does not define: {', '.join(missing[:10])}")
+        for url in unknown:
+            warnings.append(f"JSON-LD context {url} is not bundled and was not fetched; every term the "
+                            "document uses resolved through the standard EPCIS 2.0 / CBV vocabulary")
+        if context is None:
+            warnings.append("the document names no @context; the standard EPCIS 2.0 context was assumed")
+    try:
+        vocab = eventhash.vocabulary(work, base, _hash_context)
+        replaced = eventhash.BareStrings(vocab).replace(work)
+        ns = eventhash.namespaces(replaced.get("@context"))
+        ignore_key, ignored = _ignore_list(replaced, where, ns)
+        _, replaced_events, _ = _layout(replaced)
+    except RecursionError as exc:
+        raise EPCISError("document is nested too deeply to hash") from exc
+    prehash_list: list[str] = []
+    for i, ev in enumerate(replaced_events):
+        try:
+            tree = eventhash.correct_structure(eventhash.to_tree(ev, ns, ignored))
+            prehash_list.append(eventhash.prehash_tree(tree))
+        except EPCISError as exc:
+            raise EPCISError(f"event {i}: {exc}") from exc
+        except (TypeError, AttributeError, IndexError, ValueError, RecursionError) as exc:
+            raise EPCISError(f"event {i} cannot be hashed: {exc}") from exc
+    return HashedDocument(
+        events=tuple(original), context=context, prehashes=tuple(prehash_list),
+        hashes=tuple(hash_prehash(p) for p in prehash_list), warnings=tuple(warnings),
+        ignored_fields=tuple(ignored), ignore_key=ignore_key, vocabulary=tuple(sorted(vocab)))
+
+
+def prehashes(document: Any, *, strict_context: bool = False) -> list[str]:
+    """Pre-hash strings of every event in ``document``, in document order (the exact hashed text)."""
+    return list(hash_document(document, strict_context=strict_context).prehashes)
+
+
+def event_hashes(document: Any, *, strict_context: bool = False) -> list[str]:
+    """CBV 2.0 event hash (``ni:///sha-256;<hex>?ver=CBV2.0``) of every event, in document order."""
+    return list(hash_document(document, strict_context=strict_context).hashes)
+
+
+def _single(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    ctx = event_context(context, event)
+    doc = {k: v for k, v in event.items() if k != "@context"}
+    return {"@context": ctx, **doc} if ctx is not None else doc
+
+
 def prehash_event(event: Mapping[str, Any], context: Any = None) -> str:
-    """Canonical pre-hash string of one event under ``context`` (the document's ``@context``)."""
-    return _Builder(_Expander(event_context(context, event))).event(event)
+    """Pre-hash string of one event under ``context`` (its document's ``@context``)."""
+    return hash_document(_single(event, context)).prehashes[0]
+
+
+def event_hash(event: Mapping[str, Any], context: Any = None) -> str:
+    """CBV 2.0 event hash of one event under ``context``."""
+    return hash_prehash(prehash_event(event, context))
 
 
 def hash_prehash(prehash: str) -> str:
     return HASH_PREFIX + hashlib.sha256(prehash.encode("utf-8")).hexdigest() + HASH_SUFFIX
-
-
-def event_hash(event: Mapping[str, Any], context: Any = None) -> str:
-    """CBV 2.0 event hash of one event."""
-    return hash_prehash(prehash_event(event, context))
-
-
-def prehashes(document: Any) -> list[str]:
-    """Pre-hash strings of every event in ``document``, in document order."""
-    events, context = extract_events(document)
-    out = []
-    cache: dict[str, _Expander] = {}
-    for i, ev in enumerate(events):
-        ctx = event_context(context, ev)
-        key = json.dumps(ctx, sort_keys=True, default=str)
-        exp = cache.get(key)
-        if exp is None:
-            exp = cache[key] = _Expander(ctx)
-        try:
-            out.append(_Builder(exp).event(ev))
-        except EPCISError as exc:
-            raise EPCISError(f"event {i}: {exc}") from exc
-    return out
-
-
-def event_hashes(document: Any) -> list[str]:
-    """CBV 2.0 event hash (``ni:///sha-256;<hex>?ver=CBV2.0``) of every event, in document order."""
-    return [hash_prehash(p) for p in prehashes(document)]
 
 
 def hash_digest(event_hash_id: str) -> bytes:
@@ -601,17 +388,39 @@ def hash_digest(event_hash_id: str) -> bytes:
     return raw
 
 
+# ---------------------------------------------------------------- value helpers (used outside hashing)
+
+def canonical_time(value: str) -> str:
+    """UTC at millisecond precision with ``Z`` (as the event hash writes timestamps)."""
+    return eventhash.utc_millis(value.strip())
+
+
+def canonical_value(value: Any) -> str:
+    """Canonical text of a scalar value as the event hash writes it (CBV URNs, numbers, identifiers)."""
+    if isinstance(value, Mapping) and "@value" in value:
+        value = value["@value"]
+    text = value.strip() if isinstance(value, str) else str(value)
+    return eventhash.canonical_value(text)
+
+
 __all__ = [
     "CONTEXT_FILES",
+    "DEFAULT_CONTEXT",
     "EVENT_TYPES",
+    "EPCISError",
+    "HashedDocument",
+    "SIMPLE_CONTEXT",
     "canonical_time",
     "canonical_value",
     "event_context",
     "event_hash",
     "event_hashes",
+    "event_type",
     "extract_events",
     "hash_digest",
+    "hash_document",
     "hash_prehash",
+    "is_known_context",
     "load_context",
     "parse_document",
     "prehash_event",

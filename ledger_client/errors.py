@@ -33,3 +33,23 @@ class TransportError(LedgerError):
 
 class LogError(LedgerError):
     """The local Merkle log is damaged or was used incorrectly."""
+
+
+class SplitViewError(ConsistencyError):
+    """Two different checkpoints of the same log with the same size: the log showed a split view."""
+
+
+class UntrustedCheckpointError(SignatureError):
+    """A checkpoint carries no signature from the trusted key (nothing was forged; it cannot be checked)."""
+
+
+class WitnessQuorumError(LedgerError):
+    """Fewer valid witness cosignatures than required (the checkpoint cannot be trusted yet)."""
+
+
+class NoCheckpointError(TransportError):
+    """The log serves no checkpoint."""
+
+
+class NoTrustedKeyError(LedgerError):
+    """No trusted log key is configured or found."""

@@ -7,24 +7,32 @@ Layout of the log directory::
     checkpoint      the latest signed checkpoint (C2SP signed note)
     signer.key      the log's Ed25519 signing key (created on first use, mode 0600)
     verifier.pub    the matching verifier key string, to be pinned by clients
+    witnesses       witness keys (cosignature/v1 vkeys, one a line) whose cosignatures the log accepts
+    cosignatures.json  cosignature lines collected for the current checkpoint
     lock            advisory lock taken by the append path
 
 Every complete subtree hash is stored once, so the root of any prefix and any inclusion or
 consistency proof needs only O(log² n) 32-byte reads; a log of 1,000,000 entries takes ~64 MB.
-Only :meth:`MerkleLog.append` writes; readers open the files read-only.
+Only the append and cosignature paths write; readers open the files read-only. The tree levels are
+also the C2SP tlog-tiles of the log (a level-L tile is a run of 256 hashes of tree level 8L), so
+:mod:`ledger_client.tiles` serves tiles straight from these files.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ledger_client import merkle
-from ledger_client.checkpoint import Checkpoint, Signer, Verifier, verify_checkpoint
-from ledger_client.errors import LogError
+from ledger_client.checkpoint import SIG_PREFIX, Checkpoint, Signer, Verifier, parse_note, verify_checkpoint
+from ledger_client.cosignature import WitnessVerifier, parse_signature_lines
+from ledger_client.errors import CheckpointFormatError, LogError, SignatureError
 
 HASH = merkle.HASH_SIZE
 DEFAULT_ORIGIN = "chasqui.pe/traceability/log"
@@ -98,6 +106,19 @@ class MerkleLog:
             raise LogError(f"node ({level}, {index}) is beyond the end of the log")
         return data
 
+    def node_count(self, level: int) -> int:
+        """How many complete subtrees of 2^level leaves the log holds."""
+        return self._level_count(level)
+
+    def nodes(self, level: int, start: int, count: int) -> bytes:
+        """``count`` consecutive node hashes of one level, concatenated (one read)."""
+        if count <= 0:
+            return b""
+        data = os.pread(self._fd(level), count * HASH, start * HASH)
+        if len(data) != count * HASH:
+            raise LogError(f"nodes ({level}, {start}..{start + count - 1}) are beyond the end of the log")
+        return data
+
     def leaf_hash(self, index: int) -> bytes:
         return self.node(0, index)
 
@@ -136,11 +157,99 @@ class MerkleLog:
             raise LogError(f"tree size {size2} is larger than the log ({self.size})")
         return merkle.consistency_proof(self, size1, size2)
 
-    def checkpoint_note(self) -> str:
+    def signed_checkpoint(self) -> str:
+        """The latest checkpoint with the log's own signature only."""
         p = self.path / "checkpoint"
         if not p.exists():
             raise LogError("the log has no checkpoint yet")
         return p.read_text(encoding="utf-8")
+
+    def checkpoint_note(self) -> str:
+        """The latest checkpoint with the log's signature and the witness cosignatures collected for it."""
+        note = self.signed_checkpoint()
+        lines = self._cosignature_lines(note)
+        return note + "".join(lines)
+
+    # -------------------------------------------------------------- witnesses
+    @property
+    def _witnesses_path(self) -> Path:
+        return self.path / "witnesses"
+
+    def trusted_witnesses(self) -> list[WitnessVerifier]:
+        """Witness keys whose cosignatures this log accepts and serves."""
+        p = self._witnesses_path
+        if not p.exists():
+            return []
+        return [WitnessVerifier.from_string(line) for line in p.read_text().splitlines() if line.strip()]
+
+    def add_witness(self, witness: WitnessVerifier | str) -> None:
+        """Trust a witness key (idempotent)."""
+        w = WitnessVerifier.from_string(witness) if isinstance(witness, str) else witness
+        with self._locked():
+            known = self.trusted_witnesses()
+            if any(k.to_string() == w.to_string() for k in known):
+                return
+            if any(k.name == w.name for k in known):
+                raise LogError(f"another key is already trusted for witness {w.name}")
+            with open(self._witnesses_path, "a", encoding="utf-8") as fh:
+                fh.write(w.to_string() + "\n")
+
+    @staticmethod
+    def _body_digest(note: str) -> str:
+        return hashlib.sha256(parse_note(note)[0].encode()).hexdigest()
+
+    def _cosignature_lines(self, note: str) -> list[str]:
+        p = self.path / "cosignatures.json"
+        if not p.exists():
+            return []
+        try:
+            stored = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        if not isinstance(stored, dict) or stored.get("body_sha256") != self._body_digest(note):
+            return []  # collected for an older checkpoint
+        return [str(x) for x in stored.get("lines", []) if isinstance(x, str)]
+
+    def add_cosignatures(self, text: str) -> list[str]:
+        """Keep the cosignature lines in ``text`` that trusted witnesses made on the current checkpoint.
+
+        Returns the names of the witnesses whose cosignature was accepted. Lines from unknown keys are
+        ignored; a line that claims a trusted witness key but does not verify raises
+        :class:`SignatureError`; cosignatures on another checkpoint raise :class:`LogError` (stale).
+        """
+        try:
+            sigs = parse_signature_lines(text)
+        except CheckpointFormatError as exc:
+            raise LogError(f"malformed cosignature lines: {exc}") from exc
+        with self._locked():
+            note = self.signed_checkpoint()
+            body = parse_note(note)[0]
+            kept = self._current_cosignatures(note)
+            accepted: list[str] = []
+            witnesses = self.trusted_witnesses()
+            for sig in sigs:
+                for w in witnesses:
+                    if w.matches(sig):
+                        try:
+                            w.verify(body, sig.signature)
+                        except SignatureError as exc:
+                            raise SignatureError(f"{exc} on the current checkpoint (size "
+                                                 f"{Checkpoint.parse(body).size}); stale or forged") from exc
+                        blob = base64.b64encode(sig.key_id + sig.signature).decode()
+                        kept[w.name] = f"{SIG_PREFIX}{w.name} {blob}\n"
+                        accepted.append(w.name)
+            if accepted:
+                tmp = self.path / "cosignatures.json.tmp"
+                tmp.write_text(json.dumps({"body_sha256": self._body_digest(note),
+                                           "lines": [kept[k] for k in sorted(kept)]}), encoding="utf-8")
+                os.replace(tmp, self.path / "cosignatures.json")
+            return accepted
+
+    def _current_cosignatures(self, note: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for line in self._cosignature_lines(note):
+            out[line[len(SIG_PREFIX):].split(" ", 1)[0]] = line
+        return out
 
     def checkpoint(self) -> Checkpoint:
         return verify_checkpoint(self.checkpoint_note(), self.verifier, self.origin)

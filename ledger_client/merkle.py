@@ -57,10 +57,14 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
 
 # ---------------------------------------------------------------- input checks
 
-def _check_hash(value: Any, what: str) -> bytes:
+def _check_bytes(value: Any, what: str) -> bytes:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise VerificationError(f"{what} must be bytes, got {type(value).__name__}")
-    value = bytes(value)
+    return bytes(value)
+
+
+def _check_hash(value: Any, what: str) -> bytes:
+    value = _check_bytes(value, what)
     if len(value) != HASH_SIZE:
         raise VerificationError(f"{what} must be {HASH_SIZE} bytes, got {len(value)}")
     return value
@@ -131,6 +135,14 @@ def verify_consistency(size1: Any, size2: Any, proof: Any, root1: Any, root2: An
         n1 = _check_size(size1, "size1")
         n2 = _check_size(size2, "size2")
         path = _check_proof(proof)
+        if n1 == n2:
+            # As the reference verifier does, before looking at anything else: equal sizes need an empty
+            # proof and are consistent exactly when the two roots are equal, whatever their length.
+            if path:
+                raise VerificationError("a proof between equal sizes must be empty")
+            if _check_bytes(root1, "root1") != _check_bytes(root2, "root2"):
+                raise VerificationError("equal sizes with different roots")
+            return
         r1 = _check_hash(root1, "root1")
         r2 = _check_hash(root2, "root2")
         _verify_consistency(n1, n2, path, r1, r2)

@@ -1,25 +1,30 @@
-"""Client over local, HTTP (mocked, no network) and memory transports; truncation and rewrites caught."""
+"""Client over local, HTTP (tiles through an injected httpx transport) and memory transports; truncation,
+rewrites and split views caught. End-to-end HTTP over loopback is in test_ledger_http.py."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shutil
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from ledger_client import ConsistencyError, SignatureError, TransportError, VerificationError, merkle
-from ledger_client.checkpoint import Signer
-from ledger_client.client import (
-    FileTrustStore,
-    HTTPTransport,
-    LedgerClient,
-    LocalTransport,
-    MemoryTransport,
-    handle_request,
+from ledger_client import (
+    ConsistencyError,
+    NoCheckpointError,
+    SignatureError,
+    SplitViewError,
+    TransportError,
+    UntrustedCheckpointError,
+    VerificationError,
+    merkle,
+    tiles,
 )
+from ledger_client.checkpoint import Signer
+from ledger_client.client import FileTrustStore, HTTPTransport, LedgerClient, LocalTransport, MemoryTransport
 from ledger_client.log import MerkleLog
 
 
@@ -86,15 +91,23 @@ def test_rewritten_log_fails_consistency_even_when_longer(log: MerkleLog, tmp_pa
 
 
 def test_wrong_pinned_key_is_rejected(log: MerkleLog) -> None:
-    with pytest.raises(SignatureError):
+    with pytest.raises(UntrustedCheckpointError):
         LedgerClient(LocalTransport(log.path), Signer.generate(log.origin).verifier).refresh()
+    # a signature line that claims the pinned key but does not verify is a forgery, not a missing signature
+    blob = base64.b64encode(log.verifier.key_id + bytes(64)).decode()
+    forged = log.checkpoint().body() + f"\n\u2014 {log.verifier.name} {blob}\n"
+    mem = MemoryTransport(Signer.generate("x"))
+    mem.get_checkpoint = lambda: forged  # type: ignore[method-assign]
+    with pytest.raises(SignatureError) as exc:
+        LedgerClient(mem, log.verifier).refresh()
+    assert not isinstance(exc.value, UntrustedCheckpointError)
 
 
-def test_http_transport_against_mock_server(log: MerkleLog) -> None:
+def test_http_transport_reads_tiles_through_an_injected_httpx_transport(log: MerkleLog) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        u = urlsplit(str(request.url))
-        status, ctype, body = handle_request(log, u.path, dict(parse_qsl(u.query)))
-        return httpx.Response(status, text=body, headers={"content-type": ctype})
+        path = urlsplit(str(request.url)).path.removeprefix("/v1/")
+        r = tiles.serve(log, path)
+        return httpx.Response(r.status, content=r.body, headers=r.headers)
 
     http = httpx.Client(transport=httpx.MockTransport(handler))
     with LedgerClient(HTTPTransport("https://ledger.chasqui.test/v1", client=http), log.verifier) as client:
@@ -106,6 +119,21 @@ def test_http_transport_against_mock_server(log: MerkleLog) -> None:
         assert not bad[0].ok and "root" in bad[0].reason
     with pytest.raises(TransportError):
         HTTPTransport("https://ledger.chasqui.test/v1", client=http).get_inclusion_proof(5, 1000)
+    with pytest.raises(NoCheckpointError):
+        HTTPTransport("https://ledger.chasqui.test/nothing-here", client=http).get_checkpoint()
+
+
+def test_same_size_with_another_root_is_a_split_view() -> None:
+    signer = Signer.generate("memory.test/log")
+    mem = MemoryTransport(signer)
+    for d in _digests(8):
+        mem.append(d)
+    client = LedgerClient(mem, signer.verifier)
+    client.refresh()
+    mem.tree.truncate(7)
+    mem.append(hashlib.sha256(b"another eighth entry").digest())
+    with pytest.raises(SplitViewError, match="split view"):
+        client.refresh()
 
 
 def test_memory_transport_detects_rewrite() -> None:

@@ -88,13 +88,21 @@ def test_single_event_and_query_document_are_accepted() -> None:
     "not json", b"\xff\xfe", [], {"type": "EPCISDocument"}, {"epcisBody": {"eventList": [1]}},
     {"epcisBody": {"eventList": [{"type": "BogusEvent", "eventTime": "2024-01-01T00:00:00Z"}]}},
     {"epcisBody": {"eventList": [{"type": "ObjectEvent"}]}},
+    # an unknown context that the document needs: "myField" could be defined there
     {"@context": "https://example.com/unknown-context.jsonld", "type": "ObjectEvent",
-     "eventTime": "2024-01-01T00:00:00Z"},
+     "eventTime": "2024-01-01T00:00:00Z", "myField": 1},
 ])
 def test_invalid_documents_are_refused_with_a_reason(bad) -> None:
     with pytest.raises(EPCISError) as exc:
         epcis.event_hashes(bad)
     assert str(exc.value)
+
+
+def test_unknown_context_is_refused_in_strict_mode() -> None:
+    doc = {"@context": "https://example.com/unknown-context.jsonld", "type": "ObjectEvent",
+           "eventTime": "2024-01-01T00:00:00Z"}
+    with pytest.raises(EPCISError, match="example.com/unknown-context.jsonld"):
+        epcis.event_hashes(doc, strict_context=True)
 
 
 def test_contexts_are_packaged_not_read_from_shared() -> None:

@@ -78,6 +78,21 @@ def test_consistency_malformed_input_raises_only_verification_error(args) -> Non
         merkle.verify_consistency(*args)
 
 
+@pytest.mark.parametrize("root", [GOOD, b"", b"\x01", b"\x02" * 31, b"\x03" * 33, b"\x04" * 64,
+                                  bytearray(b"\x05" * 48)])
+@pytest.mark.parametrize("size", [0, 1, 7, 2**40])
+def test_equal_sizes_with_empty_proof_are_consistent_when_roots_are_equal_whatever_their_length(
+        size: int, root: bytes) -> None:
+    assert merkle.verify_consistency(size, size, [], root, bytes(root)) is None
+    assert merkle.verify_consistency(size, size, None, root, bytes(root)) is None
+    with pytest.raises(VerificationError, match="different roots"):
+        merkle.verify_consistency(size, size, [], root, bytes(root) + b"\x00")
+    with pytest.raises(VerificationError, match="must be empty"):
+        merkle.verify_consistency(size, size, [GOOD], root, root)
+    with pytest.raises(VerificationError):
+        merkle.verify_consistency(size, size, [], root, None)
+
+
 def test_generated_proofs_round_trip_and_reject_neighbours() -> None:
     leaves = [merkle.leaf_hash(str(i).encode()) for i in range(37)]
     tree = merkle.MemoryTree(leaves)
