@@ -105,12 +105,16 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def command(self) -> list[str]:
+        """The broker's command line (also used by ``deploy/stack.py``, which runs it as its own service)."""
+        url = f"tcp://{self.host}:{self.port}"
+        return [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/", "--cluster-id", "chasqui"]
+
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         if self.running:
             return self
-        url = f"tcp://{self.host}:{self.port}"
-        cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-               "--storage-engine", "memory://tansu/", "--cluster-id", "chasqui"]
+        cmd = self.command()
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         try:
             self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
