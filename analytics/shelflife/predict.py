@@ -1,0 +1,416 @@
+"""Predicted remaining shelf life at arrival for a lot, what-ifs, the drivers, and the command line.
+
+A demo lot's journey (``analytics.traceability``, read only) ends when its pallets are loaded at the
+port; each loading event for a buyer is a *shipment*. Its history is the lot's logger readings up to
+departure (other shipments' loading readings excluded) followed by the planned voyage of its route
+(:attr:`analytics.shelflife.histories.Route.planned_days`) at the product's optimum, hour by hour:
+the best case until the reefer's own readings are recorded. A lot's forecast is that of its worst
+shipment (lowest P50).
+
+A what-if inserts ``extra_hours`` at ``at_temp_c`` at departure ("if this lot waits 12 h at 15 °C
+at the port"), which lengthens the transit and adds exposure; the forecast can only fall.
+
+``at_risk``: P50 below the product's minimum market life. Drivers add up to the P50: the default
+nominal life, minus the transit days, minus the heat above the optimum and the chilling injury (both
+in days by the default kinetics), plus what the model learned beyond the physics (product, season,
+route, true parameters).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analytics.shelflife.features import EXPOSURE_COLUMNS, exposures, feature_frame
+from analytics.shelflife.histories import (
+    BUYER_LOCODE,
+    LOT_SCHEMA,
+    PHASE_CODE,
+    PORT_LOCODE,
+    READING_SCHEMA,
+    make_route,
+    uses_ca,
+)
+from analytics.shelflife.kinetics import PRODUCTS, UnknownProduct, grade, product
+from analytics.shelflife.model import CARD_SECTION, ShelfLifeModel, load_model
+
+MAX_EXTRA_HOURS = 24.0 * 30
+# demo-lot readings say which ones are the plan (the voyage at the optimum) rather than logged
+DEMO_READING_SCHEMA: dict[str, Any] = {**READING_SCHEMA, "planned": pl.Boolean}
+# product names of the live IoT stream (analytics.live.coldchain.PROFILES) -> shelf-life products
+LIVE_PRODUCTS = {"blueberries": "blueberry", "avocados": "avocado", "grapes": "grape", "asparagus": "asparagus",
+                 "mangoes": "mango"}
+TEMP_LIMITS_C = (-5.0, 45.0)
+
+
+class ShelfLifeInputError(ValueError):
+    """Bad what-if or command-line input."""
+
+
+@dataclass(frozen=True)
+class Driver:
+    key: str  # nominal | transit | heat | chill | learned
+    label_es: str
+    label_en: str
+    days: float  # contribution to the P50 (signed)
+    value: float | None  # the exposure behind it, in ``unit``
+    unit: str
+
+
+@dataclass(frozen=True)
+class ShipmentForecast:
+    lot: str
+    product: str
+    route: str
+    buyer: str | None
+    transit_days: float
+    planned_voyage_days: float
+    remaining_days_p10: float
+    remaining_days_p50: float
+    remaining_days_p90: float
+    min_market_days: float
+    at_risk: bool
+    grade: str
+    physics_days: float
+    hours_out_of_range: float
+    hours_unobserved: float
+    drivers: tuple[Driver, ...]
+    extra_hours: float = 0.0
+    at_temp_c: float | None = None
+
+
+@dataclass(frozen=True)
+class LotForecast:
+    lot: str
+    gtin: str | None
+    product: str
+    shipments: tuple[ShipmentForecast, ...]
+    model: str
+
+    @property
+    def worst(self) -> ShipmentForecast:
+        return min(self.shipments, key=lambda s: s.remaining_days_p50)
+
+    def summary(self) -> dict[str, Any]:
+        """The command's JSON object (the worst shipment's band)."""
+        w = self.worst
+        return {"lot": self.lot, "product": self.product, "remaining_days_p10": round(w.remaining_days_p10, 1),
+                "remaining_days_p50": round(w.remaining_days_p50, 1),
+                "remaining_days_p90": round(w.remaining_days_p90, 1), "at_risk": bool(w.at_risk)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lot": self.lot, "gtin": self.gtin, "product": self.product, "model": self.model,
+                "shipments": [asdict(s) for s in self.shipments]}
+
+
+@dataclass(frozen=True)
+class FleetForecast:
+    """Every demo lot: forecasts for perishable ones; the rest listed with the reason (counts add up)."""
+
+    forecasts: tuple[LotForecast, ...]
+    not_perishable: tuple[str, ...]
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def at_risk(self) -> list[ShipmentForecast]:
+        return [s for f in self.forecasts for s in f.shipments if s.at_risk]
+
+
+# ---------------------------------------------------------------- histories of demo lots
+
+def _validate_whatif(extra_hours: float, at_temp_c: float | None) -> tuple[float, float | None]:
+    try:
+        h = float(extra_hours or 0.0)
+    except (TypeError, ValueError):
+        raise ShelfLifeInputError(f"extra hours must be a number, not {extra_hours!r}") from None
+    if not np.isfinite(h) or h < 0 or h > MAX_EXTRA_HOURS:
+        raise ShelfLifeInputError(f"extra hours must be between 0 and {MAX_EXTRA_HOURS:.0f}")
+    if at_temp_c is None:
+        if h > 0:
+            raise ShelfLifeInputError("extra hours need a temperature (--at-temp)")
+        return h, None
+    try:
+        t = float(at_temp_c)
+    except (TypeError, ValueError):
+        raise ShelfLifeInputError(f"temperature must be a number, not {at_temp_c!r}") from None
+    if not np.isfinite(t) or not TEMP_LIMITS_C[0] <= t <= TEMP_LIMITS_C[1]:
+        raise ShelfLifeInputError(f"temperature must be between {TEMP_LIMITS_C[0]:.0f} and {TEMP_LIMITS_C[1]:.0f} °C")
+    if h == 0:
+        raise ShelfLifeInputError("a temperature without extra hours changes nothing (add --extra-hours)")
+    return h, t
+
+
+def add_exposure(lots: pl.DataFrame, readings: pl.DataFrame, hours: float, temp_c: float,
+                 at_hours: Sequence[float] | np.ndarray | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Insert ``hours`` at ``temp_c`` into every lot's history at ``at_hours`` (default: at arrival).
+
+    Readings from that point on move later by ``hours`` and the transit grows by ``hours``.
+    """
+    h, t = _validate_whatif(hours, temp_c)
+    if h == 0 or t is None:
+        return lots, readings
+    at = lots["transit_hours"].to_numpy() if at_hours is None else np.asarray(at_hours, float)
+    if at.size != lots.height:
+        raise ShelfLifeInputError("one insertion time per lot is needed")
+    ins = pl.DataFrame({"lot_id": lots["lot_id"], "_at": at})
+    moved = (readings.join(ins, on="lot_id", how="left")
+             .with_columns(pl.when(pl.col("hours") >= pl.col("_at")).then(pl.col("hours") + h)
+                           .otherwise(pl.col("hours")).alias("hours")).drop("_at"))
+    n = max(1, int(np.ceil(h)))
+    step = h / n
+    extra = pl.DataFrame({
+        "lot_id": np.repeat(lots["lot_id"].to_numpy(), n),
+        "hours": (at[:, None] + step * np.arange(n)[None, :]).reshape(-1),
+        "temp_c": np.full(lots.height * n, t),
+    })
+    fill = {"phase": PHASE_CODE["port"], "planned": False}  # a wait before departure, as if observed
+    extra = extra.with_columns([pl.lit(fill.get(c), dtype=readings.schema[c]).alias(c)
+                                for c in readings.columns if c not in extra.columns])
+    extra = extra.cast({c: readings.schema[c] for c in readings.columns})
+    new_readings = pl.concat([moved.select(readings.columns), extra.select(readings.columns)]).sort("lot_id", "hours")
+    return lots.with_columns(pl.col("transit_hours") + h), new_readings
+
+
+def _harvest_time(timeline: list[dict[str, Any]], master: dict[str, Any]) -> datetime:
+    for t in timeline:
+        if t["cte"] == "Harvesting" and isinstance(t["time"], datetime):
+            return t["time"]
+    raise ShelfLifeInputError(f"lot {master.get('lot_code')}: no harvest event to start the history from")
+
+
+def demo_lot_history(data_dir: Path | str, lot: str, gtin: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame,
+                                                                                         dict[str, Any]]:
+    """(shipments as lots, their readings, lot info) for a traceability lot, planned voyage included."""
+    from analytics.traceability import lots as core
+    from analytics.traceability.agro_chains import BUYERS, site_by_gln
+
+    data_dir = Path(data_dir)
+    ref = core.lookup(data_dir, lot, gtin)[0]
+    view = core.lot_view(data_dir, ref.gtin, ref.lot)
+    master = view.master
+    key = master.get("crop") or ""
+    if key not in PRODUCTS:
+        what = master.get("product_en") or key or "an imported lot of unknown product"
+        raise UnknownProduct(f"lot {ref.lot} is {what}: no shelf-life model (perishable products: "
+                             f"{', '.join(sorted(PRODUCTS))})")
+    kin = product(key)
+    harvest = _harvest_time(view.timeline, master)
+    buyer_by_name = {b[0]: b for b in BUYERS}
+    sites = site_by_gln()
+    loads = [t for t in view.timeline if t["biz_step"] == "loading" and t["destinations"]]
+    if not loads:
+        raise ShelfLifeInputError(f"lot {ref.lot} has not been loaded for a buyer yet: no route to forecast")
+    load_keys = {t["event_key"] for t in loads}
+    lot_rows: list[dict[str, Any]] = []
+    reading_frames: list[pl.DataFrame] = []
+    for t in loads:
+        buyer = buyer_by_name.get(t["destinations"][0])
+        site = sites.get(t["gln"] or "")
+        if buyer is None or site is None or site.key not in PORT_LOCODE:
+            raise ShelfLifeInputError(f"lot {ref.lot}: loading event {t['event_key']} has no known port or buyer")
+        route = make_route(PORT_LOCODE[site.key], BUYER_LOCODE[buyer[2]], "sea")
+        planned_h = route.planned_days * 24.0
+        shipment_id = f"{ref.lot}>{route.destination}#{len(lot_rows) + 1}"
+        own = [r for r in view.readings if r["event_key"] not in load_keys or r["event_key"] == t["event_key"]]
+        obs_h = np.array([(r["time"] - harvest).total_seconds() / 3600.0 for r in own], float)
+        obs_t = np.array([r["temp_c"] for r in own], float)
+        # the vessel sails after loading: at the loading event or its last reading, whichever is later
+        own_load = [h for h, r in zip(obs_h, own, strict=True) if r["event_key"] == t["event_key"]]
+        depart_h = max([(t["time"] - harvest).total_seconds() / 3600.0, *own_load])
+        keep = obs_h <= depart_h + 1e-9
+        n_plan = max(1, int(np.ceil(planned_h)))
+        plan_h = depart_h + planned_h * np.arange(n_plan) / n_plan
+        plan_h = plan_h[1:] if keep.any() and np.isclose(obs_h[keep].max(), depart_h) else plan_h
+        n_plan = plan_h.size
+        reading_frames.append(pl.DataFrame({
+            "lot_id": shipment_id, "hours": np.concatenate([obs_h[keep], plan_h]),
+            "temp_c": np.concatenate([obs_t[keep], np.full(n_plan, kin.optimum_c)]),
+            "phase": np.concatenate([np.full(int(keep.sum()), PHASE_CODE["port"], np.int8),
+                                     np.full(n_plan, PHASE_CODE["voyage"], np.int8)]),
+            "planned": np.concatenate([np.zeros(int(keep.sum()), bool), np.ones(n_plan, bool)]),
+        }, schema=DEMO_READING_SCHEMA).sort("hours"))
+        lot_rows.append({
+            "lot_id": shipment_id, "product": key, "farm": master.get("site_name"), "region": master.get("region"),
+            "packhouse": None, "origin": route.origin, "destination": route.destination, "mode": route.mode,
+            "route": route.key, "ca": uses_ca(key, route), "harvest_time": harvest,
+            "harvest_month": harvest.month, "harvest_day": harvest.day, "transit_hours": depart_h + planned_h,
+            "voyage_days": route.planned_days, "buyer": buyer[0], "departure_hours": depart_h})
+    schema: dict[str, Any] = {**LOT_SCHEMA, "buyer": pl.String, "departure_hours": pl.Float64}
+    lots = pl.DataFrame(lot_rows, schema=schema)
+    info = {"lot": ref.lot, "gtin": ref.gtin, "product": key}
+    return lots, pl.concat(reading_frames), info
+
+
+# ---------------------------------------------------------------- forecasts
+
+def _drivers(feat: dict[str, Any], exp: dict[str, Any], p50: float) -> tuple[Driver, ...]:
+    kin = product(feat["product"])
+    chill = kin.chill_days_per_degree_day * exp["chill_degree_hours"] / 24.0
+    heat = exp["kinetic_loss_days"] - chill
+    physics = kin.nominal_days - exp["transit_days"] - heat - chill
+    return (
+        Driver("nominal", "Vida nominal a temperatura óptima", "Nominal life at the optimum",
+               round(kin.nominal_days, 2), kin.optimum_c, "°C"),
+        Driver("transit", "Días de tránsito", "Transit days", round(-exp["transit_days"], 2),
+               round(exp["transit_days"], 2), "d"),
+        Driver("heat", "Calor sobre el óptimo", "Heat above the optimum", round(-heat, 2),
+               round(exp["degree_hours_above_opt"], 1), "°C·h"),
+        Driver("chill", "Daño por frío", "Chilling injury", round(-chill, 2),
+               round(exp["chill_degree_hours"], 1), "°C·h"),
+        Driver("learned", "Producto, temporada y ruta (aprendido)", "Product, season and route (learned)",
+               round(p50 - physics, 2), None, ""),
+    )
+
+
+def forecast_histories(model: ShelfLifeModel, lots: pl.DataFrame, readings: pl.DataFrame, *,
+                       extra_hours: float = 0.0, at_temp_c: float | None = None) -> list[ShipmentForecast]:
+    """Forecast every lot (shipment) of a lots/readings pair, with an optional what-if."""
+    h, t = _validate_whatif(extra_hours, at_temp_c)
+    if h > 0 and t is not None:
+        at = lots["departure_hours"].to_numpy() if "departure_hours" in lots.columns else None
+        lots, readings = add_exposure(lots, readings, h, t, at)
+    exp = exposures(readings, lots)
+    feats = feature_frame(lots, exp)
+    q = model.predict_quantiles(feats)
+    out = []
+    for i, (row, frow, erow) in enumerate(zip(lots.iter_rows(named=True), feats.iter_rows(named=True),
+                                              exp.select(EXPOSURE_COLUMNS).iter_rows(named=True), strict=True)):
+        kin = product(row["product"])
+        p10, p50, p90 = (float(v) for v in q[i])
+        drivers = _drivers(frow, erow, p50)
+        physics = max(0.0, kin.nominal_days - erow["transit_days"] - erow["kinetic_loss_days"])
+        route = make_route(row["origin"], row["destination"], row["mode"])
+        out.append(ShipmentForecast(
+            lot=row["lot_id"], product=row["product"], route=row["route"], buyer=row.get("buyer"),
+            transit_days=round(erow["transit_days"], 2), planned_voyage_days=round(route.planned_days, 2),
+            remaining_days_p10=p10, remaining_days_p50=p50, remaining_days_p90=p90,
+            min_market_days=kin.min_market_days, at_risk=bool(p50 < kin.min_market_days),
+            grade=str(grade(row["product"], p50)), physics_days=round(physics, 2),
+            hours_out_of_range=round(erow["hours_out_of_range"], 2),
+            hours_unobserved=round(erow["hours_unobserved"], 2), drivers=drivers, extra_hours=h, at_temp_c=t))
+    return out
+
+
+def whatif_curve(model: ShelfLifeModel, lots: pl.DataFrame, readings: pl.DataFrame, hours: Sequence[float],
+                 at_temp_c: float) -> np.ndarray:
+    """P50 for each of ``hours`` extra at ``at_temp_c`` (rows: hours, columns: lots)."""
+    rows = []
+    for h in hours:
+        fc = forecast_histories(model, lots, readings, extra_hours=h, at_temp_c=at_temp_c if h > 0 else None)
+        rows.append([f.remaining_days_p50 for f in fc])
+    return np.array(rows)
+
+
+def model_for(data_dir: Path | str) -> ShelfLifeModel:
+    """The trained model of a data directory, hash-verified (also against the model card when it has one)."""
+    models = Path(data_dir) / "models"
+    expected = None
+    card_path = models / "model_card.json"
+    if card_path.exists():
+        try:
+            expected = json.loads(card_path.read_text(encoding="utf-8")).get(CARD_SECTION, {}).get("sha256")
+        except (json.JSONDecodeError, AttributeError):
+            expected = None
+    return load_model(models, expected_sha256=expected)
+
+
+def predict_lot(data_dir: Path | str, lot: str, *, gtin: str | None = None, extra_hours: float = 0.0,
+                at_temp_c: float | None = None, model: ShelfLifeModel | None = None) -> LotForecast:
+    """Forecast of one traceability lot (every shipment of it), optionally with a what-if."""
+    lots, readings, info = demo_lot_history(data_dir, lot, gtin)
+    m = model or model_for(data_dir)
+    shipments = forecast_histories(m, lots, readings, extra_hours=extra_hours, at_temp_c=at_temp_c)
+    return LotForecast(info["lot"], info["gtin"], info["product"], tuple(shipments), m.name)
+
+
+def with_live_readings(lots: pl.DataFrame, readings: pl.DataFrame, live: Sequence[tuple[datetime, float]],
+                       now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Replace the planned (optimum) voyage up to ``now`` by the live logger readings of the lot.
+
+    ``lots``/``readings`` come from :func:`demo_lot_history`. Live readings between departure and
+    ``now`` become observed history; the plan at the optimum continues after ``now``. A vessel still
+    at sea after its planned arrival is assumed to arrive ``now`` (the least it can have lost).
+    """
+    if now.tzinfo is None:
+        raise ShelfLifeInputError("now must be timezone-aware")
+    out_lots, frames = [], []
+    for row in lots.iter_rows(named=True):
+        harvest: datetime = row["harvest_time"]
+        now_h = (now - harvest).total_seconds() / 3600.0
+        depart = row["departure_hours"]
+        mine = readings.filter(pl.col("lot_id") == row["lot_id"])
+        hist = mine.filter(~pl.col("planned") | (pl.col("hours") > now_h))
+        live_h = np.array([(t - harvest).total_seconds() / 3600.0 for t, _ in live], float)
+        live_t = np.array([float(v) for _, v in live], float)
+        if not np.isfinite(live_t).all():
+            raise ShelfLifeInputError("live readings must be finite temperatures")
+        sel = (live_h > depart) & (live_h <= now_h)
+        frames.append(pl.concat([hist, pl.DataFrame({
+            "lot_id": row["lot_id"], "hours": live_h[sel], "temp_c": live_t[sel],
+            "phase": np.full(int(sel.sum()), PHASE_CODE["voyage"], np.int8), "planned": False},
+            schema=DEMO_READING_SCHEMA)]).sort("hours"))
+        out_lots.append({**row, "transit_hours": max(row["transit_hours"], now_h)})
+    return pl.DataFrame(out_lots, schema=lots.schema), pl.concat(frames)
+
+
+def forecast_in_transit(data_dir: Path | str, lot: str, live: Sequence[tuple[datetime, float]], now: datetime, *,
+                        model: ShelfLifeModel | None = None) -> LotForecast:
+    """Forecast of a lot at sea from its history, the live readings so far and the rest of the plan."""
+    lots, readings, info = demo_lot_history(data_dir, lot)
+    lots, readings = with_live_readings(lots, readings, live, now)
+    m = model or model_for(data_dir)
+    return LotForecast(info["lot"], info["gtin"], info["product"], tuple(forecast_histories(m, lots, readings)),
+                       m.name)
+
+
+def forecast_all(data_dir: Path | str, model: ShelfLifeModel | None = None) -> FleetForecast:
+    """Forecasts for every lot in ``trace_lots``: perishable ones forecast, the others listed."""
+    from analytics.traceability import lots as core
+
+    lots = core.list_lots(Path(data_dir))
+    if lots.is_empty():
+        return FleetForecast((), ())
+    m = model or model_for(data_dir)
+    done, skipped, failed = [], [], {}
+    for code, g, crop in lots.select("lot_code", "gtin", "crop").iter_rows():
+        if crop not in PRODUCTS:
+            skipped.append(code)
+            continue
+        try:
+            done.append(predict_lot(data_dir, code, gtin=g, model=m))
+        except (ShelfLifeInputError, core.LotNotFound) as exc:
+            failed[code] = str(exc)
+    return FleetForecast(tuple(done), tuple(skipped), failed)
+
+
+def shelf_life_command(data_dir: Path | str, lot: str, *, extra_hours: float = 0.0,
+                       at_temp_c: float | None = None, model: ShelfLifeModel | None = None) -> str:
+    """Exactly one JSON line: lot, product, remaining_days_p10/p50/p90 and at_risk."""
+    fc = predict_lot(data_dir, lot, extra_hours=extra_hours, at_temp_c=at_temp_c, model=model)
+    return json.dumps(fc.summary(), ensure_ascii=False)
+
+
+def cli(args: Any) -> int:
+    """``python app.py shelf-life --data-dir DIR --lot LOT [--extra-hours H --at-temp C] [--json]``."""
+    line = shelf_life_command(args.data_dir, args.lot, extra_hours=getattr(args, "extra_hours", 0.0) or 0.0,
+                              at_temp_c=getattr(args, "at_temp", None))
+    if getattr(args, "json", False):
+        print(line)
+    else:
+        for k, v in json.loads(line).items():
+            print(f"{k}: {v}")
+    return 0
+
+
+__all__ = [
+    "LIVE_PRODUCTS", "Driver", "FleetForecast", "LotForecast", "ShelfLifeInputError", "ShipmentForecast",
+    "add_exposure", "cli", "demo_lot_history", "forecast_all", "forecast_histories", "forecast_in_transit",
+    "model_for", "predict_lot", "shelf_life_command", "whatif_curve", "with_live_readings",
+]
