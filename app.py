@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, start_live: bool | None = No
     settings = settings or Settings.from_env(os.environ)
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime.configure(settings)
+    runtime.configure(settings, warm=True)  # warm: with Spark, reach the host's Spark now, not on a first visit
     app = Dash(
         __name__,
         use_pages=True,

@@ -2,7 +2,9 @@
 
 Every data row ends up either imported or quarantined (with its 1-based data-row number and the
 reason); the command prints ``{"rows_in": N, "imported": A, "quarantined": Q, "quarantine_file": ...}``
-with ``A + Q == N``. Non-Peru geography is kept as it is (country and state as given); Peruvian
+with ``A + Q == N``. The file is read as a stream (a small file of millions of junk rows costs no more memory
+than a few thousand): the counts are exact, the quarantine files keep the first refused rows in full and a
+sample of the rest (``storage.QUARANTINE_KEEP``, ``storage.QUARANTINE_SAMPLE``). Non-Peru geography is kept as it is (country and state as given); Peruvian
 rows are keyed by ISO 3166-2:PE. DataCo amounts are US dollars: they are converted to soles at
 ``fx_usd_pen`` (an explicit, documented rate). DataCo timestamps carry no zone and are read as
 Lima local time. Columns that leak the outcome (delivery status, real shipping days, order status,
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
+import itertools
 import json
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -74,23 +77,82 @@ class ImportResult:
     encoding: str
     delimiter: str
     error: str | None = None
+    quarantine_rows_kept: int = 0  # rows written to the quarantine files (all of them, or the first + a sample)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rows_in": self.rows_in, "imported": self.imported,
                                "quarantined": self.quarantined, "quarantine_file": self.quarantine_file,
+                               "quarantine_rows_kept": self.quarantine_rows_kept,
+                               "quarantine_sampled": self.quarantine_rows_kept < self.quarantined,
                                "encoding": self.encoding, "delimiter": self.delimiter}
         if self.error:
             out["error"] = self.error
         return out
 
 
-def _decode(raw: bytes) -> tuple[str, str]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
+MAX_FIELD_CHARS = 1_000_000  # a longer field is refused with its row (the csv module's own limit is 131,072)
+GOOD_CHUNK_ROWS = 50_000  # accepted rows are turned into a compact Polars frame every this many
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes as UTF-8, else Latin-1; read in chunks."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return raw.decode("utf-8"), "utf-8"
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return raw.decode("latin-1"), "latin-1"
+        return "latin-1"
+    return "utf-8"
+
+
+def _records(fh: Any, delimiter: str) -> Iterator[list[str] | csv.Error]:
+    """The CSV records of ``fh`` (after the header), a malformed one as its ``csv.Error``."""
+    reader = csv.reader(fh, delimiter=delimiter)
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+
+
+class _Refused:
+    """Refused rows: the exact count, the first ``storage.QUARANTINE_KEEP`` in full and a seeded reservoir sample
+    of ``storage.QUARANTINE_SAMPLE`` of the rest (the same sample for the same file). Raw text is shortened."""
+
+    RAW_CHARS = 2_000
+
+    def __init__(self) -> None:
+        import random
+
+        self.count = 0
+        self.first: list[dict[str, Any]] = []
+        self.sample: list[dict[str, Any]] = []
+        self._rng = random.Random(0)
+
+    def add(self, n: int, reason: str, raw: str) -> None:
+        self.count += 1
+        if len(raw) > self.RAW_CHARS:
+            raw = raw[:self.RAW_CHARS] + f"… [{len(raw)} characters, shortened]"
+        rec = {"row_number": n, "reason": reason[:500], "raw": raw}
+        if len(self.first) < storage.QUARANTINE_KEEP:
+            self.first.append(rec)
+            return
+        past = self.count - storage.QUARANTINE_KEEP  # rows seen past the first ones, this one included
+        if len(self.sample) < storage.QUARANTINE_SAMPLE:
+            self.sample.append(rec)
+        else:
+            j = self._rng.randrange(past)
+            if j < storage.QUARANTINE_SAMPLE:
+                self.sample[j] = rec
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.first + sorted(self.sample, key=lambda r: r["row_number"])
 
 
 def _pick_delimiter(header_line: str) -> str:
@@ -232,69 +294,89 @@ def _row(rec: dict[str, str], fx: float) -> dict[str, Any]:
 
 
 def import_dataco(path: Path | str, data_dir: Path | str, fx_usd_pen: float = 3.30) -> ImportResult:
-    """Import a DataCo CSV into ``data_dir`` (replacing its orders, customers and products)."""
+    """Import a DataCo CSV into ``data_dir`` (replacing its orders, customers and products), reading it as a
+    stream: memory stays bounded whatever the number of rows, the counts are exact and the quarantine files
+    are capped (see the module docstring)."""
     path, data_dir = Path(path), Path(data_dir)
     if fx_usd_pen <= 0:
         raise ValueError("--fx-usd-pen must be positive")
-    raw = path.read_bytes()
-    text, encoding = _decode(raw)
+    encoding = _encoding(path)
     layout = DataDir(data_dir)
-    qdir = layout.quarantine
     qfile = layout.dataco_rejects
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines:
-        return ImportResult(0, 0, 0, None, encoding, ",", error="empty file: no header and no rows")
-    delimiter = _pick_delimiter(lines[0])
-    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
-    header = [h.strip() for h in next(reader)]
-    missing = [c for c in REQUIRED if c not in header]
-    good: list[dict[str, Any]] = []
-    bad: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for n, fields in enumerate(reader, start=1):
-        if not any(f.strip() for f in fields):
-            bad.append({"row_number": n, "reason": "empty row", "raw": delimiter.join(fields)})
-            continue
-        if missing:
-            bad.append({"row_number": n, "reason": "header lacks required columns: " + ", ".join(missing)
-                        + " (wrong delimiter or not a DataCo file?)", "raw": delimiter.join(fields)})
-            continue
-        if len(fields) != len(header):
-            bad.append({"row_number": n, "reason": f"expected {len(header)} fields, got {len(fields)}",
-                        "raw": delimiter.join(fields)})
-            continue
-        rec = dict(zip(header, fields))
-        try:
-            row = _row(rec, fx_usd_pen)
-        except ValueError as exc:
-            bad.append({"row_number": n, "reason": str(exc), "raw": delimiter.join(fields)})
-            continue
-        if row["order_id"] in seen:
-            bad.append({"row_number": n, "reason": f"duplicate order line {row['order_id']}",
-                        "raw": delimiter.join(fields)})
-            continue
-        seen.add(row["order_id"])
-        good.append(row)
-    rows_in = len(good) + len(bad)
-    qdir.mkdir(parents=True, exist_ok=True)
-    with qfile.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["row_number", "reason", "raw"])
-        w.writeheader()
-        w.writerows(bad)
-    qframe = pl.DataFrame(bad, schema={"row_number": pl.Int64, "reason": pl.String, "raw": pl.String})
-    qframe.write_parquet(layout.import_quarantine_file("orders"))
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else "latin-1", newline="") as fh:
+        header_line = ""
+        for header_line in fh:
+            if header_line.strip():
+                break
+        if not header_line.strip():
+            return ImportResult(0, 0, 0, None, encoding, ",", error="empty file: no header and no rows")
+        delimiter = _pick_delimiter(header_line)
+        records = _records(itertools.chain([header_line], fh), delimiter)
+        first = next(records)
+        header = [h.strip() for h in first] if isinstance(first, list) else []
+        missing = [c for c in REQUIRED if c not in header]
+        refused, good, frames = _Refused(), [], []
+        seen: set[str] = set()
+        blank: list[int] = []  # a run of whitespace-only lines: refused unless they end the file
+        for n, fields in enumerate(records, start=1):
+            if isinstance(fields, list) and not "".join(fields).strip() and len(fields) <= 1:
+                blank.append(n)
+                if len(blank) > 1:
+                    blank[1:] = [n]  # only the run's first and last numbers are needed
+                continue
+            if blank:
+                for m in range(blank[0], blank[-1] + 1):
+                    refused.add(m, "empty row", "")
+                blank = []
+            if isinstance(fields, csv.Error):
+                refused.add(n, f"malformed CSV row: {fields}", "")
+                continue
+            raw = delimiter.join(fields)
+            if not any(f.strip() for f in fields):
+                refused.add(n, "empty row", raw)
+                continue
+            if missing:
+                refused.add(n, "header lacks required columns: " + ", ".join(missing)
+                            + " (wrong delimiter or not a DataCo file?)", raw)
+                continue
+            if len(fields) != len(header):
+                refused.add(n, f"expected {len(header)} fields, got {len(fields)}", raw)
+                continue
+            try:
+                row = _row(dict(zip(header, fields)), fx_usd_pen)
+            except ValueError as exc:
+                refused.add(n, str(exc), raw)
+                continue
+            if row["order_id"] in seen:
+                refused.add(n, f"duplicate order line {row['order_id']}", raw)
+                continue
+            seen.add(row["order_id"])
+            good.append(row)
+            if len(good) >= GOOD_CHUNK_ROWS:
+                frames.append(pl.DataFrame(good, infer_schema_length=None))
+                good = []
     if good:
-        _write_tables(good, data_dir, fx_usd_pen)
+        frames.append(pl.DataFrame(good, infer_schema_length=None))
+    imported = sum(f.height for f in frames)
+    kept = refused.rows()
+    qfile.parent.mkdir(parents=True, exist_ok=True)
+    with qfile.open("w", encoding="utf-8", newline="") as qfh:
+        w = csv.DictWriter(qfh, fieldnames=["row_number", "reason", "raw"])
+        w.writeheader()
+        w.writerows(kept)
+    qframe = pl.DataFrame(kept, schema={"row_number": pl.Int64, "reason": pl.String, "raw": pl.String})
+    storage.write_quarantine_file(layout.import_quarantine_file("orders"), qframe, refused.count)
+    if frames:
+        _write_tables(pl.concat(frames, how="diagonal_relaxed"), data_dir, fx_usd_pen)
     error = None
     if missing:
         error = "header lacks required columns: " + ", ".join(missing)
-    return ImportResult(rows_in, len(good), len(bad), str(qfile), encoding, delimiter, error)
+    return ImportResult(imported + refused.count, imported, refused.count, str(qfile), encoding, delimiter, error,
+                        quarantine_rows_kept=len(kept))
 
 
-def _write_tables(rows: list[dict[str, Any]], data_dir: Path, fx: float) -> None:
-    df = pl.DataFrame(rows, infer_schema_length=None)
+def _write_tables(df: pl.DataFrame, data_dir: Path, fx: float) -> None:
     df = df.with_columns(
         pl.col("created_at").dt.replace_time_zone(LIMA_TZ).dt.cast_time_unit("us"),
         pl.col("quantity").cast(pl.Int64), pl.col("promised_days").cast(pl.Int64),

@@ -7,11 +7,14 @@ DATA_DIR/
   models/model_card.json                                          the merged model card (analytics.model_card)
   models/logistics/{logistics_meta,logistics_report,scores_key}.json, *.skops, late_risk_net.keras
   models/sourcing_score.keras, models/sourcing_score_predictions.json, models/coldchain_iforest.skops
+  models/shelflife/{shelflife_meta.json,shelflife_<kind>*}        the shelf-life model (analytics.shelflife)
   scenarios/saved.json                                            saved what-if scenarios
+  mlruns/                                                         MLflow file store of training runs (analytics.experiments)
   ledger/{signer.key,verifier.pub,...}                            the local Merkle log (CHASQUI_LEDGER_DIR moves it)
+  witness/{witness.key,witness.pub,logs/}                         a witness of other logs (python app.py witness)
   .cache/                                                         caches (CHASQUI_CACHE_DIR moves it, see below)
-    ledger-trust/{pinned.pub,last_checkpoint.json}                client-side trust state of the ledger
-    segments/  scenarios/  live/  live-listener.lock  results/  background/
+    ledger-trust/{pinned.pub,last_checkpoint-<key>.json}          client-side trust state of the ledger
+    segments/  scenarios/  demand/  live/  live-listener.lock  results/  background/  sign-in/  spark/
 ```
 
 One decision about caches: every cache lives under ONE cache folder, ``cache_dir`` when the settings name one
@@ -33,6 +36,7 @@ MODEL_CARD = "model_card.json"
 QUARANTINE = "quarantine"
 LEDGER = "ledger"
 CACHE = ".cache"
+WITNESS = "witness"
 LEDGER_PUBLIC_KEY = "verifier.pub"  # written by ledger_client.log.MerkleLog
 PINNED_KEY = "pinned.pub"  # in the ledger trust folder
 LAST_CHECKPOINT = "last_checkpoint.json"  # in the ledger trust folder
@@ -46,11 +50,20 @@ LOGISTICS_SCORES_KEY = "scores_key.json"
 SOURCING_MODEL = "sourcing_score.keras"
 SOURCING_PREDICTIONS = "sourcing_score_predictions.json"
 COLDCHAIN_MODEL = "coldchain_iforest.skops"
+# shelf-life artifacts: a folder under models/ swapped in whole after training
+SHELFLIFE_MODELS = "shelflife"
+SHELFLIFE_META = "shelflife_meta.json"
+MLRUNS = "mlruns"  # MLflow's local file store (training runs and the model registry)
 
 
 def logistics_models(models_dir: Path | str) -> Path:
     """The logistics artifacts' folder under a models folder (Spark executors get the models folder only)."""
     return Path(models_dir) / LOGISTICS_MODELS
+
+
+def shelflife_models(models_dir: Path | str) -> Path:
+    """The shelf-life model's folder under a models folder."""
+    return Path(models_dir) / SHELFLIFE_MODELS
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,21 @@ class CacheDir:
     def background(self) -> Path:
         """Background-callback jobs (the web layer's job manager)."""
         return self.root / "background"
+
+    @property
+    def sign_in(self) -> Path:
+        """Sign-in state of the web layer: failed sign-ins per user and address, live OIDC session ids."""
+        return self.root / "sign-in"
+
+    @property
+    def demand(self) -> Path:
+        """Demand forecasts kept by the orders table's version, as-of date, horizon and seed."""
+        return self.root / "demand"
+
+    @property
+    def spark(self) -> Path:
+        """The host's Spark Connect server (state, locks, logs) and the engine's per-version summaries."""
+        return self.root / "spark"
 
 
 @dataclass(frozen=True)
@@ -154,6 +182,11 @@ class DataDir:
         return self.root / MODELS
 
     @property
+    def mlruns(self) -> Path:
+        """MLflow's local file store: every training run and the model registry (unless CHASQUI_MLFLOW_URI)."""
+        return self.root / MLRUNS
+
+    @property
     def model_card(self) -> Path:
         return self.models / MODEL_CARD
 
@@ -178,6 +211,10 @@ class DataDir:
     def coldchain_model(self) -> Path:
         return self.models / COLDCHAIN_MODEL
 
+    @property
+    def shelflife_models(self) -> Path:
+        return shelflife_models(self.models)
+
     # ---- ledger
     @property
     def ledger(self) -> Path:
@@ -194,6 +231,11 @@ class DataDir:
         return self.cache.ledger_trust
 
     @property
+    def witness(self) -> Path:
+        """Witness state (its Ed25519 key, the last checkpoint it cosigned per log): ``python app.py witness``."""
+        return self.root / WITNESS
+
+    @property
     def pinned_key(self) -> Path:
         return self.ledger_trust / PINNED_KEY
 
@@ -207,4 +249,4 @@ class DataDir:
         return CacheDir(self.cache_dir if self.cache_dir is not None else self.root / CACHE)
 
 
-__all__ = ["CacheDir", "DataDir", "logistics_models"]
+__all__ = ["CacheDir", "DataDir", "logistics_models", "shelflife_models"]

@@ -21,7 +21,9 @@ from analytics.schemas import LIMA_TZ
 
 Progress = Callable[[str, float], None]  # (label, fraction done 0..1)
 
-START = date(2022, 1, 1)
+# The data starts three months before the first disruption episode (Callao, January 2022) so that every
+# episode can be replayed with at least three months of history before it.
+START = date(2021, 10, 1)
 END = date(2024, 12, 31)
 N_DAYS = (END - START).days + 1
 
@@ -90,9 +92,76 @@ MODE_SPEED_KM_DAY = {"costa": 520.0, "sierra": 290.0, "selva": 250.0}
 EXPRESS_SPEEDUP = 1.6
 RAIN_PROB_BY_MONTH = {12: 0.22, 1: 0.36, 2: 0.42, 3: 0.32, 4: 0.14}
 
-# Disruption mechanics: share of days roads were cut, by region (generator-only physics).
-BLOCKADE_CUT_SHARE = {"PE-PUN": 0.75, "PE-CUS": 0.55, "PE-APU": 0.60, "PE-ARE": 0.35, "PE-ICA": 0.25}
-YAKU_CUT_SHARE = {"PE-TUM": 0.60, "PE-PIU": 0.60, "PE-LAM": 0.45, "PE-LAL": 0.35}
+# Disruption severities (generator-only physics, data/README.md step 6): drawn once per seed from these ranges
+# (uniform), on their own random stream, so that no constant anywhere else can match them by construction.
+# Road cuts: the share of the episode's days on which the roads into each region were cut.
+BLOCKADE_CUT_RANGE = {"PE-PUN": (0.55, 0.85), "PE-APU": (0.40, 0.75), "PE-CUS": (0.35, 0.70),
+                      "PE-ARE": (0.20, 0.50), "PE-ICA": (0.10, 0.40)}
+YAKU_CUT_RANGE = {"PE-TUM": (0.55, 0.80), "PE-PIU": (0.55, 0.80), "PE-LAM": (0.45, 0.70), "PE-LAL": (0.35, 0.60)}
+# Duration of effect of a cut: a shipment that meets one waits Exp(1) x factor x (1 + 5 x share) days.
+CUT_WAIT_FACTOR_RANGE = (0.9, 1.3)
+# Flood rain (Yaku): chance that a road shipment into a flooded region (city deliveries too) is held by
+# flooded streets, and the mean of its Exp wait in days.
+FLOOD_RAIN_CHANCE_RANGE = (0.22, 0.30)
+FLOOD_RAIN_DAYS_RANGE = (1.6, 2.4)
+# Callao port congestion: chance that an imported item shipped from Lima is held at the port, and the mean of
+# its Exp hold in days. Drawn once per seed for the port; each spell scales both by its own factor.
+PORT_HOLD_CHANCE_RANGE = (0.50, 0.65)
+PORT_HOLD_DAYS_RANGE = (1.8, 2.5)
+PORT_SPELL_FACTOR_RANGE = (0.95, 1.05)
+SEVERITY_STREAM = 17  # the severities' random stream: default_rng([seed, SEVERITY_STREAM])
+
+
+@dataclass(frozen=True)
+class EpisodeSeverity:
+    """How hard one disruption episode hit, in this dataset (drawn per seed; see :func:`draw_severities`)."""
+
+    episode: str
+    kind: str
+    start: date
+    end: date
+    regions: tuple[str, ...]
+    cut_share: dict[str, float]  # region -> share of days its roads were cut (blockades, floods)
+    wait_factor: float = 1.0  # duration of effect of a cut
+    rain_chance: float = 0.0  # floods: chance a road shipment is held by flooded streets
+    rain_days: float = 0.0  # ... and its mean wait
+    hold_chance: float = 0.0  # port congestion: chance an imported item from Lima is held
+    hold_days: float = 0.0  # ... and its mean hold
+
+    def to_dict(self) -> dict[str, object]:
+        return {"episode": self.episode, "kind": self.kind, "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "cut_share": dict(self.cut_share), "wait_factor": self.wait_factor,
+                "rain_chance": self.rain_chance, "rain_days": self.rain_days, "hold_chance": self.hold_chance,
+                "hold_days": self.hold_days}
+
+
+def draw_severities(seed: int) -> tuple[EpisodeSeverity, ...]:
+    """Every episode's severity for a seed (deterministic), in the order of :data:`analytics.geo.DISRUPTIONS`.
+
+    Draws come from their own stream so that the rest of the dataset does not depend on how many there are."""
+    rng = np.random.default_rng([seed, SEVERITY_STREAM])
+    port_chance = float(rng.uniform(*PORT_HOLD_CHANCE_RANGE))
+    port_days = float(rng.uniform(*PORT_HOLD_DAYS_RANGE))
+    out = []
+    for ep in geo.DISRUPTIONS:
+        start, end = date.fromisoformat(ep["start"]), date.fromisoformat(ep["end"])
+        regions = tuple(ep["regions"])
+        kw: dict = {}
+        if ep["kind"] in ("road_blockade", "flood"):
+            ranges = BLOCKADE_CUT_RANGE if ep["kind"] == "road_blockade" else YAKU_CUT_RANGE
+            kw["cut_share"] = {r: round(float(rng.uniform(*ranges[r])), 4) for r in regions if r in ranges}
+            kw["wait_factor"] = round(float(rng.uniform(*CUT_WAIT_FACTOR_RANGE)), 4)
+            if ep["kind"] == "flood":
+                kw["rain_chance"] = round(float(rng.uniform(*FLOOD_RAIN_CHANCE_RANGE)), 4)
+                kw["rain_days"] = round(float(rng.uniform(*FLOOD_RAIN_DAYS_RANGE)), 4)
+        elif ep["kind"] == "port_congestion":
+            kw["cut_share"] = {}
+            kw["hold_chance"] = round(min(port_chance * float(rng.uniform(*PORT_SPELL_FACTOR_RANGE)), 0.95), 4)
+            kw["hold_days"] = round(port_days * float(rng.uniform(*PORT_SPELL_FACTOR_RANGE)), 4)
+        else:  # pragma: no cover - geo lists only the kinds above
+            raise ValueError(f"no generator physics for episode kind {ep['kind']!r}")
+        out.append(EpisodeSeverity(ep["episode"], ep["kind"], start, end, regions, **kw))
+    return tuple(out)
 
 # Cyber Wow (Peru's online sales event) and other peaks, real dates.
 CYBER_WOW = (
@@ -343,7 +412,7 @@ def _routes(rng: np.random.Generator, oarch: np.ndarray, day: np.ndarray, dest: 
     exp_bias = np.array([a.express_bias for a in ARCHETYPES])[oarch]
     v = rng.random(n_orders)
     in_blockade = (day >= _day_index("2022-12-10")) & (day <= _day_index("2023-02-28")) & np.isin(
-        dest.code, list(BLOCKADE_CUT_SHARE))
+        dest.code, list(BLOCKADE_CUT_RANGE))
     p_air = np.where(crow > 550, 0.10 * exp_bias, 0.0) + np.where(in_blockade & (crow > 300), 0.12, 0.0)
     p_express = 0.26 * exp_bias
     mode = np.where(v < p_air, "air", np.where(v < p_air + p_express, "express", "standard")).astype(object)
@@ -398,9 +467,11 @@ def _promised_days(mode: np.ndarray, nominal: np.ndarray) -> np.ndarray:
 
 
 def _actual_days(rng: np.random.Generator, nominal: np.ndarray, route: _Routes, dest: _Destinations,
-                 day: np.ndarray, cat_idx: np.ndarray, cal: dict[str, np.ndarray], lima_dc: int) -> np.ndarray:
+                 day: np.ndarray, cat_idx: np.ndarray, cal: dict[str, np.ndarray], lima_dc: int,
+                 severities: tuple[EpisodeSeverity, ...]) -> np.ndarray:
     """Step 6, what actually happened: carrier reliability and trouble spots, noise, last-mile failures, rain,
-    holiday backlog, cut roads (blockade, Yaku floods) and Callao port congestion."""
+    holiday backlog, cut roads (blockade, Yaku floods), flooded streets and Callao port congestion, the
+    episodes' severities as drawn for this seed."""
     n_orders = len(nominal)
     mode, carrier, r_code, r_nat = route.mode, route.carrier, dest.code, dest.natural
     nat_i = np.select([r_nat == "costa", r_nat == "sierra"], [0, 1], 2)
@@ -428,22 +499,37 @@ def _actual_days(rng: np.random.Generator, nominal: np.ndarray, route: _Routes, 
     actual += (peak & (rng.random(n_orders) < peak_p)) * rng.exponential(1.1, n_orders)
 
     cut = np.zeros(n_orders)
-    for code, share in BLOCKADE_CUT_SHARE.items():
-        cut = np.where(route.in_blockade & (r_code == code), share, cut)
-    in_yaku = (day >= _day_index("2023-03-06")) & (day <= _day_index("2023-03-31"))
-    for code, share in YAKU_CUT_SHARE.items():
-        cut = np.where(in_yaku & (r_code == code), share, cut)
-    cut = cut * np.where(route.road, 1.0, 0.0) * np.where(route.city_local, 0.3, 1.0)
-    # a shipment meets a cut road with probability `cut` and waits for it to reopen
-    blocked = rng.random(n_orders) < cut
-    actual += blocked * (rng.exponential(1.0, n_orders) * (1.0 + 5.0 * cut))
-
-    congest = np.zeros(n_orders, bool)
-    for ep in geo.DISRUPTIONS:
-        if ep["kind"] == "port_congestion":
-            congest |= (day >= _day_index(ep["start"])) & (day <= _day_index(ep["end"]))
-    congest &= (route.origin == lima_dc) & np.isin(cat_idx, [CATEGORIES.index(c) for c in IMPORTED_CATEGORIES])
-    actual += (congest & (rng.random(n_orders) < 0.55)) * rng.exponential(2.0, n_orders)
+    wait_f = np.ones(n_orders)
+    rain_c = np.zeros(n_orders)
+    rain_d = np.zeros(n_orders)
+    hold_c = np.zeros(n_orders)
+    hold_d = np.zeros(n_orders)
+    imported = np.isin(cat_idx, [CATEGORIES.index(c) for c in IMPORTED_CATEGORIES])
+    for sev in severities:
+        in_ep = (day >= _day_index(sev.start)) & (day <= _day_index(sev.end))
+        for code, share in sev.cut_share.items():
+            m = in_ep & (r_code == code)
+            cut = np.where(m, share, cut)
+            wait_f = np.where(m, sev.wait_factor, wait_f)
+        if sev.rain_chance:
+            m = in_ep & np.isin(r_code, list(sev.regions))
+            rain_c = np.where(m, sev.rain_chance, rain_c)
+            rain_d = np.where(m, sev.rain_days, rain_d)
+        if sev.hold_chance:
+            m = in_ep & (route.origin == lima_dc) & imported
+            hold_c = np.where(m, sev.hold_chance, hold_c)
+            hold_d = np.where(m, sev.hold_days, hold_d)
+    # a road shipment meets a cut road with probability `share` (city deliveries 30% of it: urban pickets,
+    # not the highway) and waits for it to reopen: the more days are cut, the longer the road stays shut
+    meet = cut * np.where(route.road, 1.0, 0.0) * np.where(route.city_local, 0.3, 1.0)
+    blocked = rng.random(n_orders) < meet
+    actual += blocked * (rng.exponential(1.0, n_orders) * wait_f * (1.0 + 5.0 * cut))
+    # flooded streets hold road shipments, city deliveries included
+    flooded = route.road & (rng.random(n_orders) < rain_c)
+    actual += flooded * rng.exponential(1.0, n_orders) * rain_d
+    # Callao port congestion: imported stock shipped from Lima waits at the port
+    held = rng.random(n_orders) < hold_c
+    actual += held * rng.exponential(1.0, n_orders) * hold_d
     return np.maximum(1, np.ceil(actual - 0.15)).astype(int)
 
 
@@ -470,9 +556,12 @@ ORDER_COLUMNS = ["order_id", "customer_id", "created_at", "order_date", "country
 
 
 def generate_orders(rng: np.random.Generator, n_orders: int, customers: dict[str, np.ndarray],
-                    products: pl.DataFrame, progress: Progress) -> pl.DataFrame:
+                    products: pl.DataFrame, progress: Progress,
+                    severities: tuple[EpisodeSeverity, ...] | None = None) -> pl.DataFrame:
     """The orders table, following data/README.md steps 2–7: dates, baskets, routing, promise, what actually
-    happened, cost. The random draws happen in that order, so the same seed gives the same bytes."""
+    happened, cost. The random draws happen in that order, so the same seed gives the same bytes.
+    ``severities``: the episodes' severities (default: those of seed 0)."""
+    severities = draw_severities(0) if severities is None else severities
     cal = _calendar()
     cust, day = _order_days(rng, n_orders, customers, cal)
     oarch = customers["arch"][cust]
@@ -486,7 +575,7 @@ def generate_orders(rng: np.random.Generator, n_orders: int, customers: dict[str
     progress("orders: routing", 0.55)
     nominal = _nominal_days(route, dest)
     promised = _promised_days(route.mode, nominal)
-    actual_days = _actual_days(rng, nominal, route, dest, day, basket.cat_idx, cal, dc_index["DC-LIM"])
+    actual_days = _actual_days(rng, nominal, route, dest, day, basket.cat_idx, cal, dc_index["DC-LIM"], severities)
     progress("orders: delays", 0.7)
     cost = _shipping_cost(route.mode, basket.weight_kg, route.distance)
     ts = _timestamps(rng, day)
@@ -535,8 +624,11 @@ def extensions() -> tuple[Extension, ...]:
 
 
 def generate_dataset(data_dir: Path | str, n_orders: int = 200_000, seed: int = 7,
-                     progress: Progress | None = None) -> dict[str, int]:
-    """Write every demo table into ``data_dir``; returns row counts by table."""
+                     progress: Progress | None = None, with_extensions: bool = True) -> dict[str, int]:
+    """Write every demo table into ``data_dir``; returns row counts by table.
+
+    ``with_extensions=False`` writes the core tables only (reference tables, products, customers, orders): what
+    the scenario backtests need, without the sourcing and traceability tables."""
     if n_orders < 1:
         raise ValueError("--orders must be at least 1")
     data_dir = Path(data_dir)
@@ -552,13 +644,13 @@ def generate_dataset(data_dir: Path | str, n_orders: int = 200_000, seed: int = 
     counts["products"] = products.height
     customers, cust_arrays = generate_customers(rng, n_orders)
     report("customers", 0.1)
-    orders = generate_orders(rng, n_orders, cust_arrays, products, report)
+    orders = generate_orders(rng, n_orders, cust_arrays, products, report, draw_severities(seed))
     report("writing orders", 0.8)
     storage.write_table(customers, data_dir, "customers")
     storage.write_table(orders, data_dir, "orders")
     counts["customers"] = customers.height
     counts["orders"] = orders.height
-    extra_generators = extensions()
+    extra_generators = extensions() if with_extensions else ()
     for i, fn in enumerate(extra_generators):
         extra = fn(data_dir, seed, report)
         counts.update(extra or {})
@@ -572,4 +664,5 @@ def describe_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k}={v:,}" for k, v in sorted(counts.items()))
 
 
-__all__ = ["ARCHETYPES", "CATEGORIES", "CARRIERS", "extensions", "generate_dataset", "math"]
+__all__ = ["ARCHETYPES", "CATEGORIES", "CARRIERS", "EpisodeSeverity", "draw_severities", "extensions",
+           "generate_dataset", "math"]

@@ -7,8 +7,13 @@ natural region (costa / sierra / selva, by where most of the department's popula
 
 from __future__ import annotations
 
+import json
 import math
+import unicodedata
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,36 @@ REGIONS: tuple[Region, ...] = (
 
 REGION_BY_CODE: dict[str, Region] = {r.code: r for r in REGIONS}
 REGION_CODES: tuple[str, ...] = tuple(r.code for r in REGIONS)
+
+# The regions' outlines (GeoJSON, one feature per region, ``id`` = ISO code), shipped in the product under
+# MPL-2.0 (see geodata/README.md); rebuilt from the source with ``python -m analytics.geodata.build``.
+OUTLINES_PATH = Path(__file__).resolve().parent / "geodata" / "peru_regions.geojson"
+
+
+def _plain(text: str) -> str:
+    """Upper case without accents, as INEI spells department names (``Áncash`` → ``ANCASH``)."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn").upper()
+
+
+_CODE_BY_PLAIN_NAME = {_plain(r.name): r.code for r in REGIONS}
+
+
+def outline_code(department: str) -> str:
+    """The ISO 3166-2:PE code of a department named as INEI names it (``MADRE DE DIOS`` → ``PE-MDD``)."""
+    try:
+        return _CODE_BY_PLAIN_NAME[_plain(department.strip())]
+    except KeyError:
+        raise ValueError(f"not a region of Peru: {department!r}") from None
+
+
+@cache
+def region_outlines() -> dict[str, Any]:
+    """Peru's 25 regions as a GeoJSON FeatureCollection keyed by ISO code (read once; do not modify it)."""
+    data = json.loads(OUTLINES_PATH.read_text(encoding="utf-8"))
+    ids = [f.get("id") for f in data.get("features", [])]
+    if sorted(ids) != sorted(REGION_CODES):
+        raise ValueError(f"{OUTLINES_PATH.name} does not hold each region of Peru once")
+    return data
 
 # Second cities that customers live in, by region (real cities, real coordinates).
 SECOND_CITIES: dict[str, tuple[str, float, float]] = {
@@ -122,6 +157,34 @@ CORRIDORS: dict[str, tuple[str, ...]] = {
     "interoceanica_sur": ("PE-CUS", "PE-MDD", "PE-PUN", "PE-APU"),
 }
 
+# Where those roads run: towns along each corridor from Lima (or the coast) inland, real coordinates
+# (drawn on the Logistics map). Carretera Central forks at La Oroya: to Huancayo, and north to Pucallpa.
+CORRIDOR_ROUTES: dict[str, tuple[tuple[tuple[str, float, float], ...], ...]] = {
+    "panamericana_norte": ((
+        ("Lima", -12.0464, -77.0428), ("Huacho", -11.1067, -77.6050), ("Barranca", -10.7539, -77.7611),
+        ("Chimbote", -9.0745, -78.5936), ("Trujillo", -8.1091, -79.0215), ("Pacasmayo", -7.4006, -79.5714),
+        ("Chiclayo", -6.7714, -79.8409), ("Piura", -5.1945, -80.6328), ("Sullana", -4.9039, -80.6853),
+        ("Máncora", -4.1078, -81.0475), ("Tumbes", -3.5669, -80.4515)),),
+    "panamericana_sur": ((
+        ("Lima", -12.0464, -77.0428), ("Cañete", -13.0775, -76.3872), ("Chincha Alta", -13.4099, -76.1323),
+        ("Ica", -14.0678, -75.7286), ("Nazca", -14.8309, -74.9389), ("Chala", -15.8664, -74.2456),
+        ("Camaná", -16.6228, -72.7111), ("Arequipa", -16.3989, -71.5350), ("Moquegua", -17.1956, -70.9353),
+        ("Tacna", -18.0066, -70.2463)),),
+    "carretera_central": (
+        (("Lima", -12.0464, -77.0428), ("Chosica", -11.9431, -76.7078), ("La Oroya", -11.5189, -75.8997),
+         ("Jauja", -11.7758, -75.4997), ("Huancayo", -12.0651, -75.2049), ("Huancavelica", -12.7864, -74.9760)),
+        (("La Oroya", -11.5189, -75.8997), ("Cerro de Pasco", -10.6675, -76.2567), ("Huánuco", -9.9306, -76.2422),
+         ("Tingo María", -9.2950, -75.9975), ("Aguaytía", -9.0367, -75.5086), ("Pucallpa", -8.3791, -74.5539)),
+    ),
+    "interoceanica_sur": (
+        (("Nazca", -14.8309, -74.9389), ("Puquio", -14.6978, -74.1242), ("Abancay", -13.6339, -72.8814),
+         ("Cusco", -13.5320, -71.9675), ("Urcos", -13.6861, -71.6228), ("Quincemil", -13.2333, -70.7500),
+         ("Puerto Maldonado", -12.5933, -69.1891), ("Iñapari", -10.9481, -69.5908)),
+        (("Arequipa", -16.3989, -71.5350), ("Juliaca", -15.5000, -70.1333), ("Azángaro", -14.9083, -70.1964),
+         ("San Gabán", -13.4397, -70.3994), ("Puerto Maldonado", -12.5933, -69.1891)),
+    ),
+}
+
 # Real disruption episodes (public record). Intensities are NOT here: only what happened where.
 DISRUPTIONS: tuple[dict, ...] = (
     {
@@ -165,6 +228,33 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+# The Panama Canal's Pacific entrance (Balboa): ships from Peru to the Atlantic side leave towards it.
+PANAMA_CANAL = (8.95, -79.57)
+# Bearings (degrees from north) of the open sea off Peru's coast, which runs north-west to south-east.
+OPEN_SEA_BEARINGS = (200.0, 310.0)
+
+
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial great-circle bearing from the first point to the second, 0–360 degrees from north."""
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    x = math.sin(dl) * math.cos(p2)
+    y = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.atan2(x, y)) % 360
+
+
+def sea_heading(lat: float, lon: float, to_lat: float, to_lon: float) -> float:
+    """The heading of a ship leaving a Peruvian port at (lat, lon) for a place abroad: towards the Panama Canal
+    when the place lies on the Atlantic side (Europe, Africa, the Americas' east coast), along the great circle
+    across the Pacific otherwise; kept within the open sea off the coast (:data:`OPEN_SEA_BEARINGS`)."""
+    atlantic = -100.0 < to_lon < 60.0 and to_lat > PANAMA_CANAL[0]
+    target = PANAMA_CANAL if atlantic else (to_lat, to_lon)
+    b = bearing_deg(lat, lon, *target)
+    lo, hi = OPEN_SEA_BEARINGS
+    if lo <= b <= hi:
+        return b
+    return hi if (b - hi) % 360 < (lo - b) % 360 else lo
 
 
 def is_peru_region(code: str) -> bool:

@@ -58,7 +58,7 @@ def model_catalog(data_dir: Path | str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     card = read_card(data_dir)
     for key, value in card.items():
-        if isinstance(value, dict) and key != "skipped":
+        if isinstance(value, dict) and key not in ("skipped", "mlflow"):
             # a trainer reports its metrics either flat in its entry or under "metrics"
             nested = value.get("metrics")
             metrics = {k: v for k, v in {**(nested if isinstance(nested, dict) else {}), **value}.items()
@@ -77,6 +77,15 @@ def model_catalog(data_dir: Path | str) -> list[dict[str, Any]]:
         out.append({"model": name, "kind": str(m.get("kind", "")), "metrics": metrics,
                     "created_at": m.get("created_at"), "source": manifest.name})
     return out
+
+
+def metric_interval(entry: dict[str, Any], metric: str) -> tuple[float, float] | None:
+    """A metric's bootstrap confidence interval from a card entry (``entry["intervals"][metric]``), or None."""
+    intervals = entry.get("intervals") if isinstance(entry, dict) else None
+    value = intervals.get(metric) if isinstance(intervals, dict) else None
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return float(value[0]), float(value[1])
+    return None
 
 
 def trained_timestamps(data_dir: Path | str) -> dict[str, float]:
@@ -99,4 +108,5 @@ def trained_timestamps(data_dir: Path | str) -> dict[str, float]:
     return out
 
 
-__all__ = ["CARD_VERSION", "SkipTraining", "data_fingerprint", "model_catalog", "read_card", "trained_timestamps"]
+__all__ = ["CARD_VERSION", "SkipTraining", "data_fingerprint", "metric_interval", "model_catalog", "read_card",
+           "trained_timestamps"]

@@ -10,7 +10,7 @@ from typing import Any
 import narwhals as nw
 import polars as pl
 
-from analytics.engine import Engine
+from analytics.engine import Engine, Summary
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,45 @@ class OrderFilter:
         return lf.filter(*preds) if preds else lf
 
 
+    @property
+    def date_range(self) -> tuple[date | None, date | None] | None:
+        """(start, end) when the filter bounds the order date (an engine may then read fewer files)."""
+        return (self.start, self.end) if self.start is not None or self.end is not None else None
+
+
+def scan(engine: Engine, table: str, flt: OrderFilter | None) -> nw.LazyFrame[Any]:
+    """``table`` filtered by ``flt``; an engine that stores it by month (Spark) opens only the months in range."""
+    flt = flt or OrderFilter()
+    rng = flt.date_range
+    lf = engine.table(table, date_range=rng) if rng is not None else engine.table(table)
+    return flt.apply(lf)
+
+
 def _orders(engine: Engine, flt: OrderFilter | None) -> nw.LazyFrame[Any]:
-    lf = engine.table("orders")
-    return (flt or OrderFilter()).apply(lf)
+    return scan(engine, "orders", flt)
+
+
+# One pass over the orders into per-day sums (a few thousand rows): the Overview, the date bounds and the
+# Peru check read it instead of the orders; computed once per version of the orders (Engine.summary).
+DAILY = Summary("orders", ("order_date", "country", "region"), (
+    nw.len().alias("orders"),
+    nw.col("amount_pen").sum().alias("revenue_pen"),
+    nw.col("is_late").cast(nw.Int64).sum().alias("late"),
+    nw.col("is_late").count().alias("late_n"),
+    nw.col("actual_days").sum().alias("days_sum"),
+    nw.col("actual_days").count().alias("days_n"),
+))
+# The filter dropdowns' columns: one pass gives every column's distinct values.
+OPTION_COLUMNS = ("country", "region", "carrier", "shipping_mode", "category", "origin_dc")
+OPTIONS = Summary("orders", OPTION_COLUMNS, (nw.len().alias("orders"),))
 
 
 def date_bounds(engine: Engine) -> tuple[date | None, date | None]:
     """First and last order date."""
-    res = engine.collect(engine.table("orders").select(
-        nw.col("order_date").min().alias("lo"), nw.col("order_date").max().alias("hi")))
-    if res.height == 0:
+    daily = engine.summary(DAILY)
+    if daily.height == 0:
         return None, None
-    return res["lo"][0], res["hi"][0]
+    return daily["order_date"].min(), daily["order_date"].max()  # type: ignore[return-value]
 
 
 def _kpi_exprs() -> list[nw.Expr]:
@@ -103,6 +130,9 @@ def region_summary(engine: Engine, flt: OrderFilter | None = None) -> pl.DataFra
 
 def distinct_values(engine: Engine, column: str, table: str = "orders") -> list[str]:
     """Sorted distinct non-null values of a column (for filter dropdowns)."""
+    if table == OPTIONS.table and column in OPTION_COLUMNS:
+        values = engine.summary(OPTIONS)[column].drop_nulls().unique().sort()
+        return [str(v) for v in values.to_list()]
     res = engine.collect(engine.table(table).select(nw.col(column)).unique().filter(
         ~nw.col(column).is_null()).sort(column))
     return [str(v) for v in res[column].to_list()]
@@ -110,14 +140,15 @@ def distinct_values(engine: Engine, column: str, table: str = "orders") -> list[
 
 def is_peru_dataset(engine: Engine) -> bool:
     """True when every order is in Peru (the map can be drawn); imports may be global."""
-    res = engine.collect(engine.table("orders").select(
-        (nw.col("country") == "PE").cast(nw.Float64).mean().alias("share")))
-    share = res["share"][0] if res.height else None
-    return share is not None and share >= 0.999
+    daily = engine.summary(DAILY).filter(pl.col("country").is_not_null())
+    total = int(daily["orders"].sum()) if daily.height else 0
+    if not total:
+        return False
+    return int(daily.filter(pl.col("country") == "PE")["orders"].sum()) / total >= 0.999
 
 
-__all__: Sequence[str] = ["OrderFilter", "date_bounds", "distinct_values", "is_peru_dataset",
-                          "monthly_trend", "overview_kpis", "region_summary"]
+__all__: Sequence[str] = ["DAILY", "OPTIONS", "OrderFilter", "date_bounds", "distinct_values", "is_peru_dataset",
+                          "monthly_trend", "overview_kpis", "region_summary", "scan"]
 
 
 @dataclass(frozen=True)
@@ -130,8 +161,20 @@ class Overview:
 
 
 def daily_summary(engine: Engine, flt: OrderFilter | None = None) -> pl.DataFrame:
-    """One pass over the orders: per (order_date, country, region) the additive sums every
-    overview figure is derived from (orders, revenue, late count, delivery-day sums)."""
+    """Per (order_date, country, region) the additive sums every overview figure is derived from (orders,
+    revenue, late count, delivery-day sums): from ``DAILY`` when ``flt`` only bounds dates and regions, else
+    one pass over the filtered orders."""
+    flt = flt or OrderFilter()
+    if not (flt.carriers or flt.modes or flt.categories or flt.dcs):
+        daily = engine.summary(DAILY)
+        preds = []
+        if flt.start is not None:
+            preds.append(pl.col("order_date") >= flt.start)
+        if flt.end is not None:
+            preds.append(pl.col("order_date") <= flt.end)
+        if flt.regions:
+            preds.append(pl.col("region").is_in(list(flt.regions)))
+        return daily.filter(*preds) if preds else daily
     lf = (
         _orders(engine, flt)
         .group_by("order_date", "country", "region")

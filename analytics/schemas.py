@@ -49,7 +49,7 @@ ORDERS = TableSchema(
         Column("actual_days", pl.Int64, nullable=True, check=_nonneg, rule="must be ≥ 0"),
         Column("is_late", pl.Boolean, nullable=True),
     ),
-    doc="One row per order (line), 2022-01-01 to 2024-12-31 in the demo data",
+    doc="One row per order (line), 2021-10-01 to 2024-12-31 in the demo data",
     date_column="order_date",
     primary_key=("order_id",),
 )

@@ -13,6 +13,13 @@ import polars as pl
 from analytics.datadir import DataDir
 from analytics.schemas import SCHEMAS, SchemaError, TableSchema
 
+# A quarantine file keeps the first QUARANTINE_KEEP refused rows in full and a sample of QUARANTINE_SAMPLE of the
+# rest (millions of junk rows must not make a file of hundreds of megabytes); the exact number of refused rows is
+# kept in the file's metadata (``quarantine_count``).
+QUARANTINE_KEEP = 1000
+QUARANTINE_SAMPLE = 1000
+_COUNT_KEY = b"chasqui_quarantined"
+
 
 def table_path(data_dir: Path | str, name: str) -> Path:
     """``DIR/<name>.parquet``; or the folder ``DIR/<name>/`` when the table is stored partitioned
@@ -189,19 +196,56 @@ def load_table(data_dir: Path | str, name: str, schema: TableSchema | None = Non
     return LoadResult(good, df.height, bad.height)
 
 
-def write_quarantine(qpath: Path, bad: pl.DataFrame) -> None:
-    """Write a table's quarantined rows, atomically, unless the file already holds exactly these rows:
-    every process loading the same table finds the same bad rows, and rewriting them would change the
-    data version (and so throw every cached result away) on each load."""
-    try:
-        if qpath.exists() and pl.read_parquet(qpath).equals(bad):
-            return
-    except (OSError, pl.exceptions.PolarsError):
-        pass  # unreadable: replace it
+def capped_quarantine(bad: pl.DataFrame) -> pl.DataFrame:
+    """The rows a quarantine file keeps: the first QUARANTINE_KEEP, then QUARANTINE_SAMPLE evenly spaced rows of
+    the rest (deterministic: the same bad rows give the same file)."""
+    if bad.height <= QUARANTINE_KEEP + QUARANTINE_SAMPLE:
+        return bad
+    rest = bad.height - QUARANTINE_KEEP
+    picks = [QUARANTINE_KEEP + (i * rest) // QUARANTINE_SAMPLE for i in range(QUARANTINE_SAMPLE)]
+    return pl.concat([bad.head(QUARANTINE_KEEP), bad[picks]])
+
+
+def write_quarantine_file(qpath: Path, kept: pl.DataFrame, total: int) -> None:
+    """Write quarantined rows ``kept`` (at most the cap) atomically, with the exact count ``total`` in the file's
+    metadata."""
+    import pyarrow.parquet as pq
+
     qpath.parent.mkdir(parents=True, exist_ok=True)
     tmp = qpath.with_name(f".{qpath.name}.{os.getpid()}.tmp")
-    bad.write_parquet(tmp)
+    table = kept.to_arrow()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _COUNT_KEY: str(int(total)).encode()})
+    pq.write_table(table, tmp)
     os.replace(tmp, qpath)
+
+
+def _file_count(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(_COUNT_KEY)
+    return int(raw) if raw is not None else pq.ParquetFile(path).metadata.num_rows
+
+
+def quarantine_count(data_dir: Path | str, name: str) -> int:
+    """How many rows of table ``name`` were quarantined (on load and by imports), exactly, even where the
+    files keep only the first rows and a sample."""
+    layout = DataDir(Path(data_dir))
+    return sum(_file_count(p) for p in (layout.quarantine_file(name), layout.import_quarantine_file(name))
+               if p.exists())
+
+
+def write_quarantine(qpath: Path, bad: pl.DataFrame) -> None:
+    """Write a table's quarantined rows (capped, with the exact count), atomically, unless the file already holds
+    exactly these rows: every process loading the same table finds the same bad rows, and rewriting them would
+    change the data version (and so throw every cached result away) on each load."""
+    kept = capped_quarantine(bad)
+    try:
+        if qpath.exists() and _file_count(qpath) == bad.height and pl.read_parquet(qpath).equals(kept):
+            return
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        pass  # unreadable: replace it
+    write_quarantine_file(qpath, kept, bad.height)
 
 
 def read_quarantine(data_dir: Path | str, name: str) -> pl.DataFrame | None:
@@ -227,7 +271,8 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 __all__ = [
-    "PARTITION_COLUMN", "LoadResult", "SchemaError", "has_table", "list_tables", "load_table", "partition_keys",
-    "quarantine_path", "read_quarantine", "write_quarantine", "read_table_files", "table_files", "table_path", "table_version",
+    "PARTITION_COLUMN", "QUARANTINE_KEEP", "QUARANTINE_SAMPLE", "LoadResult", "SchemaError", "capped_quarantine",
+    "has_table", "list_tables", "load_table", "partition_keys", "quarantine_count", "quarantine_path",
+    "read_quarantine", "write_quarantine", "write_quarantine_file", "read_table_files", "table_files", "table_path", "table_version",
     "write_json", "write_partitioned", "write_table",
 ]

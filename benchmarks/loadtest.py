@@ -1,16 +1,16 @@
-"""Bounded load test on loopback: N simulated users browse every page of Chasqui under gunicorn.
+"""``make loadtest``: N Locust users browse every page of Chasqui under gunicorn, on loopback.
 
     python benchmarks/loadtest.py [--users 50] [--duration 60] [--workers 4] [--orders 200000]
-                                  [--data-dir DIR] [--json]
+                                  [--data-dir DIR] [--report benchmarks/out/loadtest]
 
-Starts ``gunicorn -c deploy/gunicorn.conf.py app:server`` on a free loopback port with a generated
-dataset (unless --data-dir is given), then each user loops over the pages in a random order, doing
-what the browser does on a page load: GET the page, POST the page router callback (the layout),
-then POST every callback that fires on load with the initial values taken from that layout
-(background callbacks are polled to completion, as the renderer does), with a think time of
-0.5–1.5 s between pages. It scrapes ``/metrics`` every 2 s during the run and finally checks that the
-counters summed across workers match the requests it sent. Prints per-page p50/p95 and errors.
-Not part of ``make test`` (too slow); ``tests/web/test_load_smoke.py`` runs a few-second version.
+Prepares the demo data and its models as ``make run`` does (unless --data-dir is given), starts
+``gunicorn -c deploy/gunicorn.conf.py app:server`` on a free loopback port with the master's metrics port on,
+and runs ``benchmarks/locustfile.py`` headless against it (the user flows, the /metrics scraper and the final
+counter check live there); Locust writes ``REPORT.html`` and ``REPORT_stats.csv`` (+ failures, exceptions,
+history) and ``REPORT_metrics_check.json``. Exits non-zero on any failed request or counter mismatch.
+
+This module also holds what the locustfile and the tests share: how a page load looks to the server
+(``Site``: the callback graph and the callbacks that fire when a page loads) and how to read the counters.
 """
 
 from __future__ import annotations
@@ -18,16 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,39 +55,43 @@ def callback_outputs(spec: str) -> list[dict[str, Any]]:
     return out
 
 
-def _walk(node: Any, props: dict[str, dict[str, Any]]) -> None:
+def walk(node: Any, props: dict[str, dict[str, Any]]) -> None:
     if isinstance(node, dict):
         if "props" in node and "type" in node:
             p = node["props"]
             if isinstance(p.get("id"), str):
                 props[p["id"]] = p
-            _walk(p.get("children"), props)
+            walk(p.get("children"), props)
             for v in p.values():
                 if isinstance(v, (dict, list)) and v is not p.get("children"):
-                    _walk(v, props)
+                    walk(v, props)
         else:
             for v in node.values():
-                _walk(v, props)
+                walk(v, props)
     elif isinstance(node, list):
         for v in node:
-            _walk(v, props)
+            walk(v, props)
 
 
 class Site:
     """What a browser learns once: the callback graph and which callbacks fire when a page loads."""
 
-    def __init__(self, base: str, client: httpx.Client) -> None:
+    def __init__(self, base: str, client: Any) -> None:
+        """``client``: anything with ``get(url)`` returning a response with ``.json()`` and ``.text``."""
         self.base = base
         self.deps = client.get(base + "/_dash-dependencies").json()
         html = client.get(base + "/").text
         m = re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', html, re.S)
         self.end_id = json.loads(m.group(1))["end_id"] if m else None
+        # the shell's stores as a first-time browser sends them (language from the layout, no theme stored yet)
+        self.shell: dict[str, dict[str, Any]] = {}
+        walk(client.get(base + "/_dash-layout").json(), self.shell)
 
     def on_load(self, page: str, layout_props: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """Request bodies of the callbacks the renderer fires when ``page`` loads."""
-        bodies = []
-        shell = {"shell-lang-store": {"data": "es"}, "shell-theme-store": {"data": "light"}}
-        known = {**shell, **layout_props}
+        """The callbacks the renderer fires when ``page`` loads (outputs on the page, every input in its layout
+        or the shell, not prevented), in Dash's dependency format."""
+        known = {**self.shell, **layout_props}
+        out = []
         for d in self.deps:
             outs = callback_outputs(d["output"])
             if d.get("clientside_function") or d.get("prevent_initial_call") or d["output"] == ROUTER:
@@ -98,95 +100,77 @@ class Site:
                 continue
             if not all(isinstance(i["id"], str) and i["id"] in known for i in d["inputs"]):
                 continue
-            val = lambda x: known.get(x["id"], {}).get(x["property"])  # noqa: E731
-            body = {"output": d["output"], "outputs": outs if d["output"].startswith("..") else outs[0],
-                    "inputs": [{**i, "value": val(i)} for i in d["inputs"]],
-                    "state": [{**s, "value": val(s)} for s in d["state"]], "changedPropIds": []}
-            interval = (d.get("background") or {}).get("interval", 1000) / 1000.0
-            bodies.append({"body": body, "background": bool(d.get("background")), "interval": interval,
-                           "name": outs[0]["id"]})
-        return bodies
+            out.append(d)
+        return out
 
 
-class Stats:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.lat: dict[str, list[float]] = {}
-        self.errors: list[str] = []
-        self.sent: dict[str, int] = {"callback": 0, "page": 0, "other": 0}
-
-    def add(self, key: str, seconds: float) -> None:
-        with self.lock:
-            self.lat.setdefault(key, []).append(seconds)
-
-    def error(self, msg: str) -> None:
-        with self.lock:
-            self.errors.append(msg)
-
-    def count(self, kind: str) -> None:
-        with self.lock:
-            self.sent[kind] += 1
+def request_body(dep: dict[str, Any], known: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The body the renderer posts for callback ``dep`` with the current component props ``known``."""
+    outs = callback_outputs(dep["output"])
+    val = lambda x: known.get(x["id"], {}).get(x["property"])  # noqa: E731
+    return {"output": dep["output"], "outputs": outs if dep["output"].startswith("..") else outs[0],
+            "inputs": [{**i, "value": val(i)} for i in dep["inputs"]],
+            "state": [{**s, "value": val(s)} for s in dep["state"]], "changedPropIds": []}
 
 
-def _post(client: httpx.Client, site: Site, body: dict[str, Any], stats: Stats, params: dict[str, str]) -> Any:
-    stats.count("callback")
-    r = client.post(site.base + "/_dash-update-component", json=body, params=params, timeout=120)
-    if r.status_code == 204:
-        return None
-    if r.status_code != 200:
-        raise RuntimeError(f"{body['output'][:50]}: HTTP {r.status_code} {r.text[:120]}")
-    return r.json()
+def load_page(site: Site, page: str, get: Callable[[str, str], Any],
+              post: Callable[[str, dict[str, Any], dict[str, str]], Any],
+              sleep: Callable[[float], Any] = time.sleep, poll_limit: float = 600.0) -> dict[str, float]:
+    """Load ``page`` as the Dash renderer does; returns seconds per step.
 
-
-def visit(client: httpx.Client, site: Site, page: str, stats: Stats) -> None:
+    ``get(path, name)`` fetches the page (raising on failure); ``post(name, body, params)`` sends one callback
+    request and returns its JSON (``None`` for 204). Steps: ``GET``, ``router`` (the layout), ``cb <output id>``
+    per on-load callback (a background one until its result: polls at its interval included), ``load`` (router +
+    every on-load callback: what a visitor waits for after the HTML) and ``total`` (the GET included).
+    """
+    out: dict[str, float] = {}
     t0 = time.perf_counter()
-    stats.count("page")
-    r = client.get(site.base + page, timeout=60)
-    if r.status_code != 200:
-        raise RuntimeError(f"GET {page}: HTTP {r.status_code}")
-    stats.add(f"{page} GET", time.perf_counter() - t0)
+    get(page, f"{page} GET")
+    out["GET"] = time.perf_counter() - t0
     params = {"endId": site.end_id} if site.end_id else {}
     t1 = time.perf_counter()
     router = {"output": ROUTER, "outputs": callback_outputs(ROUTER),
               "inputs": [{"id": "_pages_location", "property": "pathname", "value": page},
                          {"id": "_pages_location", "property": "search", "value": ""}],
               "state": [], "changedPropIds": ["_pages_location.pathname"]}
-    layout = _post(client, site, router, stats, params)
+    layout = post(f"{page} router", router, params)
+    out["router"] = time.perf_counter() - t1
     props: dict[str, dict[str, Any]] = {}
-    _walk(layout["response"]["_pages_content"]["children"], props)
-    for cb in site.on_load(page, props):
-        out = _post(client, site, cb["body"], stats, params)
-        t_bg = time.perf_counter()
-        while cb["background"] and out is not None and "response" not in out and "cacheKey" in out:
-            time.sleep(cb["interval"])  # the renderer polls at the callback's interval (1 s by default)
-            if time.perf_counter() - t_bg > 600:
-                raise RuntimeError(f"{cb['name']}: background callback did not finish in 600 s")
-            q = {**params, "cacheKey": out["cacheKey"], "job": out["job"]}
-            nxt = _post(client, site, cb["body"], stats, q)
-            if nxt is not None and "response" in nxt:
-                break
-            out = {**out, **(nxt or {})} if nxt is not None else out
-    stats.add(f"{page} load", time.perf_counter() - t1)  # router + every on-load callback
-    stats.add(f"{page} total", time.perf_counter() - t0)
-
-
-def user(idx: int, site: Site, stats: Stats, stop: float, seed: int) -> None:
-    rng = random.Random(seed + idx)
-    with httpx.Client(http2=False) as client:
-        while time.perf_counter() < stop:
-            pages = list(PAGES)
-            rng.shuffle(pages)
-            for page in pages:
-                if time.perf_counter() >= stop:
+    walk(layout["response"]["_pages_content"]["children"], props)
+    known = {**site.shell, **props}
+    pending = site.on_load(page, props)
+    while pending:  # the renderer's order: a callback waits for the ones producing its inputs, then gets their outputs
+        produced = {(o["id"], o["property"]) for d in pending for o in callback_outputs(d["output"])}
+        ready = [d for d in pending if not any((i["id"], i["property"]) in produced for i in d["inputs"])]
+        if not ready:
+            break
+        for dep in ready:
+            pending.remove(dep)
+            name = str(callback_outputs(dep["output"])[0]["id"])
+            body = request_body(dep, known)
+            t_cb = time.perf_counter()
+            res = post(f"{page} cb {name}", body, params)
+            interval = (dep.get("background") or {}).get("interval", 1000) / 1000.0
+            while dep.get("background") and res is not None and "response" not in res and "cacheKey" in res:
+                sleep(interval)  # the renderer polls at the callback's interval (1 s by default)
+                if time.perf_counter() - t_cb > poll_limit:
+                    raise RuntimeError(f"{name}: background callback did not finish in {poll_limit:.0f} s")
+                q = {**params, "cacheKey": res["cacheKey"], "job": res["job"]}
+                nxt = post(f"{page} poll {name}", body, q)
+                if nxt is not None and "response" in nxt:
+                    res = nxt
                     break
-                try:
-                    visit(client, site, page, stats)
-                except Exception as exc:  # every failure is recorded and reported
-                    stats.error(f"user {idx} {page}: {type(exc).__name__}: {exc}"[:300])
-                time.sleep(rng.uniform(0.5, 1.5))
+                res = {**res, **(nxt or {})} if nxt is not None else res
+            for cid, new in ((res or {}).get("response") or {}).items():
+                known[cid] = {**known.get(cid, {}), **new}
+            out[f"cb {name}"] = time.perf_counter() - t_cb
+    now = time.perf_counter()
+    out["load"] = now - t1
+    out["total"] = now - t0
+    return out
 
 
-def _metric_sum(text: str, name: str,
+def metric_sum(text: str, name: str,
                 exclude: tuple[str, ...] = ('path="/healthz"', 'path="/_dash-dependencies"')) -> float:
     """Sum of a metric over its labels, leaving out start-up traffic that may land late: health probes and
     each worker's warm-up request (deploy/gunicorn.conf.py, post_worker_init)."""
@@ -195,6 +179,28 @@ def _metric_sum(text: str, name: str,
         if (line.startswith(name + "{") or line.startswith(name + " ")) and not any(e in line for e in exclude):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def slowest_callbacks(metrics_text: str, top: int = 8) -> list[tuple[float, str]]:
+    """(mean ms, callback) of the slowest callbacks, from ``chasqui_callback_seconds`` sum and count."""
+    slowest: dict[str, dict[str, float]] = {}
+    for line in metrics_text.splitlines():
+        m = re.match(r'chasqui_callback_seconds_(sum|count)\{callback="([^"]*)"\} (\S+)', line)
+        if m:
+            slowest.setdefault(m.group(2), {})[m.group(1)] = float(m.group(3))
+    return sorted(((round(1000 * v["sum"] / v["count"], 1), k[:70]) for k, v in slowest.items()
+                   if v.get("count")), reverse=True)[:top]
+
+
+def locust_command(base: str, users: int, duration: float, report: Path, master_metrics: str | None = None,
+                   stop_timeout: float = 120.0) -> list[str]:
+    """The headless Locust run of ``benchmarks/locustfile.py`` against ``base``, reports under ``report``."""
+    locust = Path(sys.executable).with_name("locust")
+    cmd = [str(locust), "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless", "--host", base,
+           "-u", str(users), "-r", str(users), "-t", f"{max(1, round(duration))}s",
+           "--stop-timeout", f"{stop_timeout:.0f}", "--csv", str(report), "--html", f"{report}.html",
+           "--only-summary", "--loglevel", "WARNING"]
+    return cmd + (["--master-metrics", master_metrics] if master_metrics else [])
 
 
 def start_gunicorn(data_dir: Path, port: int, workers: int, env_extra: dict[str, str] | None = None,
@@ -233,91 +239,6 @@ def stop_gunicorn(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def _scrape_stats(vals: list[float]) -> dict[str, Any]:
-    if not vals:
-        return {"n": 0}
-    return {"n": len(vals), "p50_ms": round(1000 * statistics.median(vals), 1),
-            "p95_ms": round(1000 * pct(vals, 0.95), 1), "max_ms": round(1000 * max(vals), 1)}
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
-
-
-def _scrape_metrics(base: str, master_metrics: str | None, stop: float,
-                    stats: Stats) -> tuple[list[float], list[float]]:
-    """Scrape /metrics (and the master's port) every 2 s until ``stop``, as Prometheus would; the seconds
-    each scrape took."""
-    scrape: list[float] = []
-    scrape_master: list[float] = []
-    with httpx.Client() as c:
-        while time.perf_counter() < stop:
-            t0 = time.perf_counter()
-            r = c.get(base + "/metrics", timeout=30)
-            scrape.append(time.perf_counter() - t0)
-            stats.count("other")
-            if r.status_code != 200:
-                stats.error(f"/metrics HTTP {r.status_code}")
-            if master_metrics:
-                t0 = time.perf_counter()
-                r = c.get(master_metrics, timeout=30)
-                scrape_master.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    stats.error(f"master metrics HTTP {r.status_code}")
-            time.sleep(2.0)
-    return scrape, scrape_master
-
-
-def _slowest_callbacks(metrics_text: str, top: int = 8) -> list[tuple[float, str]]:
-    """(mean ms, callback) of the slowest callbacks, from ``chasqui_callback_seconds`` sum and count."""
-    slowest: dict[str, dict[str, float]] = {}
-    for line in metrics_text.splitlines():
-        m = re.match(r'chasqui_callback_seconds_(sum|count)\{callback="([^"]*)"\} (\S+)', line)
-        if m:
-            slowest.setdefault(m.group(2), {})[m.group(1)] = float(m.group(3))
-    return sorted(((round(1000 * v["sum"] / v["count"], 1), k[:70]) for k, v in slowest.items()
-                   if v.get("count")), reverse=True)[:top]
-
-
-def run_load(base: str, users: int, duration: float, seed: int = 7, master_metrics: str | None = None
-             ) -> dict[str, Any]:
-    """Drive ``users`` simulated users for ``duration`` s against a running server; returns figures.
-
-    ``master_metrics``: the gunicorn master's metrics URL (METRICS_PORT), scraped side by side with /metrics.
-    At the end the request and callback counters summed across workers are checked against what was sent.
-    """
-    stats = Stats()
-    with httpx.Client() as c:
-        site = Site(base, c)
-        # warm each worker's table cache once (not measured), as a rolling deploy's readiness phase would
-        before = _metric_sum(c.get(base + "/metrics").text, "chasqui_http_requests_total")
-    stats.sent["other"] += 3
-    stop = time.perf_counter() + duration
-    threads = [threading.Thread(target=user, args=(i, site, stats, stop, seed), daemon=True) for i in range(users)]
-    for t in threads:
-        t.start()
-    scrape, scrape_master = _scrape_metrics(base, master_metrics, stop, stats)
-    for t in threads:
-        t.join(timeout=180)
-    time.sleep(0.5)
-    with httpx.Client() as c:
-        # the master's scrapes are not app requests: nothing is counted for them
-        final = c.get(master_metrics or base + "/metrics", timeout=30).text
-    counted = _metric_sum(final, "chasqui_http_requests_total") - before
-    sent_after_before = stats.sent["page"] + stats.sent["callback"] + len(scrape) + 1  # + the "before" scrape
-    cb_count = _metric_sum(final, "chasqui_callback_seconds_count")
-    pages = {key: _scrape_stats(vals) for key, vals in sorted(stats.lat.items())}
-    return {"users": users, "duration_s": duration, "errors": stats.errors[:20], "n_errors": len(stats.errors),
-            "requests": stats.sent, "pages": pages, "slowest_callbacks_mean_ms": _slowest_callbacks(final),
-            "metrics_scrape": _scrape_stats(scrape), "master_metrics_scrape": _scrape_stats(scrape_master),
-            "metrics_check": {"http_requests_counted": counted, "http_requests_sent": sent_after_before,
-                              "callbacks_counted_total": cb_count,
-                              "callbacks_sent": stats.sent["callback"],
-                              "ok": abs(counted - sent_after_before) < 0.5
-                              and abs(cb_count - stats.sent["callback"]) < 0.5}}
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--users", type=int, default=50)
@@ -325,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--orders", type=int, default=200_000)
     ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    ap.add_argument("--report", type=Path, default=ROOT / "benchmarks" / "out" / "loadtest",
+                    help="prefix of Locust's CSV and HTML reports")
     args = ap.parse_args(argv)
     if not 1 <= args.users <= 500 or not 1 <= args.duration <= 3600:
         ap.error("--users must be 1..500 and --duration 1..3600")
@@ -335,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = tmp / "data"
         subprocess.run([sys.executable, str(ROOT / "app.py"), "prepare", "--data-dir", str(data_dir),
                         "--orders", str(args.orders)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
     port, mport = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start_gunicorn(data_dir, port, args.workers, log=tmp / "gunicorn.log",
@@ -342,26 +265,15 @@ def main(argv: list[str] | None = None) -> int:
                                      "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")})
     try:
         wait_ready(base, proc)
-        figures = run_load(base, args.users, args.duration, master_metrics=f"http://127.0.0.1:{mport}/metrics")
+        print(f"{args.users} users, {args.duration:.0f} s, {args.workers} gunicorn workers, data {data_dir}",
+              flush=True)
+        code = subprocess.run(locust_command(base, args.users, args.duration, args.report,
+                                             f"http://127.0.0.1:{mport}/metrics"), cwd=ROOT).returncode
     finally:
         stop_gunicorn(proc)
-    figures.update({"workers": args.workers, "orders": args.orders if args.data_dir is None else None,
-                    "gunicorn_log": str(tmp / "gunicorn.log")})
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        print(f"{args.users} users, {args.duration:.0f} s, {args.workers} gunicorn workers: "
-              f"{figures['requests']} requests, {figures['n_errors']} errors")
-        for key, v in figures["pages"].items():
-            print(f"  {key:<22} n={v['n']:<5} p50={v['p50_ms']:>8} ms  p95={v['p95_ms']:>8} ms  max={v['max_ms']} ms")
-        print(f"  /metrics scrape (app port): {figures['metrics_scrape']}")
-        print(f"  metrics scrape (master METRICS_PORT): {figures['master_metrics_scrape']}")
-        for ms, name in figures["slowest_callbacks_mean_ms"]:
-            print(f"  callback mean {ms:>9} ms  {name}")
-        print(f"  metrics check: {figures['metrics_check']}")
-        for e in figures["errors"]:
-            print("  error:", e)
-    return 0 if figures["n_errors"] == 0 and figures["metrics_check"]["ok"] else 1
+    print(f"reports: {args.report}.html, {args.report}_stats.csv, {args.report}_metrics_check.json; "
+          f"gunicorn log: {tmp / 'gunicorn.log'}")
+    return code
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from callbacks import data, live, logistics, overview, scenarios, segments, shell, sourcing, traceability
+from callbacks import data, demand, live, logistics, overview, scenarios, segments, shell, sourcing, traceability
 from callbacks.registration import merge
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ def register_all(app: Dash) -> dict[str, OutputOwner]:
         scenarios.register(app),
         sourcing.register(app),
         traceability.register(app),
+        demand.register(app),
         data.register(app),
     )
 

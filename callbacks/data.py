@@ -1,4 +1,5 @@
-"""Data page callbacks: dataset catalogue and model list, the upload limit, the DataCo upload (an action)."""
+"""Data page callbacks: dataset catalogue and model list, the training runs (MLflow), the upload limit, the
+DataCo upload (an action)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from callbacks.registration import PageCallbacks
 from components import datasets, ids
 from components.i18n import normalize_lang
 from web.access import OutputOwner
-from web.jobs import memoized
+from web.jobs import memo_background, memoized
 from web.runtime import runtime
 from web.uploads import UploadError, import_dataco_upload
 
@@ -23,6 +24,16 @@ def show_catalog(lang: object):
     data_dir = runtime().settings.data_dir
     return (datasets.tables_view(table_catalog(data_dir), str(data_dir), lang),
             datasets.models_view(model_catalog(data_dir), lang))
+
+
+@memo_background
+def show_runs(lang: object):
+    """The training runs MLflow holds and the live model versions. A background job: MLflow is imported there,
+    never in the web process (it pulls in pyspark when it can)."""
+    from analytics.experiments import SHOWN_METRICS, list_runs
+
+    settings = runtime().settings
+    return datasets.runs_view(list_runs(settings.data_dir, settings.mlflow_uri), SHOWN_METRICS, normalize_lang(lang))
 
 
 def upload_limit(lang: object) -> tuple[int, str]:
@@ -47,6 +58,7 @@ def register(app: Dash) -> dict[str, OutputOwner]:
     cb = PageCallbacks(app, PAGE)
     cb.callback(show_catalog, Output(ids.DATA_TABLES, "children"), Output(ids.DATA_MODELS, "children"),
                 Input(ids.LANG_STORE, "data"))
+    cb.callback(show_runs, Output(ids.DATA_RUNS, "children"), Input(ids.LANG_STORE, "data"), background=True)
     cb.callback(upload_limit, Output(ids.DATA_UPLOAD, "max_size"), Output(ids.DATA_UPLOAD_HELP, "children"),
                 Input(ids.LANG_STORE, "data"))
     cb.callback(import_upload, Output(ids.DATA_UPLOAD_RESULT, "children"),

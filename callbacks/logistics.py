@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from dash import ClientsideFunction, Dash, Input, Output, State, dcc, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, no_update
+from dash.exceptions import MissingCallbackContextException
 
 from analytics import geo
 from analytics.logistics import ModelsNotTrainedError
@@ -29,6 +30,7 @@ FILTER_INPUTS = [Input(ids.LOGISTICS_DATES, "start_date"), Input(ids.LOGISTICS_D
                  Input(ids.LOGISTICS_CATEGORIES, "value"), Input(ids.LOGISTICS_DCS, "value")]
 FILTER_STATES = [State(c.component_id, c.component_property) for c in FILTER_INPUTS]
 REGION_NAMES = {r.code: r.name for r in geo.REGIONS}
+DC_POINTS = [{"dc_id": d.dc_id, "city": d.city, "lat": d.lat, "lon": d.lon, "region": d.region} for d in geo.DCS]
 
 
 class FilterError(ValueError):
@@ -97,31 +99,47 @@ def load_options(_version: object, start: object, end: object) -> tuple:
             lo.isoformat() if lo else None, hi.isoformat() if hi else None, s_out, e_out)
 
 
+def _no_map(message: str, theme: str) -> tuple[Any, Any]:
+    """The map's and the ranking's places when there is nothing to draw: the sentence saying why."""
+    return view.empty_figure(theme, message, view.MAP_HEIGHT), view.empty_figure(theme, message, view.RANKING_HEIGHT)
+
+
 @memoized
 def update_view(start: object, end: object, carriers: object, modes: object, categories: object, dcs: object,
                 metric: object, _version: object, lang: object, theme: object) -> tuple:
-    """The filter-change callback: map (or ranking), KPIs, top orders by risk × value."""
+    """The filter-change callback: map of Peru and region ranking, KPIs, top orders by risk × value.
+    Imported data whose regions are not Peru's gets the ranking and a note where the map would be."""
     lang, theme, metric = normalize_lang(lang), normalize_theme(theme), view.parse_metric(metric)
+    title = view.t("ranking", lang, metric=view.t(f"metric.{metric}", lang).lower())
     rt = runtime()
     try:
         flt = parse_filter(start, end, carriers, modes, categories, dcs,
                            None if (start or end) else _max_date(rt.engine))
         res = lq.logistics_view(rt.engine, rt.settings.models_dir, flt)
     except FilterError as exc:
-        return view.empty_figure(theme), [], [], error_alert(t("error.generic", lang, msg=str(exc)))
+        msg = t("error.generic", lang, msg=str(exc))
+        return (*_no_map(msg, theme), title, [], [], error_alert(msg))
     except (ModelsNotTrainedError, FileNotFoundError):
-        return view.empty_figure(theme), [], [], error_alert(view.t("no_models", lang))
+        msg = view.t("no_models", lang)
+        return (*_no_map(msg, theme), title, [], [], error_alert(msg))
     regions = res.regions.to_dicts()
-    peru = bool(regions) and all(r["region"] in view.TILES for r in regions)
-    fig = (view.map_figure(regions, REGION_NAMES, metric, lang, theme) if peru or not regions
-           else view.ranking_figure(regions, REGION_NAMES, metric, lang, theme))
+    peru = all(geo.is_peru_region(r["region"]) for r in regions)
+    if not regions:
+        fig, ranking = _no_map(view.t("nodata", lang), theme)
+    elif peru:
+        fig = view.map_figure(regions, geo.region_outlines(), REGION_NAMES, metric, lang, theme, DC_POINTS,
+                              geo.CORRIDOR_ROUTES)
+        ranking = view.ranking_figure(regions, REGION_NAMES, metric, lang, theme)
+    else:
+        fig = view.empty_figure(theme, view.t("map.none", lang), view.MAP_HEIGHT)
+        ranking = view.ranking_figure(regions, REGION_NAMES, metric, lang, theme)
     rows = view.grid_rows(res.orders.to_dicts(), REGION_NAMES, lang)
     if res.kpis["orders"]:
         status = view.t("showing", lang, n=f"{res.kpis['orders']:,}", top=len(rows),
                         start=flt.start.isoformat() if flt.start else "…", end=flt.end.isoformat() if flt.end else "…")
     else:
         status = error_alert(view.t("nodata", lang))
-    return fig, view.kpi_row(res.kpis, lang), rows, status
+    return fig, ranking, title, view.kpi_row(res.kpis, lang), rows, status
 
 
 def update_query(start: object, end: object, carriers: object, modes: object, categories: object, dcs: object,
@@ -133,8 +151,13 @@ def update_query(start: object, end: object, carriers: object, modes: object, ca
                             region if isinstance(region, str) and len(region) < 80 else None)
 
 
-def select_region(click: object) -> Any:
-    """The region whose tile/bar was clicked."""
+def select_region(map_click: object, ranking_click: object = None) -> Any:
+    """The region clicked on the map or in the ranking (whichever fired; the map when called directly)."""
+    try:
+        fired = ctx.triggered_id
+    except MissingCallbackContextException:  # called directly (tests, scripts)
+        fired = None
+    click = ranking_click if fired == ids.LOGISTICS_RANKING else map_click
     try:
         region = click["points"][0]["customdata"][0]  # type: ignore[index]
     except (TypeError, KeyError, IndexError):
@@ -148,17 +171,24 @@ def update_drilldown(region: object, start: object, end: object, carriers: objec
     """Carrier × mode late-rate heat table and weekly trend for the clicked region."""
     lang, theme = normalize_lang(lang), normalize_theme(theme)
     if not isinstance(region, str) or not region:
-        return view.t("drill.none", lang), view.empty_figure(theme), view.empty_figure(theme)
+        prompt = view.empty_figure(theme, view.t("drill.prompt", lang))
+        return view.t("drill.none", lang), prompt, prompt
     rt = runtime()
     try:
         flt = parse_filter(start, end, carriers, modes, categories, dcs,
                            None if (start or end) else _max_date(rt.engine))
         heat, weekly = lq.region_drilldown(rt.engine, flt, region)
     except FilterError as exc:
-        return error_alert(t("error.generic", lang, msg=str(exc))), view.empty_figure(theme), view.empty_figure(theme)
+        msg = t("error.generic", lang, msg=str(exc))
+        return error_alert(msg), view.empty_figure(theme, msg), view.empty_figure(theme, msg)
     except (ModelsNotTrainedError, FileNotFoundError):
-        return view.t("no_models", lang), view.empty_figure(theme), view.empty_figure(theme)
-    title = view.t("drill", lang, region=REGION_NAMES.get(region, region))
+        msg = view.t("no_models", lang)
+        return msg, view.empty_figure(theme, msg), view.empty_figure(theme, msg)
+    name = REGION_NAMES.get(region, region)
+    title = view.t("drill", lang, region=name)
+    if heat.is_empty():
+        empty = view.empty_figure(theme, view.t("drill.empty", lang, region=name))
+        return title, empty, empty
     return (title, view.heat_figure(heat.to_dicts(), lang, theme),
             view.weekly_figure(weekly["week"].to_list(), weekly["late_rate"].to_list(),
                                weekly["mean_risk"].to_list(), lang, theme))
@@ -171,7 +201,7 @@ def update_model_panel(_version: object, lang: object, theme: object) -> tuple:
     try:
         panel = lq.model_panel(runtime().settings.models_dir)
     except (ModelsNotTrainedError, FileNotFoundError):
-        e = view.empty_figure(theme)
+        e = view.empty_figure(theme, view.t("no_models", lang), 320)
         return error_alert(view.t("no_models", lang)), e, e, e
     return (view.card_table(panel.card, lang), view.calibration_figure(panel.calibration, lang, theme),
             view.roc_figure(panel.roc, panel.roc_auc, lang, theme), view.importance_figure(panel.importance, lang, theme))
@@ -191,7 +221,8 @@ def retrain(set_progress: Callable[[tuple[int, str]], None], n_clicks: object, v
         set_progress((int(round(100 * max(0.0, min(1.0, frac)))), f"{view.t('running', lang)} {label}"))
 
     try:
-        card = train_all(runtime().settings.data_dir, progress, trainers=[train])
+        settings = runtime().settings
+        card = train_all(settings.data_dir, progress, trainers=[train], tracking_uri=settings.mlflow_uri)
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         set_progress((0, ""))
         return no_update, error_alert(t("error.generic", lang, msg=str(exc)))
@@ -219,18 +250,15 @@ def export_csv(n_clicks: object, start: object, end: object, carriers: object, m
 
 
 def export_text(records: list[dict[str, Any]], lang: str) -> str:
-    """CSV text for exported orders (reasons in the user's language)."""
-    import csv
-    import io
+    """CSV text for exported orders (reasons in the user's language), safe to open in a spreadsheet."""
+    from analytics.csv_export import rows_csv
 
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(view.EXPORT_COLUMNS)
+    rows = []
     for r in records:
         r = {**r, "region_name": REGION_NAMES.get(r["region"], r["region"]),
              "reasons": view.reasons_for(r, REGION_NAMES, lang)}
-        w.writerow(["" if r.get(c) is None else r.get(c) for c in view.EXPORT_COLUMNS])
-    return buf.getvalue()
+        rows.append(["" if r.get(c) is None else r.get(c) for c in view.EXPORT_COLUMNS])
+    return rows_csv(view.EXPORT_COLUMNS, rows)
 
 
 def register(app: Dash) -> dict[str, OutputOwner]:
@@ -244,7 +272,8 @@ def register(app: Dash) -> dict[str, OutputOwner]:
                 Input(ids.LOGISTICS_MODEL_VERSION, "data"),
                 State(ids.LOGISTICS_DATES, "start_date"), State(ids.LOGISTICS_DATES, "end_date"))
     cb.callback(update_view,
-                Output(ids.LOGISTICS_MAP, "figure"), Output(ids.LOGISTICS_KPIS, "children"),
+                Output(ids.LOGISTICS_MAP, "figure"), Output(ids.LOGISTICS_RANKING, "figure"),
+                Output(ids.LOGISTICS_RANKING_TITLE, "children"), Output(ids.LOGISTICS_KPIS, "children"),
                 Output(ids.LOGISTICS_GRID, "rowData"), Output(ids.LOGISTICS_STATUS, "children"),
                 *FILTER_INPUTS,
                 Input(ids.LOGISTICS_METRIC, "value"), Input(ids.LOGISTICS_MODEL_VERSION, "data"),
@@ -254,7 +283,7 @@ def register(app: Dash) -> dict[str, OutputOwner]:
     cb.clientside(ClientsideFunction("chasqui", "syncQuery"), Output(ids.LOGISTICS_QUERY_SYNCED, "children"),
                   Input(ids.LOGISTICS_QUERY, "data"), prevent_initial_call=True)
     cb.callback(select_region, Output(ids.LOGISTICS_REGION, "data"), Input(ids.LOGISTICS_MAP, "clickData"),
-                prevent_initial_call=True)
+                Input(ids.LOGISTICS_RANKING, "clickData"), prevent_initial_call=True)
     cb.callback(update_drilldown,
                 Output(ids.LOGISTICS_DRILL_TITLE, "children"), Output(ids.LOGISTICS_HEAT, "figure"),
                 Output(ids.LOGISTICS_WEEKLY, "figure"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from analytics import geo
@@ -16,6 +15,7 @@ from analytics.scenarios import (
     ScenarioError,
     ScenarioInputs,
     ScenarioOutcome,
+    backtest,
     compare,
     get_preset,
     insights,
@@ -32,6 +32,7 @@ from components.i18n import normalize_lang
 from components.theme import normalize_theme
 from web.access import OutputOwner
 from web.jobs import memo_background, memoized
+from web.requester import requester
 from web.runtime import runtime
 
 PAGE: str | None = ids.PATH_SCENARIOS
@@ -56,17 +57,14 @@ def inputs_from_controls(regions: Any, block_days: Any, nino: Any, norte: Any, c
         raise ScenarioError(str(exc)) from exc
 
 
-def _empty_fig() -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=60, margin={"l": 0, "r": 0, "t": 0, "b": 0})
-    return fig
+REGION_NAMES = {r.code: r.name for r in geo.REGIONS}
 
 
 def control_options(_lang: object, regions: object, demand_cat: object, horizon: object) -> tuple:
     """On load: the presets, regions, demand categories and horizons analytics knows as the controls'
     options; a value from the URL that is not among them is replaced (regions dropped, category and
     horizon set to the defaults), one that is stays as it is."""
-    names = {r.code: f"{r.code} · {r.name}" for r in geo.REGIONS}
+    names = {r.code: r.name for r in geo.REGIONS}
     given = [r for r in regions if isinstance(r, str)] if isinstance(regions, list) else []
     known = [r for r in given if r in geo.REGION_BY_CODE]
     return (ui.choice_options(list(presets())),
@@ -87,19 +85,47 @@ def simulate_scenario(regions, block_days, nino, norte, callao, central, fuel, c
         outcome = run_scenario(rt.engine, inp, with_tornado=False, with_mitigations=False,
                                cache_dir=rt.settings.cache_dir)
     except (ScenarioError, ValueError, FileNotFoundError) as exc:
-        msg = html.Div(ui.tr("error", lang, msg=str(exc)), className="text-danger")
-        return None, msg, _empty_fig(), "", no_update
+        text = ui.tr("error", lang, msg=str(exc))
+        return None, html.Div(text, className="text-danger"), ui.message_figure(text, theme, 400), "", no_update
     query = inp.to_query()
-    return (outcome.to_dict(), ui.kpi_cards(outcome, lang), ui.regions_figure(outcome, lang, theme),
+    return (outcome.to_dict(), ui.kpi_cards(outcome, lang), ui.regions_figure(outcome, lang, theme, REGION_NAMES),
             ui.status_line(outcome.meta, lang), ("?" + query) if query else "")
 
 
-SYNC_URL_JS = """function (query) {
-    if (query === null || query === undefined) { return window.dash_clientside.no_update; }
-    const url = window.location.pathname + query;
+SYNC_URL_JS = """function (query, replay) {
+    if ((query === null || query === undefined) && (replay === null || replay === undefined)) {
+        return window.dash_clientside.no_update;
+    }
+    const parts = [(query || "").replace(/^\\?/, ""), replay || ""].filter(function (p) { return p.length > 0; });
+    const search = parts.length ? "?" + parts.join("&") : "";
+    const url = window.location.pathname + search;
     if (url !== window.location.pathname + window.location.search) { window.history.replaceState(null, "", url); }
-    return query;
+    return search;
 }"""
+
+
+@memo_background
+def replay_episode(preset, replay, lang, theme):
+    """Replay a preset as of the day before its episode (backtest): the predicted band against what happened and
+    where each mechanism parameter came from; the choice goes in the URL (``preset=NAME&replay=1``)."""
+    lang, theme = normalize_lang(lang), normalize_theme(theme)
+    name = preset if isinstance(preset, str) else None
+    if not replay:
+        return "", ""
+    if name is None:
+        return ui.backtest_message("bt.pick", lang), ""
+    try:
+        p = get_preset(name)
+    except ScenarioError:  # a forged or stale preset name
+        return ui.backtest_message("bt.pick", lang), ""
+    if p.as_of is None:
+        return ui.backtest_message("bt.hypothetical", lang, name=name), ""
+    rt = runtime()
+    try:
+        result = backtest(rt.engine, name, cache_dir=rt.settings.cache_dir)
+    except (ScenarioError, ValueError, FileNotFoundError) as exc:
+        return html.Div(ui.tr("error", lang, msg=str(exc)), className="text-danger"), ui.replay_query(name, True)
+    return ui.backtest_view(result, lang, theme), ui.replay_query(name, True)
 
 
 @memo_background
@@ -110,11 +136,11 @@ def scenario_insights(set_progress, result, lang, theme):
     try:
         outcome = ScenarioOutcome.from_dict(result)
     except ScenarioError:  # no result yet (or not one this page stored)
-        return _empty_fig(), ""
+        return ui.tornado_figure([], lang, theme), ""
     rt = runtime()
     out = insights(rt.engine, outcome.inputs, cache_dir=rt.settings.cache_dir, as_of=outcome.meta.as_of,
                    progress=lambda label, frac: set_progress((int(round(100 * frac)),)))
-    return ui.tornado_figure(out.tornado, lang, theme), ui.mitigations_list(out.mitigations, lang)
+    return ui.tornado_figure(out.tornado, lang, theme), ui.mitigations_list(out.mitigations, lang, REGION_NAMES)
 
 
 def apply_preset(name):
@@ -137,10 +163,10 @@ def save_current(n_clicks, name, result, lang):
         if n_clicks and not (name or "").strip() or len((name or "").strip()) > 60:
             return no_update, html.Span(ui.tr("name_needed", lang), className="text-danger")
         if n_clicks and result is not None:
-            saved = save_scenario(data_dir, name or "", ScenarioOutcome.from_dict(result).inputs)
+            saved = save_scenario(data_dir, name or "", ScenarioOutcome.from_dict(result).inputs, requester())
             status = ui.tr("saved_ok", lang, name=(name or "").strip())
         else:
-            saved = load_saved(data_dir)
+            saved = load_saved(data_dir, requester())  # this user's own (and those saved before owners)
     except (ScenarioError, OSError, TypeError, ValueError, KeyError) as exc:
         return no_update, html.Span(ui.tr("error", lang, msg=str(exc)), className="text-danger")
     return [{"label": k, "value": k} for k in sorted(saved)], status
@@ -151,9 +177,9 @@ def compare_saved(names, lang, theme):
     lang, theme = normalize_lang(lang), normalize_theme(theme)
     names = [n for n in names if isinstance(n, str)][:MAX_COMPARE] if isinstance(names, list) else []
     if not names:
-        return _empty_fig()
+        return ui.compare_figure([], lang, theme)
     rt = runtime()
-    saved = load_saved(rt.settings.data_dir)
+    saved = load_saved(rt.settings.data_dir, requester())
     named = {n: ScenarioInputs.from_dict(saved[n]) for n in names if n in saved}
     return ui.compare_figure(compare(rt.engine, named, cache_dir=rt.settings.cache_dir), lang, theme)
 
@@ -188,7 +214,11 @@ def register(app: Dash) -> dict[str, OutputOwner]:
                 Output(ids.SCENARIOS_URL, "data"),
                 *[Input(c, "value") for c in CONTROLS],
                 Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"))
-    cb.clientside(SYNC_URL_JS, Output(ids.SCENARIOS_URL_SYNC, "data"), Input(ids.SCENARIOS_URL, "data"))
+    cb.clientside(SYNC_URL_JS, Output(ids.SCENARIOS_URL_SYNC, "data"), Input(ids.SCENARIOS_URL, "data"),
+                  Input(ids.SCENARIOS_REPLAY_URL, "data"))
+    cb.callback(replay_episode, Output(ids.SCENARIOS_BACKTEST, "children"), Output(ids.SCENARIOS_REPLAY_URL, "data"),
+                Input(ids.SCENARIOS_PRESET, "value"), Input(ids.SCENARIOS_REPLAY, "value"),
+                Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"), background=True)
     cb.callback(scenario_insights,
                 Output(ids.SCENARIOS_TORNADO_FIG, "figure"), Output(ids.SCENARIOS_MITIGATIONS, "children"),
                 Input(ids.SCENARIOS_RESULT, "data"), State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data"),

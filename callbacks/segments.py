@@ -100,7 +100,7 @@ def update_segments(set_progress: Callable[[tuple[int, str]], None], k: object, 
         p["x"].append(x)
         p["y"].append(y)
         p["id"].append(cid)
-    pca = view.pca_figure(points, names, res.pca_variance, res.pca.height, lang, theme)
+    pca = view.pca_figure(points, names, res.pca_variance, res.pca.height, lang, theme, total=res.members.height)
     if pv.flows is not None and pv.compare_end is not None:
         latest = res.members["last_order"].max()
         last = params.end or (latest if isinstance(latest, date) else pv.compare_end)

@@ -87,7 +87,6 @@ def _ingredients(value: object) -> list[str]:
 
 
 _REGION_NAMES = {r.code: r.name for r in geo.REGIONS}
-_CAPITALS = [{"name": r.capital, "lat": r.lat, "lon": r.lon} for r in geo.REGIONS if r.code != "PE-CAL"]
 
 
 @memoized
@@ -96,20 +95,21 @@ def update_ranking(ingredients, weight_values, weight_ids, min_quality, lang, th
     try:
         ings = _ingredients(ingredients)
         if not ings:
-            return [], {}, {}, {}, view.error(view.tr("choose", lang)), no_update
+            return [], *view.empty_figures(view.tr("choose.figure", lang), theme), \
+                view.error(view.tr("choose", lang)), no_update
         weights = parse_weights(weight_values, weight_ids)
         quality = parse_quality(min_quality)
         res = rank_view(runtime().engine, ings, weights, quality)
     except SourcingInputError as exc:
-        return [], {}, {}, {}, view.error(str(exc)), no_update
+        return [], *view.empty_figures(str(exc), theme), view.error(str(exc)), no_update
     except FileNotFoundError:
-        return [], {}, {}, {}, view.error(view.tr("missing", lang)), no_update
+        return [], *view.empty_figures(view.tr("missing", lang), theme), view.error(view.tr("missing", lang)), no_update
     records = res.ranked.to_dicts()
     query = view.query_state(res.ingredients, [weights.get(c, 0.0) for c in CRITERIA], quality)
     return (
         view.grid_rows(records, _REGION_NAMES, lang),
         view.breakdown_figure(records, CRITERIA, lang, theme),
-        view.map_figure(records, _CAPITALS, (LIMA_LAT, LIMA_LON), lang, theme),
+        view.map_figure(records, geo.region_outlines(), _REGION_NAMES, (LIMA_LAT, LIMA_LON), lang, theme),
         view.pareto_figure(records, lang, theme),
         view.notice(res.notice, lang),
         query,

@@ -21,6 +21,8 @@ def layout() -> html.Div:
         html.Div(id=ids.DATA_TABLES, className="mb-4"),
         html.H4(t("data.models", lang)),
         html.Div(id=ids.DATA_MODELS),
+        html.H4(RUNS_TEXT["en" if lang == "en" else "es"]["title"], className="mt-4"),
+        dcc.Loading(html.Div(id=ids.DATA_RUNS)),
         upload_section(lang),
     ])
 
@@ -35,6 +37,44 @@ UPLOAD_TEXT = {
                    "are quarantined. Larger files: `python app.py import dataco`.",
            "done": "Imported: {a} of {n} rows ({q} quarantined).", "refused": "File refused: {msg}"},
 }
+
+
+RUNS_TEXT = {
+    "es": {"title": "Entrenamientos (MLflow)", "run": "Ejecución", "started": "Inicio (UTC)", "status": "Estado",
+           "models": "Versiones registradas", "metrics": "Métricas", "live": "en uso",
+           "store": "Registro de experimentos: {uri}", "none": "Aún no hay entrenamientos registrados.",
+           "error": "No se pudo leer MLflow: {msg}", "live_now": "Versiones en uso: {live}"},
+    "en": {"title": "Training runs (MLflow)", "run": "Run", "started": "Started (UTC)", "status": "Status",
+           "models": "Registered versions", "metrics": "Metrics", "live": "live",
+           "store": "Experiment store: {uri}", "none": "No training runs tracked yet.",
+           "error": "Could not read MLflow: {msg}", "live_now": "Live versions: {live}"},
+}
+
+
+def runs_view(tracking: Any, shown_metrics: tuple[str, ...], lang: str) -> html.Div:
+    """The training runs MLflow holds (newest first): when, status, the model versions each registered (the live
+    ones marked) and the headline metrics. ``tracking`` has ``uri``, ``runs``, ``live`` and ``error``; each run
+    ``run_id``, ``started``, ``status``, ``versions``, ``live`` and ``metrics``."""
+    tr = RUNS_TEXT["en" if lang == "en" else "es"]
+    head = [html.P(tr["store"].format(uri=tracking.uri), className="small text-body-secondary mb-1")]
+    if tracking.live:
+        head.append(html.P(tr["live_now"].format(live=", ".join(f"{m} v{v}" for m, v in sorted(tracking.live.items()))),
+                           className="small mb-1"))
+    if tracking.error:
+        return html.Div(head + [dbc.Alert(tr["error"].format(msg=tracking.error), color="warning")])
+    if not tracking.runs:
+        return html.Div(head + [dbc.Alert(tr["none"], color="secondary")])
+    rows = []
+    for r in tracking.runs:
+        versions = [html.Span([f"{m} v{v}", dbc.Badge(tr["live"], color="success", className="ms-1")
+                               if m in r.live else None], className="me-2") for m, v in sorted(r.versions.items())]
+        metrics = ", ".join(f"{k}={r.metrics[k]:.3f}" for k in shown_metrics if k in r.metrics)
+        rows.append(html.Tr([html.Td(html.Code(r.run_id[:12])), html.Td(r.started.replace("T", " ")[:19]),
+                             html.Td(r.status), html.Td(versions), html.Td(metrics, className="small")],
+                            className="table-success" if r.live else None))
+    table = dbc.Table([html.Thead(html.Tr([html.Th(tr[k]) for k in ("run", "started", "status", "models", "metrics")])),
+                       html.Tbody(rows)], className="table-compact", size="sm", striped=True, id=ids.DATA_RUNS_TABLE)
+    return html.Div(head + [table])
 
 
 def upload_section(lang: str) -> html.Div:

@@ -15,6 +15,7 @@ CORE: dict[str, dict[str, str]] = {
         "app.tagline": "Torre de control de la cadena de suministro peruana",
         "nav.overview": "Resumen", "nav.logistics": "Logística", "nav.segments": "Segmentos",
         "nav.scenarios": "Escenarios", "nav.traceability": "Trazabilidad", "nav.sourcing": "Abastecimiento",
+        "nav.demand": "Demanda",
         "nav.data": "Datos",
         "theme.light": "Claro", "theme.dark": "Oscuro", "lang.label": "Idioma",
         "kpi.orders": "Pedidos", "kpi.revenue": "Ingresos", "kpi.on_time": "A tiempo",
@@ -38,6 +39,10 @@ CORE: dict[str, dict[str, str]] = {
         "role.logistics": "logística", "role.marketing": "marketing", "role.executive": "gerencia",
         "role.traceability-admin": "admin. de trazabilidad",
         "error.generic": "No se pudo completar la consulta: {msg}",
+        "jobs.busy": "El servidor está ocupado con otros cálculos ({n} en curso o en espera). No se inició este; "
+                     "vuelva a intentarlo en unos segundos.",
+        "jobs.busy_user": "Ya tiene {n} cálculos en curso o en espera. Espere a que terminen (o cancele uno) y "
+                          "vuelva a intentarlo.",
         "yes": "sí", "no": "no",
     },
     "en": {
@@ -45,6 +50,7 @@ CORE: dict[str, dict[str, str]] = {
         "app.tagline": "Control tower for Peruvian supply chains",
         "nav.overview": "Overview", "nav.logistics": "Logistics", "nav.segments": "Segments",
         "nav.scenarios": "Scenarios", "nav.traceability": "Traceability", "nav.sourcing": "Sourcing",
+        "nav.demand": "Demand",
         "nav.data": "Data",
         "theme.light": "Light", "theme.dark": "Dark", "lang.label": "Language",
         "kpi.orders": "Orders", "kpi.revenue": "Revenue", "kpi.on_time": "On time",
@@ -68,6 +74,10 @@ CORE: dict[str, dict[str, str]] = {
         "role.logistics": "logistics", "role.marketing": "marketing", "role.executive": "executive",
         "role.traceability-admin": "traceability admin",
         "error.generic": "The query could not be completed: {msg}",
+        "jobs.busy": "The server is busy with other computations ({n} running or waiting). This one was not "
+                     "started; try again in a few seconds.",
+        "jobs.busy_user": "You already have {n} computations running or waiting. Wait for them to finish (or cancel "
+                          "one) and try again.",
         "yes": "yes", "no": "no",
     },
 }

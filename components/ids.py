@@ -16,6 +16,7 @@ PATH_SCENARIOS = "/scenarios"
 PATH_SOURCING = "/sourcing"
 PATH_TRACEABILITY = "/traceability"
 PATH_DATA = "/data"
+PATH_DEMAND = "/demand"
 
 # --- shell (navbar, stores) -------------------------------------------------
 URL = "shell-url"
@@ -28,13 +29,17 @@ NAVBAR_TOGGLER = "shell-navbar-toggler"
 NAVBAR_COLLAPSE = "shell-navbar-collapse"
 NAVBAR_USER = "shell-navbar-user"
 NAVBAR_SIGNOUT = "shell-navbar-signout"
+NAVBAR_SIGNOUT_CSRF = "shell-navbar-signout-csrf"  # the sign-out form's hidden anti-forgery token
+JOBS_BUSY = "shell-jobs-busy"  # "busy, retry" notice, set by the job manager (web.jobs) when a job is refused
 RELOAD = "shell-reload"
 
 # --- overview (/) ------------------------------------------------------------
 OVERVIEW_DATES = "overview-dates"
 OVERVIEW_KPIS = "overview-kpis"
 OVERVIEW_TREND = "overview-trend"
-OVERVIEW_REGIONS = "overview-regions"
+OVERVIEW_REGIONS = "overview-regions"  # the regions ranked (bars)
+OVERVIEW_MAP = "overview-map"  # the regions on a map of Peru
+OVERVIEW_MAP_METRIC = "overview-map-metric"  # revenue | orders
 OVERVIEW_STATUS = "overview-status"
 OVERVIEW_LIVE = "overview-live"
 OVERVIEW_QUERY = "overview-query"  # URL state (synced into the query string)
@@ -49,6 +54,8 @@ DATA_UPLOAD_HELP = "data-upload-help"  # the upload's help text (states the size
 DATA_UPLOAD_RESULT = "data-upload-result"
 DATA_SUMMARY_TABLE = "data-summary-table"
 DATA_MODELS_TABLE = "data-models-table"
+DATA_RUNS = "data-runs"  # training runs tracked in MLflow and the live model versions
+DATA_RUNS_TABLE = "data-runs-table"
 
 # --- page blocks: one block per page, prefixed by its route ------------------
 
@@ -59,7 +66,9 @@ LOGISTICS_MODES = "logistics-modes"
 LOGISTICS_CATEGORIES = "logistics-categories"
 LOGISTICS_DCS = "logistics-dcs"
 LOGISTICS_METRIC = "logistics-metric"  # predicted risk | historical late rate
-LOGISTICS_MAP = "logistics-map"
+LOGISTICS_MAP = "logistics-map"  # choropleth of Peru's regions (click: drill-down)
+LOGISTICS_RANKING = "logistics-ranking"  # the same regions ranked as bars (click: drill-down)
+LOGISTICS_RANKING_TITLE = "logistics-ranking-title"
 LOGISTICS_KPIS = "logistics-kpis"
 LOGISTICS_STATUS = "logistics-status"
 LOGISTICS_GRID = "logistics-grid"
@@ -99,6 +108,9 @@ TRACE_EXPORT_CSV = "trace-export-csv"
 TRACE_EXPORT_XLSX = "trace-export-xlsx"
 TRACE_DOWNLOAD = "trace-download"
 TRACE_EXAMPLES = "trace-examples"
+TRACE_SHELF = "trace-shelf"  # the lot's predicted shelf life at arrival: band, drivers, what-if result
+TRACE_SHELF_HOURS = "trace-shelf-hours"  # what-if: extra hours before departure
+TRACE_SHELF_TEMP = "trace-shelf-temp"  # what-if: temperature of those hours (°C)
 
 # --- segments (/segments) --------------------------------------------------------
 SEGMENTS_K = "segments-k"
@@ -119,10 +131,33 @@ SEGMENTS_DOWNLOAD = "segments-download"
 SEGMENTS_QUERY = "segments-query"  # URL state (synced into the query string)
 SEGMENTS_QUERY_SYNCED = "segments-query-synced"
 
+# --- demand and stock ----------------------------------------------------------------------------
+DEMAND_DC = "demand-dc"
+DEMAND_CATEGORY = "demand-category"
+DEMAND_HORIZON = "demand-horizon"
+DEMAND_SERVICE_LEVEL = "demand-service-level"
+DEMAND_SCENARIO = "demand-scenario"
+DEMAND_PROGRESS = "demand-progress"
+DEMAND_CANCEL = "demand-cancel"
+DEMAND_STATUS = "demand-status"
+DEMAND_SUMMARY = "demand-summary"
+DEMAND_CHART = "demand-chart"
+DEMAND_BACKTEST = "demand-backtest"
+DEMAND_STOCK = "demand-stock"
+DEMAND_COMPARISON = "demand-comparison"
+DEMAND_EXPORT = "demand-export"
+DEMAND_DOWNLOAD = "demand-download"
+DEMAND_QUERY = "demand-query"  # URL state (synced into the query string)
+DEMAND_QUERY_SYNCED = "demand-query-synced"
+
 # --- scenarios (/scenarios) --------------------------------------------------
 SCENARIOS_URL = "scenarios-url"
 SCENARIOS_URL_SYNC = "scenarios-url-sync"
 SCENARIOS_PRESET = "scenarios-preset"
+SCENARIOS_REPLAY = "scenarios-replay"  # replay the preset as of the day before its episode (backtest)
+SCENARIOS_REPLAY_URL = "scenarios-replay-url"  # the replay's part of the query string
+SCENARIOS_BACKTEST = "scenarios-backtest"
+SCENARIOS_BACKTEST_FIG = "scenarios-backtest-fig"
 SCENARIOS_NINO = "scenarios-nino"
 SCENARIOS_NORTE_DAYS = "scenarios-norte-days"
 SCENARIOS_BLOCK_REGIONS = "scenarios-block-regions"

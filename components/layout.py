@@ -13,7 +13,7 @@ from components.i18n import t
 NAV_ITEMS = (
     (ids.PATH_OVERVIEW, "nav.overview"), (ids.PATH_LOGISTICS, "nav.logistics"), (ids.PATH_SEGMENTS, "nav.segments"),
     (ids.PATH_SCENARIOS, "nav.scenarios"), (ids.PATH_TRACEABILITY, "nav.traceability"),
-    (ids.PATH_SOURCING, "nav.sourcing"), (ids.PATH_DATA, "nav.data"),
+    (ids.PATH_SOURCING, "nav.sourcing"), (ids.PATH_DEMAND, "nav.demand"), (ids.PATH_DATA, "nav.data"),
 )
 
 
@@ -24,9 +24,11 @@ def user_badge(user: dict[str, Any] | None, lang: str) -> html.Div | None:
     roles = ", ".join(t(f"role.{r}", lang) for r in user.get("roles", []))
     parts: list[Any] = [html.Span(user["name"], id=ids.NAVBAR_USER, className="fw-semibold chasqui-user",
                                   title=t("nav.roles", lang, roles=roles))]
-    if user.get("logout"):
-        parts.append(html.A(t("nav.signout", lang), href=user["logout"], id=ids.NAVBAR_SIGNOUT,
-                            className="link-light ms-2"))
+    if user.get("logout"):  # a POST with the session's token: another site can neither link nor forge it
+        parts.append(html.Form([
+            dcc.Input(type="hidden", name="csrf", value=user.get("csrf", ""), id=ids.NAVBAR_SIGNOUT_CSRF),
+            html.Button(t("nav.signout", lang), type="submit", className="btn btn-link btn-sm link-light p-0 ms-2"),
+        ], action=user["logout"], method="POST", id=ids.NAVBAR_SIGNOUT, className="d-inline"))
     return html.Div(parts, className="text-light small me-3 text-nowrap")
 
 
@@ -68,6 +70,8 @@ def shell(lang: str, user: dict[str, Any] | None = None) -> html.Div:
             dcc.Store(id=ids.THEME_STORE, storage_type="local"),
             html.Div(id=ids.RELOAD, hidden=True),
             navbar(lang, user),
+            dbc.Container(dbc.Alert(id=ids.JOBS_BUSY, is_open=False, dismissable=True, color="warning",
+                                    duration=15000, className="mb-2"), fluid=True),  # web.jobs.busy_notice
             dbc.Container(page_container, fluid=True, className="pb-5"),
         ],
         lang="es-PE" if lang == "es" else "en",

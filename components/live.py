@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -43,6 +44,9 @@ TEXT = {
         "status.updated": "Actualizado {ago} · {applied} eventos aplicados · {dead} rechazados · {dups} duplicados",
         "status.ago_s": "hace {n} s", "status.ago_m": "hace {n} min",
         "status.scorer": "Riesgo: {scorer}",
+        "alert.shelf_life": "{product} · lote {lot} → {dest}: {p50} días de vida útil previstos a la llegada "
+                            "(P10–P90 {p10}–{p90}), bajo el mínimo de {min} días",
+        "alert.shelf_life.live": "según las lecturas en vivo", "alert.shelf_life.plan": "según el viaje previsto",
     },
     "en": {
         "live.title": "Live · last 60 minutes",
@@ -62,6 +66,9 @@ TEXT = {
         "status.updated": "Updated {ago} · {applied} events applied · {dead} rejected · {dups} duplicates",
         "status.ago_s": "{n} s ago", "status.ago_m": "{n} min ago",
         "status.scorer": "Risk: {scorer}",
+        "alert.shelf_life": "{product} · lot {lot} → {dest}: {p50} days of shelf life predicted at arrival "
+                            "(P10–P90 {p10}–{p90}), under the {min}-day minimum",
+        "alert.shelf_life.live": "from the live readings", "alert.shelf_life.plan": "from the planned voyage",
     },
 }
 t = translator(TEXT)
@@ -177,6 +184,23 @@ def alert_items(alerts: list[dict[str, Any]], lang: str) -> list[html.Li]:
     return out
 
 
+def shelf_life_items(payload: dict[str, Any] | None, lang: str) -> list[html.Li]:
+    """Shipments whose predicted shelf life at arrival is under the product's minimum market life (worst first),
+    each linking to its lot on the Traceability page."""
+    out = []
+    for a in (payload or {}).get("alerts", [])[:30]:
+        text = t("alert.shelf_life", lang, product=a.get("product_en" if lang == "en" else "product_es", ""),
+                 lot=a.get("lot", ""), dest=a.get("destination", ""), p50=fmt.number(a.get("remaining_days_p50"), 1),
+                 p10=fmt.number(a.get("remaining_days_p10"), 1), p90=fmt.number(a.get("remaining_days_p90"), 1),
+                 min=fmt.number(a.get("min_market_days"), 0))
+        source = t("alert.shelf_life.live" if a.get("live") else "alert.shelf_life.plan", lang)
+        href = f"{ids.PATH_TRACEABILITY}?{urlencode({'lot': a.get('lot', ''), 'gtin': a.get('gtin') or ''})}"
+        out.append(html.Li([dbc.Badge("VU" if lang != "en" else "SL", color="warning", className="me-2"),
+                            dcc.Link(text, href=href), html.Span(f" · {source}", className="text-muted")],
+                           className="mb-1"))
+    return out
+
+
 def status_text(snap: dict[str, Any], lang: str, now: float | None = None) -> str:
     updated = snap.get("updated_at")
     if not updated:
@@ -199,4 +223,7 @@ def render(snap: dict[str, Any], lang: str, theme: str,
     minutes = snap.get("minutes", [])
     texts = [tile_text(k, tiles.get(k, {}).get("value"), lang) for k in TILES]
     figs = [sparkline(tiles.get(k, {}).get("spark", []), minutes, k, theme) for k in TILES]
-    return texts, figs, alert_items(snap.get("alerts", []), lang), status_text(snap, lang, now)
+    shelf = shelf_life_items(snap.get("shelf_life"), lang)
+    events = snap.get("alerts", [])
+    alerts = shelf + alert_items(events, lang) if events or not shelf else shelf
+    return texts, figs, alerts, status_text(snap, lang, now)

@@ -1,16 +1,20 @@
-"""Logistics page: layout, offline tile-grid map of Peru, grid, drill-down and model panel figures.
+"""Logistics page: layout, the risk map of Peru with its ranking, grid, drill-down and model panel figures.
 
-The map needs no internet: Peru's 25 regions are drawn as a tile grid on plain cartesian axes
-(Plotly's geo traces would fetch their outlines from a CDN). Data arrives as plain records from
-the callbacks; this module never imports analytics.
+The map is Peru's 25 regions drawn from their outlines (components.maps: offline, SVG, no WebGL) coloured by
+the metric switch, with the distribution centres and the main road corridors on top; the ranking beside it
+lists the same numbers as bars, and both are clickable (the drill-down). Imported data whose regions are not
+Peru's gets the ranking alone. Data arrives as plain records from the callbacks; this module never imports
+analytics.
+
+A tile grid (one square per region) used to stand in for the map; it is gone: the outline map shows where
+regions are (coast, sierra, selva), and the ranking covers what the grid did better (every region, Callao
+included, the same size and clickable).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 import dash_ag_grid as dag
@@ -19,26 +23,14 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from components import format as fmt
-from components import ids
+from components import ids, maps
 from components.i18n import current_lang, translator
 from components.layout import kpi_card, page_header
-from components.theme import RISK_SCALE, style, template
+from components.theme import RISK_SCALE, blank_figure, style
 
 METRICS = ("risk", "late_rate")
+MAP_HEIGHT = RANKING_HEIGHT = 660  # pixels: the map and its ranking side by side
 FILTER_KEYS = ("carrier", "mode", "category", "dc")
-
-# Tile grid of Peru (column, row from the north), laid out after the regions' real positions.
-TILES: dict[str, tuple[int, int]] = {
-    "PE-TUM": (0, 0),
-    "PE-PIU": (0, 1), "PE-LOR": (4, 1),
-    "PE-LAM": (0, 2), "PE-CAJ": (1, 2), "PE-AMA": (2, 2), "PE-SAM": (3, 2),
-    "PE-LAL": (1, 3), "PE-ANC": (2, 3), "PE-HUC": (3, 3), "PE-UCA": (4, 3),
-    "PE-PAS": (3, 4),
-    "PE-CAL": (1, 5), "PE-LIM": (2, 5), "PE-JUN": (3, 5),
-    "PE-ICA": (2, 6), "PE-HUV": (3, 6), "PE-AYA": (4, 6), "PE-APU": (5, 6), "PE-CUS": (6, 6), "PE-MDD": (7, 6),
-    "PE-ARE": (5, 7), "PE-PUN": (6, 7),
-    "PE-MOQ": (5, 8), "PE-TAC": (6, 8),
-}
 
 TEXT: dict[str, dict[str, str]] = {
     "es": {
@@ -46,8 +38,9 @@ TEXT: dict[str, dict[str, str]] = {
         "dates": "Fechas del pedido", "carrier": "Transportista", "mode": "Modo de envío",
         "category": "Categoría", "dc": "Centro de distribución", "all": "Todos",
         "metric.risk": "Riesgo previsto", "metric.late_rate": "Tasa histórica de retraso",
-        "map": "Mapa de riesgo de retraso", "ranking": "Ranking de riesgo por región/estado",
-        "map.help": "Color: {metric}. Tamaño: volumen de pedidos. Haga clic en una región para ver el detalle.",
+        "map": "Mapa de riesgo de retraso", "ranking": "Regiones ordenadas por {metric}",
+        "map.help": "Haga clic en una región del mapa o en su barra para ver el detalle.",
+        "map.none": "Sin mapa: las regiones de estos datos no son del Perú. Vea el ranking.",
         "kpi.orders": "Pedidos", "kpi.value": "Valor", "kpi.risk": "Riesgo medio",
         "kpi.expected": "Retrasos esperados", "kpi.high": "Pedidos de alto riesgo (≥ 50%)",
         "kpi.late_rate": "Tasa histórica de retraso",
@@ -57,6 +50,9 @@ TEXT: dict[str, dict[str, str]] = {
         "col.risk_value": "Riesgo × valor", "col.window": "Ventana P50–P90", "col.promised": "Prometido",
         "col.reasons": "Principales razones", "days": "días",
         "drill": "Detalle de {region}", "drill.none": "Haga clic en una región del mapa.",
+        "drill.prompt": "Haga clic en una región del mapa o del ranking para ver aquí sus transportistas y su "
+                        "tendencia semanal.",
+        "drill.empty": "No hay pedidos de {region} con estos filtros.",
         "heat": "Tasa de retraso por transportista × modo", "weekly": "Tendencia semanal",
         "week": "Semana", "late_rate": "Tasa de retraso", "mean_risk": "Riesgo previsto",
         "model": "Modelo", "retrain": "Reentrenar", "cancel": "Cancelar",
@@ -84,8 +80,9 @@ TEXT: dict[str, dict[str, str]] = {
         "dates": "Order dates", "carrier": "Carrier", "mode": "Shipping mode",
         "category": "Category", "dc": "Distribution centre", "all": "All",
         "metric.risk": "Predicted risk", "metric.late_rate": "Historical late rate",
-        "map": "Delay-risk map", "ranking": "Risk ranking by region/state",
-        "map.help": "Colour: {metric}. Size: order volume. Click a region for details.",
+        "map": "Delay-risk map", "ranking": "Regions ranked by {metric}",
+        "map.help": "Click a region on the map or its bar for details.",
+        "map.none": "No map: the regions in this data are not Peru's. See the ranking.",
         "kpi.orders": "Orders", "kpi.value": "Value", "kpi.risk": "Mean risk",
         "kpi.expected": "Expected late orders", "kpi.high": "High-risk orders (≥ 50%)",
         "kpi.late_rate": "Historical late rate",
@@ -95,6 +92,8 @@ TEXT: dict[str, dict[str, str]] = {
         "col.risk_value": "Risk × value", "col.window": "P50–P90 window", "col.promised": "Promised",
         "col.reasons": "Top reasons", "days": "days",
         "drill": "{region} in detail", "drill.none": "Click a region on the map.",
+        "drill.prompt": "Click a region on the map or in the ranking to see its carriers and weekly trend here.",
+        "drill.empty": "No orders from {region} match these filters.",
         "heat": "Late rate by carrier × mode", "weekly": "Weekly trend",
         "week": "Week", "late_rate": "Late rate", "mean_risk": "Predicted risk",
         "model": "Model", "retrain": "Retrain", "cancel": "Cancel",
@@ -182,28 +181,39 @@ def _filters(start: object, end: object, carrier: object, mode: object, category
     ], className="g-2 mb-3")
 
 
-def _map_and_grid(metric_v: str, lang: str) -> dbc.Row:
-    """The risk map of Peru (with its metric toggle) beside the high-risk orders grid (with CSV export)."""
+def _map_and_ranking(metric_v: str, lang: str) -> dbc.Row:
+    """The risk map of Peru (with its metric toggle) beside the same regions ranked as bars."""
     metric_toggle = dbc.RadioItems(
         id=ids.LOGISTICS_METRIC, value=metric_v, inline=True, className="small",
         options=[{"label": t(f"metric.{m}", lang), "value": m} for m in METRICS])
+    return dbc.Row([
+        dbc.Col(_card(html.Div([html.Span(t("map", lang), className="me-3 fw-semibold"), metric_toggle],
+                               className="d-flex flex-wrap align-items-center"),
+                      [dcc.Graph(id=ids.LOGISTICS_MAP, config=maps.graph_config(), style={"height": f"{MAP_HEIGHT}px"},
+                                 figure=blank_figure(t("common.computing", lang), height=MAP_HEIGHT)),
+                       html.Div(t("map.help", lang), className="small text-body-secondary")]), lg=7),
+        dbc.Col(_card(html.Span(t("ranking", lang, metric=t(f"metric.{metric_v}", lang).lower()),
+                                id=ids.LOGISTICS_RANKING_TITLE, className="fw-semibold"),
+                      dcc.Graph(id=ids.LOGISTICS_RANKING, config={"displaylogo": False, "displayModeBar": False},
+                                style={"height": f"{RANKING_HEIGHT + 22}px"},
+                                figure=blank_figure(t("common.computing", lang), height=RANKING_HEIGHT))),
+                lg=5),
+    ], className="g-3 mb-3")
+
+
+def _grid(lang: str) -> dbc.Card:
+    """The high-risk orders grid (with CSV export of every filtered row)."""
     grid = dag.AgGrid(
         id=ids.LOGISTICS_GRID, columnDefs=grid_columns(lang), rowData=[],
         defaultColDef={"sortable": True, "filter": True, "resizable": True},
         dashGridOptions={"pagination": True, "paginationPageSize": 20, "animateRows": False},
         style={"height": "560px"}, className="ag-theme-alpine",
     )
-    return dbc.Row([
-        dbc.Col(_card(html.Div([html.Span(t("map", lang), className="me-3 fw-semibold"), metric_toggle],
-                               className="d-flex flex-wrap align-items-center"),
-                      dcc.Graph(id=ids.LOGISTICS_MAP, config={"displaylogo": False},
-                                style={"height": "620px"})), lg=5),
-        dbc.Col(_card(html.Div([html.Span(t("grid", lang), className="me-auto fw-semibold"),
-                                dbc.Button(t("export", lang), id=ids.LOGISTICS_EXPORT, size="sm",
-                                           color="secondary", outline=True)],
-                               className="d-flex align-items-center"),
-                      grid), lg=7),
-    ], className="g-3 mb-3")
+    return _card(html.Div([html.Span(t("grid", lang), className="me-auto fw-semibold"),
+                           dbc.Button(t("export", lang), id=ids.LOGISTICS_EXPORT, size="sm",
+                                      color="secondary", outline=True)],
+                          className="d-flex align-items-center"),
+                 grid, class_name="shadow-sm mb-3")
 
 
 def _model_panel(lang: str) -> dbc.Card:
@@ -218,9 +228,9 @@ def _model_panel(lang: str) -> dbc.Card:
                       className="mb-2", style={"height": "1.2rem"}),
          html.Div(id=ids.LOGISTICS_RETRAIN_STATUS, className="small mb-2"),
          html.Div(id=ids.LOGISTICS_CARD),
-         dbc.Row([dbc.Col(dcc.Graph(id=ids.LOGISTICS_CALIBRATION, config={"displaylogo": False}), lg=4),
-                  dbc.Col(dcc.Graph(id=ids.LOGISTICS_ROC, config={"displaylogo": False}), lg=4),
-                  dbc.Col(dcc.Graph(id=ids.LOGISTICS_IMPORTANCE, config={"displaylogo": False}), lg=4)])],
+         dbc.Row([dbc.Col(dcc.Graph(id=gid, config={"displaylogo": False},
+                                    figure=blank_figure(t("common.computing", lang), height=320)), lg=4)
+                  for gid in (ids.LOGISTICS_CALIBRATION, ids.LOGISTICS_ROC, ids.LOGISTICS_IMPORTANCE)])],
     )
 
 
@@ -237,11 +247,14 @@ def layout(start: object = None, end: object = None, carrier: object = None, mod
         _filters(start, end, carrier, mode, category, dc, lang),
         html.Div(id=ids.LOGISTICS_STATUS, className="mb-2"),
         dbc.Row(id=ids.LOGISTICS_KPIS, className="g-3 mb-3"),
-        _map_and_grid(parse_metric(metric), lang),
+        _map_and_ranking(parse_metric(metric), lang),
         _card(html.Div(t("drill.none", lang), id=ids.LOGISTICS_DRILL_TITLE, className="fw-semibold"),
-              dbc.Row([dbc.Col(dcc.Graph(id=ids.LOGISTICS_HEAT, config={"displaylogo": False}), lg=6),
-                       dbc.Col(dcc.Graph(id=ids.LOGISTICS_WEEKLY, config={"displaylogo": False}), lg=6)]),
+              dbc.Row([dbc.Col(dcc.Graph(id=ids.LOGISTICS_HEAT, config={"displaylogo": False},
+                                         figure=blank_figure(t("drill.prompt", lang), height=360)), lg=6),
+                       dbc.Col(dcc.Graph(id=ids.LOGISTICS_WEEKLY, config={"displaylogo": False},
+                                         figure=blank_figure(t("drill.prompt", lang), height=360)), lg=6)]),
               class_name="shadow-sm mb-3"),
+        _grid(lang),
         _model_panel(lang),
     ])
 
@@ -352,64 +365,45 @@ def _hover(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], lang: st
     return out
 
 
-@lru_cache(maxsize=4)
-def _template_json(theme: str) -> dict[str, Any]:
-    """The theme's Plotly template as plain JSON (validated once per theme, then reused)."""
-    return template(theme).to_plotly_json()
+def _scale_top(values: Sequence[float | None]) -> float:
+    """The colour scale's top: the largest value (at least 5 %), shared by the map and the ranking."""
+    return max([v for v in values if v is not None] + [0.05])
 
 
-def _fast_figure(data: list[dict[str, Any]], layout: dict[str, Any], theme: str) -> dict[str, Any]:
-    """A figure as a plain dict: dcc.Graph takes it as is, skipping plotly's per-call validation
-    (which cost ~0.3 s per map on the filter-change path)."""
-    base = {"template": _template_json(theme), "margin": {"l": 40, "r": 20, "t": 40, "b": 40}}
-    return {"data": data, "layout": {**base, **layout}}
-
-
-def map_figure(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], metric: str, lang: str, theme: str,
-               selected: str | None = None) -> dict[str, Any]:
-    """Tile-grid map of Peru: a square per region coloured by the metric, a bubble sized by volume."""
-    rows = [r for r in rows if r["region"] in TILES]
-    xs = [TILES[r["region"]][0] for r in rows]
-    ys = [-TILES[r["region"]][1] for r in rows]
-    values = _metric_values(rows, metric)
-    vmax = max([v for v in values if v is not None] + [0.05])
-    max_orders = max([r["orders"] for r in rows] + [1])
-    sizes = [10 + 34 * math.sqrt(r["orders"] / max_orders) for r in rows]
-    hover = _hover(rows, names, lang)
-    custom = [[r["region"]] for r in rows]
-    tiles = {
-        "type": "scatter", "x": xs, "y": ys, "mode": "markers+text", "text": [r["region"][3:] for r in rows],
-        "textposition": "top center", "textfont": {"size": 10}, "customdata": custom, "hovertext": hover,
-        "hoverinfo": "text", "name": "",
-        "marker": {"symbol": "square", "size": 62, "color": [v if v is not None else 0 for v in values],
-                   "colorscale": RISK_SCALE, "cmin": 0, "cmax": vmax, "showscale": True,
-                   "colorbar": {"title": {"text": t(f"metric.{metric}", lang)}, "tickformat": ".0%", "len": 0.6},
-                   "line": {"width": [3 if r["region"] == selected else 1 for r in rows],
-                            "color": ["#000" if r["region"] == selected else "#fff" for r in rows]}},
-    }
-    bubbles = {
-        "type": "scatter", "x": xs, "y": [y - 0.12 for y in ys], "mode": "markers", "customdata": custom,
-        "hovertext": hover, "hoverinfo": "text", "name": "",
-        "marker": {"size": sizes, "color": "rgba(255,255,255,0.55)", "line": {"width": 1, "color": "#333"}},
-    }
-    layout = {"height": 600, "showlegend": False, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-              "clickmode": "event", "xaxis": {"visible": False, "range": [-0.7, 7.7]},
-              "yaxis": {"visible": False, "range": [-8.7, 0.7], "scaleanchor": "x"}}
-    return _fast_figure([tiles, bubbles], layout, theme)
+def map_figure(rows: Sequence[Mapping[str, Any]], outlines: Mapping[str, Any], names: Mapping[str, str],
+               metric: str, lang: str, theme: str, dcs: Sequence[Mapping[str, Any]] = (),
+               corridors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Peru's regions coloured by the metric (``rows``: one per region with ``mean_risk``, ``late_rate``,
+    orders...), regions without orders in the plain colour, the DCs and main road corridors on top.
+    Clicking a region reports its code as ``customdata`` (the drill-down)."""
+    key = "mean_risk" if metric == "risk" else "late_rate"
+    values = {r["region"]: r.get(key) for r in rows}
+    hover = dict(zip([r["region"] for r in rows], _hover(rows, names, lang)))
+    layers = [*maps.corridor_layer(corridors or {}, theme, lang)]
+    if dcs:
+        layers.append(maps.dc_layer(dcs, theme, lang))
+    return maps.region_map(outlines, values, names, hover, theme, colorscale=RISK_SCALE,
+                           zmax=_scale_top(list(values.values())), height=MAP_HEIGHT, lang=lang, layers=layers,
+                           colorbar={"title": {"text": t(f"metric.{metric}", lang)}, "tickformat": ".0%"})
 
 
 def ranking_figure(rows: Sequence[Mapping[str, Any]], names: Mapping[str, str], metric: str, lang: str,
                    theme: str, top: int = 25) -> dict[str, Any]:
-    """Imported (non-Peru) data: regions/states ranked by the metric, bars sized by it."""
+    """Regions ranked by the metric, worst on top, in the map's colours; clicking a bar drills down.
+    Peru's regions are named; imported regions/states keep their country beside the name."""
     key = "mean_risk" if metric == "risk" else "late_rate"
-    rows = sorted([r for r in rows if r.get(key) is not None], key=lambda r: -r[key])[:top][::-1]
-    labels = [f"{names.get(r['region'], r['region'])} ({r['country']})" for r in rows]
+    scale_top = _scale_top([r.get(key) for r in rows])
+    rows = sorted([r for r in rows if r.get(key) is not None], key=lambda r: (-r[key], r["region"]))[:top][::-1]
+    labels = [names[r["region"]] if r["region"] in names and r.get("country", "PE") == "PE"
+              else f"{names.get(r['region'], r['region'])} ({r.get('country') or '?'})" for r in rows]
     bar = {"type": "bar", "x": [r[key] for r in rows], "y": labels, "orientation": "h",
            "customdata": [[r["region"]] for r in rows], "hovertext": _hover(rows, names, lang), "hoverinfo": "text",
-           "marker": {"color": [r[key] for r in rows], "colorscale": RISK_SCALE, "cmin": 0}}
-    layout = {"height": 600, "clickmode": "event", "margin": {"l": 180, "r": 20, "t": 20, "b": 40},
-              "xaxis": {"tickformat": ".0%", "title": {"text": t(f"metric.{metric}", lang)}}}
-    return _fast_figure([bar], layout, theme)
+           "text": [fmt.pct(r[key], 0) for r in rows], "textposition": "outside", "cliponaxis": False,
+           "marker": {"color": [r[key] for r in rows], "colorscale": RISK_SCALE, "cmin": 0, "cmax": scale_top}}
+    layout = {"height": RANKING_HEIGHT, "clickmode": "event", "margin": {"l": 130, "r": 40, "t": 10, "b": 40},
+              "xaxis": {"tickformat": ".0%", "title": {"text": t(f"metric.{metric}", lang)}},
+              "yaxis": {"automargin": True}, "showlegend": False}
+    return maps.figure([bar], layout, theme)
 
 
 def heat_figure(rows: Sequence[Mapping[str, Any]], lang: str, theme: str) -> go.Figure:
@@ -439,13 +433,9 @@ def weekly_figure(weeks: list, late_rate: list, mean_risk: list, lang: str, them
     return fig
 
 
-def empty_figure(theme: str, message: str = "") -> go.Figure:
-    fig = go.Figure()
-    style(fig, theme, height=300)
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False},
-                      annotations=[{"text": message, "showarrow": False, "x": 0.5, "y": 0.5,
-                                    "xref": "paper", "yref": "paper"}] if message else [])
-    return fig
+def empty_figure(theme: str, message: str, height: int = 360) -> go.Figure:
+    """No axes, a sentence saying why there is nothing to draw yet (or what to do to fill it)."""
+    return blank_figure(message, theme, height=height)
 
 
 def calibration_figure(curve: Mapping[str, list], lang: str, theme: str) -> go.Figure:
@@ -480,13 +470,29 @@ def importance_figure(importance: Mapping[str, float], lang: str, theme: str) ->
     return fig
 
 
+def _with_interval(entry: Mapping[str, Any], metric: str, show: Any, lang: str) -> str:
+    """A card figure with its bootstrap interval when the card has one: ``0.812 (IC 95%: 0.790–0.834)``."""
+    value = show(entry.get(metric))
+    raw = entry.get("intervals")
+    intervals: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    bounds = intervals.get(metric)
+    if not (isinstance(bounds, list | tuple) and len(bounds) == 2):
+        return value
+    level = intervals.get("level", 0.95)
+    label = f"IC {level:.0%}" if lang == "es" else f"{level:.0%} CI"
+    return f"{value} ({label}: {show(bounds[0])}–{show(bounds[1])})"
+
+
 def card_table(card: Mapping[str, Any], lang: str) -> dbc.Table:
     lr, dd = card.get("late_risk", {}), card.get("delivery_days", {})
     period = lr.get("test_period") or []
-    rows = [("card.model", lr.get("model", "—")), ("card.auc", fmt.number(lr.get("roc_auc"), 3)),
+    three = lambda v: fmt.number(v, 3)  # noqa: E731
+    rows = [("card.model", lr.get("model", "—")), ("card.auc", _with_interval(lr, "roc_auc", three, lang)),
             ("card.pr", fmt.number(lr.get("pr_auc"), 3)), ("card.brier", fmt.number(lr.get("brier"), 3)),
-            ("card.ece", fmt.number(lr.get("ece"), 3)), ("card.test", " → ".join(period) if period else "—"),
+            ("card.ece", _with_interval(lr, "ece", three, lang)),
+            ("card.test", " → ".join(period) if period else "—"),
             ("card.mae", fmt.number(dd.get("mae"), 2)), ("card.base", fmt.number(dd.get("baseline_mae"), 2)),
-            ("card.cov", fmt.pct(dd.get("p90_coverage"))), ("card.created", card.get("created_at", "—"))]
+            ("card.cov", _with_interval(dd, "p90_coverage", fmt.pct, lang)),
+            ("card.created", card.get("created_at", "—"))]
     return dbc.Table([html.Tbody([html.Tr([html.Th(t(k, lang)), html.Td(v)]) for k, v in rows])],
                      size="sm", bordered=False, className="mb-2 small")

@@ -7,6 +7,7 @@ that are not among them) when the page loads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -16,13 +17,22 @@ from dash import dcc, html
 from components import format as fmt
 from components import ids
 from components.i18n import translator
-from components.theme import style
+from components.theme import blank_figure, style
 
 MAX_URL_CODES = 64  # a URL list longer than this is not one this page wrote
 
 TEXT = {
     "es": {
         "title": "Escenarios: planificación ¿qué pasa si…?", "preset": "Episodio de referencia",
+        "replay": "Reproducir el episodio con los datos previos (backtest)",
+        "bt.title": "Backtest: alza prevista de la tasa de retraso frente a lo ocurrido",
+        "bt.summary": ("Reproducido al {as_of} (solo datos anteriores al episodio, {start} → {end}), regiones {regions}: "
+                       "alza prevista {p50} (P10–P90 {p10} – {p90}); observada {observed}."),
+        "bt.within": "P50 a ≤ 25 % (o 2 p.p.) de lo observado", "bt.band": "lo observado dentro de P10–P90",
+        "bt.predicted": "Prevista (P10–P90, P50)", "bt.observed": "Observada", "bt.axis": "alza de la tasa de retraso (p.p.)",
+        "bt.params": "Parámetros del mecanismo y su origen", "bt.param": "Parámetro", "bt.value": "Valor",
+        "bt.source": "Origen", "bt.hypothetical": "«{name}» es hipotético: no hay episodio que reproducir.",
+        "bt.pick": "Elija un episodio de referencia para reproducirlo.", "bt.no_data": "Sin pedidos del episodio en los datos.",
         "nino": "Lluvias / El Niño costero (intensidad 0–3)", "norte": "Días con la Panamericana Norte cortada",
         "block_regions": "Bloqueos de carreteras en regiones", "block_days": "Días de bloqueo",
         "callao": "Días de disrupción en el puerto del Callao", "central": "Días de cierre de la Carretera Central",
@@ -31,6 +41,10 @@ TEXT = {
         "late_rate": "Tasa de retraso", "avg_days": "Días promedio de entrega", "cost": "Costo logístico",
         "rar": "Ingresos en riesgo", "affected": "Pedidos afectados", "baseline": "Base", "scenario": "Escenario",
         "band": "P10–P90", "regions_fig": "Tasa de retraso por región (P50, barras P10–P90)",
+        "computing": "Simulando…",
+        "tornado.none": "Mueva un control (bloqueos, lluvias, puerto, combustible…) para ver qué entrada pesa más.",
+        "compare.none": "Guarde un escenario con un nombre y elíjalo arriba para compararlo (hasta tres).",
+        "region": "Región",
         "tornado": "¿Qué entrada pesa más? (cambio en la tasa de retraso, p.p.)",
         "mitigations": "Mitigaciones sugeridas (efecto simulado en las regiones más afectadas)",
         "mit.preposition": "Pre-posicionar stock en la región (otro CD)",
@@ -52,17 +66,27 @@ TEXT = {
             "previo). Base: tasa de retraso de cada ruta en los 3 meses previos, ajustada por la "
             "estacionalidad del mes y los picos comerciales (aprendidos del año anterior), o el modelo de "
             "retraso entrenado si no vio el episodio. Cortes de carretera: durante un bloqueo las vías "
-            "están cortadas una parte c de los días (50 % por defecto); un viaje de T días encuentra un "
+            "están cortadas una parte c de los días (aprendida de bloqueos anteriores; si no los hay, una previa de 50 % con su incertidumbre); un viaje de T días encuentra un "
             "corte con probabilidad 1 − (1 − c)·e^(−T/3) y espera a que se reabra (espera media "
             "c/(1 − c)·3 días) o toma un desvío si existe (Carretera Central: +250 km); llega tarde si la "
             "espera supera su holgura (días prometidos − reales, aprendida por ruta). Parte de los envíos "
             "largos se pasa a avión. Lluvias: probabilidad de inundación local por nivel. Callao: los "
-            "productos importados de Lima esperan en puerto (calibrado con episodios anteriores). "
+            "productos importados de Lima esperan en puerto. Cada parámetro de un mecanismo se aprende de los episodios "
+            "anteriores del mismo tipo (o de una previa documentada, cuya incertidumbre entra en la banda P10–P90). "
             "Capacidad: la demanda sobre la capacidad (percentil 95 diario) forma una cola. Costos: base + "
             "cambio de modo + desvíos + mitigación + combustible (participación del combustible × cambio)."),
     },
     "en": {
         "title": "Scenarios: what-if planning", "preset": "Reference episode",
+        "replay": "Replay the episode with the data before it (backtest)",
+        "bt.title": "Backtest: predicted rise in late rate against what happened",
+        "bt.summary": ("Replayed as of {as_of} (only data before the episode, {start} → {end}), regions {regions}: "
+                       "predicted rise {p50} (P10–P90 {p10} – {p90}); observed {observed}."),
+        "bt.within": "P50 within 25% (or 2 pp) of the observed rise", "bt.band": "observed inside P10–P90",
+        "bt.predicted": "Predicted (P10–P90, P50)", "bt.observed": "Observed", "bt.axis": "rise in late rate (pp)",
+        "bt.params": "Mechanism parameters and where they came from", "bt.param": "Parameter", "bt.value": "Value",
+        "bt.source": "Source", "bt.hypothetical": "“{name}” is hypothetical: there is no episode to replay.",
+        "bt.pick": "Pick a reference episode to replay it.", "bt.no_data": "No orders of the episode in the data.",
         "nino": "Rains / coastal El Niño (intensity 0–3)", "norte": "Days the Panamericana Norte is cut",
         "block_regions": "Road blockades in regions", "block_days": "Blockade days",
         "callao": "Callao port disruption days", "central": "Carretera Central closure days",
@@ -71,6 +95,10 @@ TEXT = {
         "late_rate": "Late rate", "avg_days": "Average delivery days", "cost": "Logistics cost",
         "rar": "Revenue at risk", "affected": "Orders affected", "baseline": "Baseline", "scenario": "Scenario",
         "band": "P10–P90", "regions_fig": "Late rate by region (P50, P10–P90 bars)",
+        "computing": "Simulating…",
+        "tornado.none": "Move a control (blockades, rains, port, fuel…) to see which input drives the change most.",
+        "compare.none": "Save a scenario under a name and pick it above to compare it (up to three).",
+        "region": "Region",
         "tornado": "Which input drives the change most? (late-rate change, pp)",
         "mitigations": "Suggested mitigations (simulated effect in the worst-hit regions)",
         "mit.preposition": "Pre-position stock in the region (another DC)",
@@ -91,12 +119,13 @@ TEXT = {
             "data before the as-of date (an episode replays as of the day before it began). Baseline: each "
             "lane's late rate over the 3 months before, moved by the month's seasonality and retail peaks "
             "(learned from the year before), or the trained delay model when it did not see the episode. "
-            "Road cuts: during a blockade roads are cut on a share c of the days (50% by default); a trip of "
+            "Road cuts: during a blockade roads are cut on a share c of the days (learned from earlier blockades; without one, a 50% prior with its uncertainty); a trip of "
             "T days meets a cut with probability 1 − (1 − c)·e^(−T/3) and waits for the road to reopen "
             "(mean wait c/(1 − c)·3 days) or detours when a detour exists (Carretera Central: +250 km); it is "
             "late when the wait exceeds its slack (promised − actual days, learned per lane). Some long-haul "
             "shipments move to air. Rains: a chance of local flooding per intensity level. Callao: imported "
-            "goods from Lima wait at the port (calibrated on earlier episodes). Capacity: demand above "
+            "goods from Lima wait at the port. Every mechanism parameter is learned from earlier episodes of the same kind "
+            "(or a documented prior, whose uncertainty is part of the P10–P90 band). Capacity: demand above "
             "capacity (95th percentile of daily volume) builds a queue. Costs: base + mode shift + detours + "
             "mitigation + fuel (fuel share × change)."),
     },
@@ -131,6 +160,18 @@ def url_controls(kwargs: dict[str, Any]) -> tuple[list[str], str | None, int | N
     return list(dict.fromkeys(regions)), demand_cat, horizon
 
 
+def url_replay(kwargs: dict[str, Any]) -> tuple[str | None, bool]:
+    """The preset and the replay switch as the URL gives them (``?preset=NAME&replay=1``; shape checked only)."""
+    preset = kwargs.get("preset")
+    preset = preset if isinstance(preset, str) and _code(preset) else None
+    return preset, str(kwargs.get("replay", "")).lower() in ("1", "true", "yes")
+
+
+def replay_query(preset: str | None, replay: bool) -> str:
+    """The replay's part of the query string (empty when there is nothing to replay)."""
+    return f"preset={preset}&replay=1" if preset and replay else ""
+
+
 def choice_options(values: list[Any] | tuple[Any, ...], labels: dict[Any, str] | None = None) -> list[dict[str, Any]]:
     """Dropdown/radio options for values (label: ``labels[value]`` or the value itself)."""
     return [{"label": (labels or {}).get(v, str(v)), "value": v} for v in values]
@@ -138,10 +179,12 @@ def choice_options(values: list[Any] | tuple[Any, ...], labels: dict[Any, str] |
 
 def controls(lang: str, kwargs: dict[str, Any]) -> dbc.Card:
     regions, demand_cat, horizon = url_controls(kwargs)
+    preset, replay = url_replay(kwargs)
     label = lambda k: dbc.Label(tr(k, lang), className="small fw-semibold mt-2 mb-0")  # noqa: E731
     return dbc.Card(dbc.CardBody([
         label("preset"),
-        dcc.Dropdown(id=ids.SCENARIOS_PRESET, options=[], value=None),
+        dcc.Dropdown(id=ids.SCENARIOS_PRESET, options=[], value=preset),
+        dbc.Switch(id=ids.SCENARIOS_REPLAY, label=tr("replay", lang), value=replay, className="small mt-1"),
         label("block_regions"),
         dcc.Dropdown(id=ids.SCENARIOS_BLOCK_REGIONS, options=[], value=regions, multi=True),
         label("block_days"), _slider(ids.SCENARIOS_BLOCK_DAYS, 0, 90, 1, _num(kwargs, "blockade_days", 0)),
@@ -174,15 +217,17 @@ def layout(lang: str, **kwargs: Any) -> html.Div:
     return html.Div([
         # the query string to show in the address bar (written with history.replaceState, so the
         # page is not re-rendered on every slider move)
-        dcc.Store(id=ids.SCENARIOS_URL), dcc.Store(id=ids.SCENARIOS_URL_SYNC),
+        dcc.Store(id=ids.SCENARIOS_URL), dcc.Store(id=ids.SCENARIOS_URL_SYNC), dcc.Store(id=ids.SCENARIOS_REPLAY_URL),
         dcc.Store(id=ids.SCENARIOS_RESULT),
         html.H3(tr("title", lang)),
         dbc.Row([
             dbc.Col(controls(lang, kwargs), lg=3),
             dbc.Col([
                 html.Div(id=ids.SCENARIOS_STATUS, className="small text-muted mb-2"),
+                dcc.Loading(html.Div(id=ids.SCENARIOS_BACKTEST)),
                 dcc.Loading(html.Div(id=ids.SCENARIOS_KPIS)),
-                dcc.Graph(id=ids.SCENARIOS_REGIONS_FIG, config={"displayModeBar": False}),
+                dcc.Graph(id=ids.SCENARIOS_REGIONS_FIG, config={"displayModeBar": False},
+                          figure=blank_figure(tr("computing", lang), height=360)),
                 dbc.Row([
                     dbc.Col(dbc.Progress(id=ids.SCENARIOS_INSIGHTS_PROGRESS, value=0, style={"height": "6px"}),
                             className="align-self-center"),
@@ -190,10 +235,13 @@ def layout(lang: str, **kwargs: Any) -> html.Div:
                                        color="link", disabled=True), width="auto"),
                 ], className="g-1"),
                 dbc.Row([
-                    dbc.Col(dcc.Loading(dcc.Graph(id=ids.SCENARIOS_TORNADO_FIG, config={"displayModeBar": False})), lg=6),
+                    dbc.Col(dcc.Loading(dcc.Graph(id=ids.SCENARIOS_TORNADO_FIG, config={"displayModeBar": False},
+                                                  figure=blank_figure(tr("tornado.none", lang), height=320))),
+                            lg=6),
                     dbc.Col([html.H6(tr("mitigations", lang)), dcc.Loading(html.Div(id=ids.SCENARIOS_MITIGATIONS))], lg=6),
                 ]),
-                dcc.Graph(id=ids.SCENARIOS_COMPARE_FIG, config={"displayModeBar": False}),
+                dcc.Graph(id=ids.SCENARIOS_COMPARE_FIG, config={"displayModeBar": False},
+                          figure=blank_figure(tr("compare.none", lang), height=200)),
                 dbc.Accordion([dbc.AccordionItem(html.P(tr("help.body", lang), className="small"),
                                                  title=tr("help.title", lang))], start_collapsed=True, className="mt-3"),
             ], lg=9),
@@ -236,21 +284,30 @@ def _err(lo: list[float], mid: list[float], hi: list[float]) -> dict[str, Any]:
             "arrayminus": [m - l_ for m, l_ in zip(mid, lo)]}
 
 
-def regions_figure(outcome: Any, lang: str, theme: str) -> go.Figure:
+def regions_figure(outcome: Any, lang: str, theme: str, names: Mapping[str, str] | None = None) -> go.Figure:
+    """Baseline and scenario late rate per region, worst first, the regions named (``names``: code → name;
+    the code shows on hover only)."""
     b, s = outcome.baseline.by_region, outcome.scenario.by_region
+    names = names or {}
     codes = sorted(s, key=lambda c: -s[c].late_rate.p50)
+    labels = [names.get(c, c) for c in codes]
     fig = go.Figure()
     for name, data in ((tr("baseline", lang), b), (tr("scenario", lang), s)):
         mid = [data.get(c, s[c]).late_rate.p50 for c in codes]
         lo = [data.get(c, s[c]).late_rate.p10 for c in codes]
         hi = [data.get(c, s[c]).late_rate.p90 for c in codes]
-        fig.add_bar(name=name, x=codes, y=mid, error_y=_err(lo, mid, hi))
-    fig.update_layout(title=tr("regions_fig", lang), yaxis_tickformat=".0%", barmode="group")
-    return style(fig, theme, 360)
+        fig.add_bar(name=name, x=labels, y=mid, error_y=_err(lo, mid, hi), customdata=codes,
+                    hovertemplate="%{x} (%{customdata})<br>" + name + ": %{y:.1%}<extra></extra>")
+    fig.update_layout(title=tr("regions_fig", lang), yaxis_tickformat=".0%", barmode="group",
+                      xaxis={"tickangle": -45, "automargin": True}, legend={"orientation": "h", "y": 1.12})
+    return style(fig, theme, 400)
 
 
 def tornado_figure(bars: list[Any], lang: str, theme: str) -> go.Figure:
-    """``bars``: each input alone (``driver``, ``late_rate_pp``, ``cost_pen``), biggest first."""
+    """``bars``: each input alone (``driver``, ``late_rate_pp``, ``cost_pen``), biggest first; none (no input
+    moved from business as usual) gives the sentence saying what to do instead of empty axes."""
+    if not bars:
+        return blank_figure(tr("tornado.none", lang), theme, height=320)
     rows = list(reversed(bars))
     fig = go.Figure(go.Bar(x=[r.late_rate_pp for r in rows], y=[tr(f"driver.{r.driver}", lang) for r in rows],
                            orientation="h", customdata=[fmt.soles(r.cost_pen) for r in rows],
@@ -259,14 +316,17 @@ def tornado_figure(bars: list[Any], lang: str, theme: str) -> go.Figure:
     return style(fig, theme, 320)
 
 
-def mitigations_list(effects: list[Any], lang: str) -> html.Div:
-    """``effects``: each mitigation (``kind``, ``regions``) with the bands of its simulated effect."""
+def mitigations_list(effects: list[Any], lang: str, names: Mapping[str, str] | None = None) -> html.Div:
+    """``effects``: each mitigation (``kind``, ``regions``) with the bands of its simulated effect; regions are
+    named (``names``: code → name)."""
+    names = names or {}
     if not effects:
         return html.Div(tr("mit.none", lang), className="small text-muted")
     items = []
     for r in effects:
         items.append(dbc.ListGroupItem([
-            html.Div(f"{tr('mit.' + r.kind, lang)} — {', '.join(r.regions)}", className="fw-semibold small"),
+            html.Div(f"{tr('mit.' + r.kind, lang)} — {', '.join(names.get(c, c) for c in r.regions)}",
+                     className="fw-semibold small", title=", ".join(r.regions)),
             html.Div(tr("mit.effect", lang, pp=f"{r.late_rate_pp.p50:+.1f}",
                         cost=fmt.soles(r.cost_pen.p50), rar=fmt.soles(r.revenue_at_risk_pen.p50)),
                      className="small"),
@@ -275,7 +335,9 @@ def mitigations_list(effects: list[Any], lang: str) -> html.Div:
 
 
 def compare_figure(scenarios: list[Any], lang: str, theme: str) -> go.Figure:
-    """``scenarios``: saved scenarios (``name``, ``late_rate`` bands)."""
+    """``scenarios``: saved scenarios (``name``, ``late_rate`` bands); none gives the sentence saying how."""
+    if not scenarios:
+        return message_figure(tr("compare.none", lang), theme, 200)
     fig = go.Figure()
     for r in scenarios:
         lr = r.late_rate
@@ -290,6 +352,61 @@ def status_line(meta: Any, lang: str) -> str:
               source=meta.baseline_source, secs=meta.elapsed_s)
 
 
+def _pp(x: float) -> str:
+    return f"{x * 100:+.1f} p.p." if x == x else "—"
+
+
+def backtest_figure(result: dict[str, Any], lang: str, theme: str) -> go.Figure:
+    """The predicted band (P10–P90 bar, P50 marker) against the observed rise, in points of late rate."""
+    p10, p50, p90 = (100 * result[f"late_rate_uplift_p{q}"] for q in (10, 50, 90))
+    fig = go.Figure()
+    fig.add_bar(y=[tr("bt.predicted", lang)], x=[p90 - p10], base=[p10], orientation="h", name="P10–P90",
+                marker={"color": "rgba(13,110,253,0.35)"}, hovertemplate="P10 %{base:.1f} – P90 %{x:.1f}<extra></extra>")
+    fig.add_scatter(y=[tr("bt.predicted", lang)], x=[p50], mode="markers", name="P50",
+                    marker={"symbol": "line-ns-open", "size": 28, "color": "#0d6efd", "line": {"width": 3}})
+    if result.get("observed_uplift") is not None:
+        fig.add_scatter(y=[tr("bt.predicted", lang)], x=[100 * result["observed_uplift"]], mode="markers",
+                        name=tr("bt.observed", lang), marker={"symbol": "diamond", "size": 14, "color": "#dc3545"})
+    fig.update_layout(title=tr("bt.title", lang), xaxis_title=tr("bt.axis", lang), showlegend=True,
+                      yaxis={"visible": False})
+    return style(fig, theme, 220)
+
+
+def backtest_view(result: dict[str, Any], lang: str, theme: str) -> html.Div:
+    """A preset replayed as of the day before its episode (``analytics.scenarios.backtest``'s result): what it
+    predicted against what happened, and where each mechanism parameter came from."""
+    observed = result.get("observed_uplift")
+    summary = tr("bt.summary", lang, as_of=result["as_of"], start=result["episode"][0], end=result["episode"][1],
+                 regions=", ".join(result["regions"]), p50=_pp(result["late_rate_uplift_p50"]),
+                 p10=_pp(result["late_rate_uplift_p10"]), p90=_pp(result["late_rate_uplift_p90"]),
+                 observed=_pp(observed) if observed is not None else "—")
+    checks = []
+    if observed is not None:
+        for key, ok in (("bt.within", result.get("within_25pct")), ("bt.band", result.get("band_contains"))):
+            badge = dbc.Badge(("✓ " if ok else "✗ ") + tr(key, lang), color="success" if ok else "danger",
+                              className="me-2")
+            attrs: dict[str, Any] = {"data-check": key, "data-ok": "1" if ok else "0"}
+            checks.append(html.Span(badge, **attrs))
+    else:
+        checks.append(html.Span(tr("bt.no_data", lang), className="text-muted"))
+    params = result.get("parameters") or {}
+    rows = [html.Tr([html.Td(html.Code(name)), html.Td(f"{v['value']:.3g}" + (
+        f" ({v['p10']:.3g}–{v['p90']:.3g})" if "p10" in v else "")), html.Td(v["source"])])
+        for name, v in params.items()]
+    table = dbc.Table([html.Thead(html.Tr([html.Th(tr(k, lang)) for k in ("bt.param", "bt.value", "bt.source")])),
+                       html.Tbody(rows)], size="sm", className="table-compact small mb-0")
+    return dbc.Card(dbc.CardBody([
+        html.P(summary, className="small mb-1"), html.Div(checks, className="mb-1"),
+        dcc.Graph(id=ids.SCENARIOS_BACKTEST_FIG, figure=backtest_figure(result, lang, theme),
+                  config={"displayModeBar": False}),
+        dbc.Accordion([dbc.AccordionItem(table, title=tr("bt.params", lang))], start_collapsed=True),
+    ]), className="mb-2")
+
+
+def backtest_message(key: str, lang: str, **kw: Any) -> html.Div:
+    return html.Div(tr(key, lang, **kw), className="small text-muted mb-2")
+
+
 def preset_values(inputs: dict[str, Any], default_category: str, horizons: tuple[int, ...],
                   default_horizon: int) -> tuple:
     """A preset's inputs as control values, in the order of the controls (a horizon the radio buttons do
@@ -302,3 +419,8 @@ def preset_values(inputs: dict[str, Any], default_category: str, horizons: tuple
             min(int(inputs.get("callao_days", 0)), 60), min(int(inputs.get("central_days", 0)), 60),
             float(inputs.get("fuel_pct", 0)), float(inputs.get("capacity_pct", 0)), cat, float(demand.get(cat, 0)),
             hw if hw in horizons else default_horizon)
+
+
+def message_figure(text: str, theme: str, height: int = 320) -> go.Figure:
+    """A chart's place before it has data (or when it cannot have any): the sentence, no axes."""
+    return blank_figure(text, theme, height=height)

@@ -30,6 +30,8 @@ TEXT: dict[str, dict[str, str]] = {
         "cancel": "Cancelar", "running": "Calculando…",
         "curves": "Codo (inercia) y silueta por k", "inertia": "Inercia", "silhouette": "Silueta",
         "suggested": "k sugerido", "pca": "Clientes en 2-D (PCA, muestra de {n:,})",
+        "pca.all": "Clientes en 2-D (PCA, los {n:,})",
+        "pca.sample": "Se dibujan {n:,} de {total:,} clientes (muestra al azar).",
         "pca.x": "Componente 1 ({v:.0%} de la varianza)", "pca.y": "Componente 2 ({v:.0%} de la varianza)",
         "sankey": "Movimiento entre segmentos: {a} → {b}", "sankey.none": "Sin comparación (elija una fecha anterior al fin del periodo)",
         "profile": "Perfil por segmento",
@@ -53,6 +55,8 @@ TEXT: dict[str, dict[str, str]] = {
         "cancel": "Cancel", "running": "Computing…",
         "curves": "Elbow (inertia) and silhouette by k", "inertia": "Inertia", "silhouette": "Silhouette",
         "suggested": "suggested k", "pca": "Customers in 2-D (PCA, sample of {n:,})",
+        "pca.all": "Customers in 2-D (PCA, all {n:,})",
+        "pca.sample": "{n:,} of {total:,} customers drawn (a random sample).",
         "pca.x": "Component 1 ({v:.0%} of variance)", "pca.y": "Component 2 ({v:.0%} of variance)",
         "sankey": "Movement between segments: {a} → {b}", "sankey.none": "No comparison (pick a date before the period end)",
         "profile": "Profile by segment",
@@ -176,18 +180,47 @@ def curves_figure(ks: list[int], inertia: list[float], silhouette: list[float], 
     return style(fig, theme, height=380)
 
 
+SVG_MAX_POINTS = 3000  # above this the SVG scatter gets slow to draw and hover: a sample is drawn instead
+
+
+def thin(points: dict[int, dict[str, list]], limit: int = SVG_MAX_POINTS) -> dict[int, dict[str, list]]:
+    """At most ``limit`` points over all labels, every segment kept in proportion (an even stride within
+    each, so the same input always gives the same picture)."""
+    total = sum(len(p["x"]) for p in points.values())
+    if total <= limit:
+        return points
+    out = {}
+    for label, p in points.items():
+        n = len(p["x"])
+        keep = max(1, round(limit * n / total)) if n else 0
+        idx = [int(i * n / keep) for i in range(keep)] if keep else []
+        out[label] = {k: [v[i] for i in idx] for k, v in p.items()}
+    return out
+
+
 def pca_figure(points: dict[int, dict[str, list]], names: list[str], variance: tuple[float, float], n: int,
-               lang: str, theme: str) -> go.Figure:
-    """``points``: label -> {"x", "y", "id"} lists."""
+               lang: str, theme: str, total: int | None = None) -> go.Figure:
+    """``points``: label -> {"x", "y", "id"} lists (``n`` of them, from ``total`` customers).
+
+    Drawn as SVG (``go.Scatter``, no WebGL, so it shows in every browser), at most :data:`SVG_MAX_POINTS`
+    points; when fewer points are drawn than there are customers, the chart says so."""
+    drawn_points = thin(points)
+    drawn = sum(len(p["x"]) for p in drawn_points.values())
+    total = max(total or n, n)
     fig = go.Figure()
-    for label in sorted(points):
-        p = points[label]
-        fig.add_scattergl(x=p["x"], y=p["y"], mode="markers", name=names[label], customdata=p["id"],
-                          marker={"size": 5, "opacity": 0.7, "color": color(label)},
-                          hovertemplate="%{customdata}<extra>" + names[label] + "</extra>")
-    fig.update_layout(title=t("pca", lang, n=n), xaxis_title=t("pca.x", lang, v=variance[0]),
+    for label in sorted(drawn_points):
+        p = drawn_points[label]
+        fig.add_scatter(x=p["x"], y=p["y"], mode="markers", name=names[label], customdata=p["id"],
+                        marker={"size": 5, "opacity": 0.7, "color": color(label)},
+                        hovertemplate="%{customdata}<extra>" + names[label] + "</extra>")
+    title = t("pca", lang, n=drawn) if drawn < total else t("pca.all", lang, n=drawn)
+    fig.update_layout(title=title, xaxis_title=t("pca.x", lang, v=variance[0]),
                       yaxis_title=t("pca.y", lang, v=variance[1]), legend={"itemsizing": "constant"})
-    return style(fig, theme, height=380)
+    if drawn < total:
+        fig.add_annotation(text=t("pca.sample", lang, n=drawn, total=total), showarrow=False, x=0, y=1.0,
+                           xref="paper", yref="paper", xanchor="left", yanchor="bottom", font={"size": 11})
+    style(fig, theme, height=400)
+    return fig.update_layout(margin={"t": 70})
 
 
 def sankey_figure(flows: list[tuple[int, int, int]], names: list[str], none_name: str, label_a: str, label_b: str,

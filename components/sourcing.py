@@ -11,10 +11,10 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from components import format as fmt
-from components import ids
+from components import ids, maps
 from components.i18n import current_lang, translator
 from components.layout import kpi_card, page_header
-from components.theme import COLORWAY, style
+from components.theme import COLORWAY, blank_figure, style
 
 DEFAULT_INGREDIENTS = ("cacao", "paiche", "concha_abanico")
 DEFAULT_MENU = (
@@ -22,6 +22,7 @@ DEFAULT_MENU = (
     {"ingredient_id": "concha_abanico", "kg_month": 60.0}, {"ingredient_id": "papa_nativa", "kg_month": 300.0},
     {"ingredient_id": "aji_amarillo", "kg_month": 80.0}, {"ingredient_id": "quinoa", "kg_month": 50.0},
 )
+SCORE_SCALE = [[0, "#c8102e"], [0.5, "#e9c46a"], [1, "#2a9d8f"]]  # sustainability 0–100: red → teal
 COMPONENT_KEYS = ("pts_certifications", "pts_practices", "pts_transport", "pts_social", "pts_reliability")
 
 # Ingredient names (UI strings; tests check they cover analytics.sourcing.ingredients.INGREDIENT_IDS).
@@ -85,8 +86,8 @@ TEXT: dict[str, dict[str, str]] = {
         "mode.road": "camión", "mode.road_reefer": "camión refrigerado", "mode.air": "avión",
         "mode.river_road": "río + carretera",
         "axis.price": "Precio (S/ por kg, escala log)", "axis.score": "Puntaje de sostenibilidad (0–100)",
-        "axis.lon": "Longitud", "axis.lat": "Latitud", "front": "frontera", "lima": "Lima (cocina)",
-        "capitals": "Capitales regionales",
+        "front": "frontera", "lima": "Lima (cocina)",
+        "computing": "Calculando…", "choose.figure": "Elija al menos un insumo para ver sus proveedores aquí.",
         "notice.model_missing": "El modelo de puntaje aún no está entrenado: los proveedores con auditoría "
         "incompleta reciben el puntaje promedio. Ejecute `python app.py train`.",
         "notice.model_stale": "El modelo se entrenó con otros datos de proveedores: se usa el puntaje promedio "
@@ -132,8 +133,8 @@ TEXT: dict[str, dict[str, str]] = {
         "src.audit": "audit", "src.model": "model", "src.baseline": "mean",
         "mode.road": "truck", "mode.road_reefer": "reefer truck", "mode.air": "air", "mode.river_road": "river + road",
         "axis.price": "Price (S/ per kg, log scale)", "axis.score": "Sustainability score (0–100)",
-        "axis.lon": "Longitude", "axis.lat": "Latitude", "front": "front", "lima": "Lima (kitchen)",
-        "capitals": "Regional capitals",
+        "front": "front", "lima": "Lima (kitchen)",
+        "computing": "Computing…", "choose.figure": "Choose at least one ingredient to see its suppliers here.",
         "notice.model_missing": "The score model is not trained yet: suppliers with incomplete audits get the "
         "mean score. Run `python app.py train`.",
         "notice.model_stale": "The model was trained on other supplier data: incomplete audits get the mean "
@@ -290,12 +291,16 @@ def layout(ing: object = None, w: object = None, minq: object = None) -> html.Di
                 style={"height": "560px"}, className="ag-theme-quartz")), lg=9),
         ], className="g-3 mb-3"),
         dbc.Row([
-            dbc.Col(_card(tr("breakdown", lang), dcc.Loading(dcc.Graph(id=ids.SOURCING_BREAKDOWN, config=graph_cfg))),
+            dbc.Col(_card(tr("breakdown", lang), dcc.Loading(dcc.Graph(
+                id=ids.SOURCING_BREAKDOWN, config=graph_cfg, figure=blank_figure(tr("computing", lang), height=260)))),
                     lg=12),
         ], className="g-3 mb-3"),
         dbc.Row([
-            dbc.Col(_card(tr("map", lang), dcc.Graph(id=ids.SOURCING_MAP, config=graph_cfg)), lg=5),
-            dbc.Col(_card(tr("pareto", lang), dcc.Graph(id=ids.SOURCING_PARETO, config=graph_cfg)), lg=7),
+            dbc.Col(_card(tr("map", lang), dcc.Graph(id=ids.SOURCING_MAP, config=maps.graph_config(),
+                                                     figure=blank_figure(tr("computing", lang), height=560))), lg=5),
+            dbc.Col(_card(tr("pareto", lang), dcc.Graph(id=ids.SOURCING_PARETO, config=graph_cfg,
+                                                        figure=blank_figure(tr("computing", lang), height=560))),
+                    lg=7),
         ], className="g-3 mb-3"),
         _card(tr("menu", lang), dbc.Row([
             dbc.Col([
@@ -358,36 +363,35 @@ def breakdown_figure(records: Sequence[Mapping[str, Any]], criteria: Sequence[st
     return style(fig, theme, height=max(260, 26 * len(top) + 90))
 
 
-def map_figure(records: Sequence[Mapping[str, Any]], capitals: Sequence[Mapping[str, Any]], lima: tuple[float, float],
-               lang: str, theme: str) -> go.Figure:
-    """Offline map: suppliers on longitude/latitude (no tiles, no network) with regional capitals for
-    reference and a line from each ingredient's top supplier to Lima."""
-    fig = go.Figure()
-    fig.add_scatter(x=[c["lon"] for c in capitals], y=[c["lat"] for c in capitals], mode="markers+text",
-                    text=[c["name"] for c in capitals], textposition="top center", textfont={"size": 9},
-                    marker={"size": 5, "color": "#adb5bd"}, name=tr("capitals", lang), hoverinfo="text")
-    for r in records:
-        if r["rank"] == 1:
-            fig.add_scatter(x=[r["lon"], lima[1]], y=[r["lat"], lima[0]], mode="lines", showlegend=False,
-                            line={"width": 1.2, "dash": "dot" if r["transport_mode"] == "air" else "solid",
-                                  "color": "#6c757d"}, hoverinfo="skip")
-    fig.add_scatter(
-        x=[r["lon"] for r in records], y=[r["lat"] for r in records], mode="markers", name=tr("col.supplier", lang),
+def map_figure(records: Sequence[Mapping[str, Any]], outlines: Mapping[str, Any], region_names: Mapping[str, str],
+               lima: tuple[float, float], lang: str, theme: str) -> dict[str, Any]:
+    """Suppliers over Peru's outline, coloured by sustainability score and sized by composite, the Lima
+    kitchen as a star, and a line from each ingredient's top supplier to Lima (dotted when it flies)."""
+    c = maps.colors(theme)
+    tops = [r for r in records if r["rank"] == 1]
+    layers = [maps.lines_trace([[(r["lat"], r["lon"]), lima]], color=c.line, width=1.2,
+                               dash="dot" if r["transport_mode"] == "air" else "solid") for r in tops]
+    layers.append(maps.points_trace(
+        records, name=tr("col.supplier", lang),
+        hovertext=[f"#{r['rank']} {r['name']}<br>{ingredient_name(r['ingredient_id'], lang)} · {r['locality']}<br>"
+                   f"{tr('col.score', lang)}: {fmt.number(r['sustainability_score'], 1)} · "
+                   f"{fmt.number(r['co2e_kg_per_kg'], 3)} kg CO₂e/kg · {tr('mode.' + r['transport_mode'], lang)}"
+                   for r in records],
         marker={"size": [8 + 10 * r["composite"] / 100 for r in records],
                 "color": [r["sustainability_score"] for r in records], "cmin": 0, "cmax": 100,
-                "colorscale": [[0, "#c8102e"], [0.5, "#e9c46a"], [1, "#2a9d8f"]],
-                "colorbar": {"title": tr("col.score", lang), "thickness": 10},
-                "line": {"width": 0.5, "color": "#343a40"}},
-        text=[f"#{r['rank']} {r['name']}<br>{ingredient_name(r['ingredient_id'], lang)} · {r['locality']}<br>"
-              f"{fmt.number(r['co2e_kg_per_kg'], 3)} kg CO₂e/kg · {tr('mode.' + r['transport_mode'], lang)}"
-              for r in records],
-        hoverinfo="text")
-    fig.add_scatter(x=[lima[1]], y=[lima[0]], mode="markers+text", text=[tr("lima", lang)], textposition="middle left",
-                    marker={"symbol": "star", "size": 16, "color": "#c8102e"}, name=tr("lima", lang))
-    fig.update_layout(xaxis={"title": tr("axis.lon", lang), "range": [-81.8, -68.3]},
-                      yaxis={"title": tr("axis.lat", lang), "range": [-18.6, -0.5], "scaleanchor": "x"},
-                      showlegend=False)
-    return style(fig, theme, height=560)
+                "colorscale": SCORE_SCALE, "showscale": True,
+                "colorbar": {"title": {"text": tr("col.score", lang), "side": "top"}, "orientation": "h",
+                             "thickness": 10, "len": 0.6, "x": 0.5, "xanchor": "center", "y": 0.0,
+                             "yanchor": "top"},
+                "line": {"width": 0.6, "color": c.point}, "opacity": 0.9}))
+    layers.append(maps.points_trace([{"lat": lima[0], "lon": lima[1]}], text=[tr("lima", lang)],
+                                    textposition="middle left", textfont=maps.textfont(theme, 12),
+                                    hovertext=[tr("lima", lang)], name=tr("lima", lang),
+                                    marker={"symbol": "star", "size": 18, "color": "#c8102e",
+                                            "line": {"width": 1, "color": c.border}}))
+    fig = maps.sites_map(outlines, region_names, layers, theme, height=560)
+    fig["layout"]["margin"]["b"] = 70  # the colour bar lies under the map
+    return fig
 
 
 def pareto_figure(records: Sequence[Mapping[str, Any]], lang: str, theme: str) -> go.Figure:
@@ -474,3 +478,9 @@ def menu_result(lines: Sequence[Mapping[str, Any]], alloc: Sequence[Mapping[str,
                     for a in alloc]),
     ], size="sm", striped=True, className="table-compact small"))
     return html.Div(children)
+
+
+def empty_figures(message: str, theme: str) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Breakdown, map and Pareto chart before there is a ranking: the sentence saying what to do."""
+    return (blank_figure(message, theme, height=260), blank_figure(message, theme, height=560),
+            blank_figure(message, theme, height=560))

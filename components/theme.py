@@ -19,7 +19,8 @@ def template(theme: object) -> go.layout.Template:
     base = pio.templates["plotly_dark" if normalize_theme(theme) == "dark" else "plotly_white"]
     tpl = go.layout.Template(base)
     tpl.layout.colorway = COLORWAY
-    tpl.layout.font = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13}
+    # update, not replace: the base template's font colour (light text on the dark theme) stays
+    tpl.layout.font.update(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=13)
     if normalize_theme(theme) == "dark":
         tpl.layout.paper_bgcolor = "#212529"
         tpl.layout.plot_bgcolor = "#212529"

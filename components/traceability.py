@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from components import format as fmt
-from components import ids
+from components import ids, maps, shelflife
 from components.i18n import current_lang, translator
 from components.layout import kpi_card, page_header
 from components.theme import COLORWAY, blank_figure, style
@@ -28,14 +28,33 @@ TEXT = {
         "product": "Producto", "origin": "Origen", "senasa": "Sitio SENASA", "quantity": "Cantidad",
         "qr": "Código QR del lote (para etiquetas)",
         "verdict.verified": "Lote verificado", "verdict.tampered": "Lote ALTERADO",
-        "verdict.incomplete": "Lote incompleto (eventos sin anclar)",
+        "verdict.unverifiable": "Lote sin verificar",
         "verdict.detail": "{n} eventos · registro de {size} entradas · comprobado en {ms} ms",
-        "badge.verified": "verificado", "badge.tampered": "alterado", "badge.not_anchored": "sin anclar",
+        "verdict.detail.nolog": "{n} eventos · comprobado en {ms} ms",
+        "verdict.altered": "Eventos alterados: {keys}", "verdict.witnesses": "Cofirmado por testigos: {names}",
+        "why.ok": "Cada evento coincide con su huella y está incluido en el registro firmado.",
+        "why.events": "Uno o más eventos ya no coinciden con la huella anclada en el registro.",
+        "why.rewritten": "El registro reescribió su historia: ya no extiende lo que se vio antes.",
+        "why.split_view": "El registro mostró dos versiones distintas de su historia.",
+        "why.forged": "La firma del registro no es válida.",
+        "why.bad_checkpoint": "El punto de control del registro no es válido.",
+        "why.unreachable": "No se pudo consultar el registro (sin conexión); no es señal de alteración.",
+        "why.no_checkpoint": "El registro aún no publica un punto de control firmado.",
+        "why.no_key": "No hay una clave de confianza para este registro.",
+        "why.wrong_key": "El registro no está firmado con la clave de confianza configurada.",
+        "why.witnesses": "Faltan cofirmas de testigos para aceptar el punto de control.",
+        "why.pending": "Hay eventos aún no anclados o más nuevos que el registro publicado.",
+        "why.no_events": "No hay eventos que verificar.",
+        "why.other": "No se pudo hacer la comprobación.",
+        "badge.verified": "verificado", "badge.tampered": "alterado", "badge.unanchored": "sin anclar",
+        "badge.unchecked": "sin comprobar",
         "timeline": "Línea de tiempo", "col.when": "Cuándo", "col.what": "Qué", "col.where": "Dónde",
         "col.why": "Por qué", "col.status": "Verificación", "col.docs": "Documentos",
         "map": "Recorrido por el Perú", "cold": "Cadena de frío", "cold.none": "Este lote no requiere cadena de frío.",
         "temp": "Temperatura (°C)", "time": "Hora (Lima)", "excursion": "Excursión", "band": "Rango permitido",
         "recall": "Retiro simulado (un paso atrás, un paso adelante)",
+        "recall_restricted": "El retiro simulado (clientes, cantidades, pallets y documentos de envío) es solo para "
+                             "administradores de trazabilidad y gerencia: inicie sesión para verlo.",
         "back": "Un paso atrás", "forward": "Un paso adelante", "inputs": "Lotes de entrada",
         "suppliers": "Proveedores", "pallets": "Pallets (SSCC)", "shipments": "Envíos", "customers": "Clientes",
         "outputs": "Lotes derivados", "balance": "Balance de masa", "in": "Entra", "out": "Sale",
@@ -55,14 +74,33 @@ TEXT = {
         "product": "Product", "origin": "Origin", "senasa": "SENASA site", "quantity": "Quantity",
         "qr": "Lot QR code (for labels)",
         "verdict.verified": "Lot verified", "verdict.tampered": "Lot TAMPERED",
-        "verdict.incomplete": "Lot incomplete (events not anchored)",
+        "verdict.unverifiable": "Lot not verified",
         "verdict.detail": "{n} events · log of {size} entries · checked in {ms} ms",
-        "badge.verified": "verified", "badge.tampered": "tampered", "badge.not_anchored": "not anchored",
+        "verdict.detail.nolog": "{n} events · checked in {ms} ms",
+        "verdict.altered": "Altered events: {keys}", "verdict.witnesses": "Cosigned by witnesses: {names}",
+        "why.ok": "Every event matches its fingerprint and is included in the signed log.",
+        "why.events": "One or more events no longer match the fingerprint anchored in the log.",
+        "why.rewritten": "The log rewrote its history: it no longer extends what was seen before.",
+        "why.split_view": "The log showed two different versions of its history.",
+        "why.forged": "The log's signature is not valid.",
+        "why.bad_checkpoint": "The log's checkpoint is not valid.",
+        "why.unreachable": "The log could not be reached (offline); this is no sign of tampering.",
+        "why.no_checkpoint": "The log publishes no signed checkpoint yet.",
+        "why.no_key": "No trusted key is configured for this log.",
+        "why.wrong_key": "The log is not signed with the trusted key configured.",
+        "why.witnesses": "Witness cosignatures needed to accept the checkpoint are missing.",
+        "why.pending": "Some events are not anchored yet or are newer than the published log.",
+        "why.no_events": "There are no events to verify.",
+        "why.other": "The check could not be made.",
+        "badge.verified": "verified", "badge.tampered": "tampered", "badge.unanchored": "not anchored",
+        "badge.unchecked": "not checked",
         "timeline": "Timeline", "col.when": "When", "col.what": "What", "col.where": "Where",
         "col.why": "Why", "col.status": "Verification", "col.docs": "Documents",
         "map": "Path across Peru", "cold": "Cold chain", "cold.none": "This lot needs no cold chain.",
         "temp": "Temperature (°C)", "time": "Time (Lima)", "excursion": "Excursion", "band": "Allowed band",
         "recall": "Mock recall (one step back, one step forward)",
+        "recall_restricted": "The mock recall (customers, quantities, pallets and shipment documents) is for "
+                             "traceability admins and executives only: sign in to see it.",
         "back": "One step back", "forward": "One step forward", "inputs": "Input lots",
         "suppliers": "Suppliers", "pallets": "Pallets (SSCC)", "shipments": "Shipments", "customers": "Customers",
         "outputs": "Derived lots", "balance": "Mass balance", "in": "In", "out": "Out",
@@ -76,8 +114,9 @@ TEXT = {
     },
 }
 tr = translator(TEXT)
-BADGE_COLOR = {"verified": "success", "tampered": "danger", "not_anchored": "warning"}
-VERDICT_COLOR = {"verified": "success", "tampered": "danger", "incomplete": "warning"}
+BADGE_COLOR = {"verified": "success", "tampered": "danger", "unanchored": "secondary", "unchecked": "secondary"}
+# unverifiable is neutral, never red: an outage or a missing key is no sign of tampering
+VERDICT_COLOR = {"verified": "success", "tampered": "danger", "unverifiable": "secondary"}
 EXAMPLE_LOTS = ("AR-LAL-24001", "CFT-LIM-23002", "PA-LAL-24001", "QN-PUN-24001")
 
 
@@ -111,11 +150,14 @@ def layout(lot: object = None, gtin: object = None) -> html.Div:
             dbc.Col(html.Div(id=ids.TRACE_QR), md=2),
         ], className="g-3 mb-3"),
         dbc.Row([
-            dbc.Col(dbc.Card([dbc.CardHeader(tr("map", lang)), dbc.CardBody(dcc.Graph(id=ids.TRACE_MAP, figure=blank_figure(tr("empty", lang)),
-                    config={"displaylogo": False}))]), md=6),
-            dbc.Col(dbc.Card([dbc.CardHeader(tr("cold", lang)), dbc.CardBody(dcc.Graph(id=ids.TRACE_COLD, figure=blank_figure(tr("empty", lang)),
+            dbc.Col(dbc.Card([dbc.CardHeader(tr("map", lang)), dbc.CardBody(dcc.Graph(
+                id=ids.TRACE_MAP, figure=blank_figure(tr("empty", lang), height=520),
+                config=maps.graph_config()))]), md=6),
+            dbc.Col(dbc.Card([dbc.CardHeader(tr("cold", lang)), dbc.CardBody(dcc.Graph(
+                id=ids.TRACE_COLD, figure=blank_figure(tr("empty", lang), height=520),
                     config={"displaylogo": False}))]), md=6),
         ], className="g-3 mb-3"),
+        shelflife.panel(lang),
         dbc.Card([dbc.CardHeader(tr("timeline", lang)), dbc.CardBody(html.Div(id=ids.TRACE_TIMELINE))], className="mb-3"),
         dbc.Card([
             dbc.CardHeader(tr("recall", lang)),
@@ -163,18 +205,31 @@ def summary(master: Mapping[str, Any], gtin: str, lot: str, lang: str) -> dbc.Ca
     ]), className="h-100 shadow-sm")
 
 
-def verdict_card(verdict: str, counts: Mapping[str, int], n_events: int, checkpoint_size: int, seconds: float,
-                 error: str | None, lang: str) -> dbc.Card:
-    """The ledger verification: verdict, events checked per status, checkpoint size, time taken, any error."""
-    v = str(verdict)
-    detail = tr("verdict.detail", lang, n=n_events, size=fmt.integer(checkpoint_size), ms=fmt.number(1000 * seconds, 1))
+def verdict_card(verdict: str, counts: Mapping[str, int], n_events: int, checkpoint_size: int | None,
+                 seconds: float, reason: str, why: str, tampered: Sequence[str], witnesses: Sequence[str],
+                 lang: str) -> dbc.Card:
+    """The lot's verdict against the ledger: verified (green), tampered (red, naming the events) or
+    unverifiable (neutral, with the reason); events per status, log size, time taken, witnesses."""
+    v = str(verdict) if verdict in VERDICT_COLOR else "unverifiable"
+    color = VERDICT_COLOR[v]
+    ms = fmt.number(1000 * seconds, 1)
+    detail = (tr("verdict.detail", lang, n=n_events, size=fmt.integer(checkpoint_size), ms=ms)
+              if checkpoint_size is not None else tr("verdict.detail.nolog", lang, n=n_events, ms=ms))
     badges = [dbc.Badge(f"{tr('badge.' + k, lang)}: {counts.get(k, 0)}", color=BADGE_COLOR[k], className="me-1")
-              for k in ("verified", "tampered", "not_anchored")]
-    body = [html.H4(tr(f"verdict.{v}", lang), className=f"text-{VERDICT_COLOR.get(v, 'secondary')}"),
-            html.Div(detail, className="small mb-2"), html.Div(badges)]
-    if error:
-        body.append(html.Div(str(error), className="small text-danger mt-2"))
-    return dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm", color=VERDICT_COLOR.get(v), outline=True)
+              for k in BADGE_COLOR if counts.get(k, 0) or k == "verified"]
+    body: list[Any] = [html.H4(tr(f"verdict.{v}", lang), className=f"text-{color}"),
+                       html.Div(tr(f"why.{why}", lang) if f"why.{why}" in TEXT["en"] else tr("why.other", lang),
+                                className="mb-1"),
+                       html.Div(detail, className="small mb-2"), html.Div(badges)]
+    if v == "tampered" and tampered:
+        body.append(html.Div(tr("verdict.altered", lang, keys=", ".join(str(k) for k in tampered)),
+                             className="small text-danger fw-semibold mt-2"))
+    if witnesses:
+        body.append(html.Div(tr("verdict.witnesses", lang, names=", ".join(str(w) for w in witnesses)),
+                             className="small mt-2"))
+    if reason and v != "verified":
+        body.append(html.Div(str(reason), className="small text-body-secondary mt-2 text-break"))
+    return dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm", color=color, outline=True)
 
 
 def timeline_table(timeline: Sequence[Mapping[str, Any]], checks: Mapping[str, Mapping[str, Any]],
@@ -184,7 +239,7 @@ def timeline_table(timeline: Sequence[Mapping[str, Any]], checks: Mapping[str, M
     rows = []
     for t in timeline:
         chk = checks.get(t["event_key"], {})
-        status = str(chk.get("status", "not_anchored"))
+        status = str(chk.get("status", "unchecked"))
         why = [str(t.get("biz_step") or "")]
         if t.get("disposition"):
             why.append(str(t["disposition"]))
@@ -205,28 +260,19 @@ def timeline_table(timeline: Sequence[Mapping[str, Any]], checks: Mapping[str, M
     return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, hover=True, responsive=True)
 
 
-def map_figure(path: Sequence[Mapping[str, Any]], sites: Sequence[Mapping[str, Any]], lang: str, theme: str) -> go.Figure:
-    """Path on plain lon/lat axes (renders offline: no map tiles or topojson)."""
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[s["lon"] for s in sites], y=[s["lat"] for s in sites], mode="markers",
-                             marker={"size": 5, "color": "#9aa5b1"}, text=[s["name"] for s in sites],
-                             hoverinfo="text", name="Sites", showlegend=False))
-    in_peru = [p for p in path if -82 <= p["lon"] <= -68 and -19 <= p["lat"] <= 0]
-    fig.add_trace(go.Scatter(x=[p["lon"] for p in in_peru], y=[p["lat"] for p in in_peru], mode="lines+markers+text",
-                             line={"color": COLORWAY[0], "width": 3}, marker={"size": 11},
-                             text=[str(i + 1) for i in range(len(in_peru))], textposition="top center",
-                             hovertext=[f"{i + 1}. {p['name']} ({tr('cte.' + p['cte'], lang)})" for i, p in enumerate(in_peru)],
-                             hoverinfo="text", name=tr("map", lang), showlegend=False))
-    fig.update_xaxes(range=[-82, -68], title="lon", scaleanchor="y", scaleratio=1)
-    fig.update_yaxes(range=[-18.6, 0.2], title="lat")
-    return style(fig, theme, height=460)
+def map_figure(path: Sequence[Mapping[str, Any]], exits: Sequence[Mapping[str, Any]],
+               sites: Sequence[Mapping[str, Any]], outlines: Mapping[str, Any], region_names: Mapping[str, str],
+               lang: str, theme: str) -> dict[str, Any]:
+    """The lot's journey over Peru's outline (components.maps.journey_map): the sites it went through in event
+    order, named, and each shipment abroad as an arrow leaving the map, named after its buyer."""
+    steps = [tr(f"cte.{p.get('cte') or 'Other'}", lang) for p in path]
+    return maps.journey_map(outlines, region_names, path, exits, sites, steps, theme, lang, height=520)
 
 
 def cold_figure(readings: Sequence[Mapping[str, Any]], band: Sequence[float | None], lang: str, theme: str) -> go.Figure:
-    fig = go.Figure()
     if not readings:
-        fig.add_annotation(text=tr("cold.none", lang), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-        return style(fig, theme, height=460)
+        return blank_figure(tr("cold.none", lang), theme, height=520)
+    fig = go.Figure()
     pts = sorted(readings, key=lambda r: str(r["time"]))
     lo, hi = band[0], band[1]
     if lo is not None and hi is not None:
@@ -237,7 +283,7 @@ def cold_figure(readings: Sequence[Mapping[str, Any]], band: Sequence[float | No
     fig.add_trace(go.Scatter(x=[r["time"] for r in exc], y=[r["temp_c"] for r in exc], mode="markers",
                              name=tr("excursion", lang), marker={"color": "#c8102e", "size": 13, "symbol": "x"}))
     fig.update_layout(xaxis_title=tr("time", lang), yaxis_title=tr("temp", lang))
-    return style(fig, theme, height=460)
+    return style(fig, theme, height=520)
 
 
 def _list(items: Sequence[str], lang: str) -> html.Ul | html.Div:

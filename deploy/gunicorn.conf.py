@@ -5,6 +5,18 @@ and ``/metrics`` (any worker) sums them. The variable must be set before ``prome
 imported anywhere, which is why it is set here, in the master, before any worker imports the app.
 The folder is emptied at start-up (stale files from a previous run would be summed in) and a
 worker's live gauges are dropped when it exits.
+
+Workers are gevent workers: each connection is a greenlet, so a client that sends its headers or body a byte
+at a time holds a few kilobytes, not a thread. With the threaded worker, 16 such clients took every thread of
+4 workers × 4 threads and ``/healthz`` stopped answering (the liveness probe would restart every pod).
+Background jobs stay separate processes (spawned, not forked; ``web.jobs``), the result cache and the job
+manager are diskcache files (SQLite, no sockets), and the live listener's Kafka client is plain sockets, so
+they work unchanged under gevent's cooperative sockets (``tests/web/test_attack_slow_clients.py`` runs a
+Segments job and the health check while slow clients are held). SECURITY.md says why gevent rather than
+waitress or nginx in front.
+
+Proxy headers: only with ``CHASQUI_TRUST_PROXY`` > 0 does gunicorn trust ``X-Forwarded-Proto`` (from any address:
+the app's ``ProxyFix`` counts the trusted hops); otherwise from none, so plain HTTP never gets HSTS.
 """
 
 from __future__ import annotations
@@ -21,8 +33,8 @@ Path(_mp_dir).mkdir(parents=True, exist_ok=True)  # (only gunicorn sets it: CLI 
 bind = os.environ.get("GUNICORN_BIND") or (
     f"{os.environ.get('CHASQUI_HOST', '0.0.0.0')}:{os.environ.get('CHASQUI_PORT', '8050')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gevent"
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))  # open connections per worker
 timeout = 120  # background callbacks run outside the request; a slow page callback stays well under this
 graceful_timeout = 30
 keepalive = 65  # longer than a load balancer's idle timeout (60 s is common): no reset races
@@ -31,7 +43,20 @@ max_requests_jitter = 500
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+def _forwarded_allow_ips(environ: dict[str, str]) -> str:
+    """Addresses whose X-Forwarded-Proto gunicorn believes: none unless CHASQUI_TRUST_PROXY says there is a proxy in
+    front (then FORWARDED_ALLOW_IPS if given, else any: the app counts the hops itself)."""
+    try:
+        trusted = int(environ.get("CHASQUI_TRUST_PROXY") or "0")
+    except ValueError:
+        trusted = 0  # the app refuses the setting at start-up with its own message
+    if trusted <= 0:
+        return ""
+    return environ.get("FORWARDED_ALLOW_IPS") or "*"
+
+
+forwarded_allow_ips = _forwarded_allow_ips(dict(os.environ))
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("CHASQUI_LOG_LEVEL", "info").lower()
@@ -41,7 +66,9 @@ preload_app = False
 
 
 def on_starting(server) -> None:
-    """Empty (or create) the multiprocess folder before the first worker starts."""
+    """Empty (or create) the multiprocess folder before the first worker starts, and name this master as the
+    server the workers' job processes belong to (they end themselves when it is gone: ``web.jobs``)."""
+    os.environ["CHASQUI_SERVER_PID"] = str(os.getpid())
     path = Path(_mp_dir)
     if path.exists():
         for child in path.iterdir():

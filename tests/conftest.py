@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytest_plugins = ["tests.fixtures.live", "tests.fixtures.logistics", "tests.fixtures.segments",
-                  "tests.fixtures.sourcing", "tests.fixtures.spark", "tests.fixtures.web"]
+                  "tests.fixtures.shelflife", "tests.fixtures.sourcing", "tests.fixtures.spark", "tests.fixtures.web"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -22,7 +24,66 @@ DEMO_SEED = 7
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: headless-Chromium test (dash[testing])")
     config.addinivalue_line("markers", "spark: needs a local Spark session (pytest -m spark)")
+    config.addinivalue_line("markers", "cluster: starts a Spark Connect server and a standalone Spark cluster on "
+                                       "loopback and runs against each (pytest -m cluster)")
     config.addinivalue_line("markers", "slow: slower integration test")
+    if config.getoption("numprocesses", default=None) and not hasattr(config, "workerinput"):
+        os.environ[GROUPS_ENV] = tempfile.mkdtemp(prefix="chasqui-test-groups-")  # the workers inherit it
+
+
+# Session fixtures that cost seconds to minutes (training, a JVM, a broker). Under pytest-xdist (`make test` runs
+# `-n auto`) every worker builds its own copy of a session fixture it uses; the tests that need one of these (or
+# carry an `xdist_group` mark) are scheduled on one worker, so each is built once per run, not once per worker.
+# xdist's own `--dist loadgroup` cannot do that with pytest 9 (it renames items through an attribute pytest 9 no
+# longer reads), so: each worker writes, at collection, which tests belong to which group into GROUPS_ENV's folder,
+# and the controller's scheduler (xdist's LoadScopeScheduling, whose scope is that group, else the test itself)
+# reads it before it hands out tests.
+EXPENSIVE_FIXTURES = {"spark_session": "spark", "trained_dir": "logistics-trained", "trained": "sourcing-trained",
+                      "broker": "broker"}
+GROUPS_ENV = "CHASQUI_TEST_GROUPS"
+
+
+def _group(item: pytest.Item) -> str | None:
+    marked = [m.args[0] if m.args else m.kwargs.get("name", "default") for m in item.iter_markers("xdist_group")]
+    if marked:
+        return str(marked[0])
+    names = getattr(item, "fixturenames", ())
+    return next((g for f, g in EXPENSIVE_FIXTURES.items() if f in names), None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    folder, worker = os.environ.get(GROUPS_ENV), getattr(config, "workerinput", {}).get("workerid")
+    if folder and worker:
+        groups = {item.nodeid: g for item in items if (g := _group(item))}
+        (Path(folder) / f"{worker}.json").write_text(json.dumps(groups), encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`-n N` (xdist's "load" mode): tests sharing an expensive fixture go to one worker, the rest as they come."""
+    folder = os.environ.get(GROUPS_ENV)
+    if config.getvalue("dist") != "load" or not folder:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # every worker has finished collecting when tests are first handed out
+                self.groups = {}
+                for f in sorted(Path(folder).glob("*.json")):
+                    self.groups.update(json.loads(f.read_text(encoding="utf-8")))
+            return self.groups.get(nodeid, nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = os.environ.get(GROUPS_ENV)
+    if folder and not hasattr(config, "workerinput"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_setup_options():

@@ -21,10 +21,10 @@ class OutputOwner:
 # --------------------------------------------------------------------------- roles and pages
 
 ROLES = ("logistics", "marketing", "executive", "traceability-admin")
-PAGES = ("/", "/logistics", "/segments", "/scenarios", "/sourcing", "/traceability", "/data")
+PAGES = ("/", "/logistics", "/segments", "/scenarios", "/sourcing", "/traceability", "/demand", "/data")
 ROLE_PAGES: dict[str, frozenset[str]] = {
     "executive": frozenset(PAGES),
-    "logistics": frozenset({"/", "/logistics", "/scenarios", "/sourcing", "/traceability", "/data"}),
+    "logistics": frozenset({"/", "/logistics", "/scenarios", "/sourcing", "/traceability", "/demand", "/data"}),
     "marketing": frozenset({"/", "/segments", "/sourcing"}),
     "traceability-admin": frozenset({"/", "/traceability", "/data"}),
 }
@@ -32,6 +32,8 @@ ROLE_PAGES: dict[str, frozenset[str]] = {
 ACTION_ROLES: dict[str, frozenset[str]] = {
     "data-import": frozenset({"executive", "logistics"}),  # replaces the orders table
     "trace-export": frozenset({"executive", "traceability-admin"}),  # mock-recall exports
+    # the recall view of a lot (customers, quantities, pallets, shipment documents) on the public lookup
+    "trace-recall": frozenset({"executive", "traceability-admin"}),
 }
 
 
@@ -102,6 +104,30 @@ def action_access(user: User | None, action: str) -> Decision:
     return ALLOW
 
 
+def may_perform(user: User | None, action: str, auth_enabled: bool) -> bool:
+    """Does ``user`` (None = anonymous) hold a role for ``action``? With sign-in off, every visitor does
+    (there is no one to tell apart); an action nobody declared is refused."""
+    if action not in ACTION_ROLES:
+        return False
+    return not auth_enabled or action_access(user, action).allowed
+
+
+def public_path(path: str, prefix: str, exact: Iterable[str], folders: Iterable[str]) -> bool:
+    """Is ``path`` one of the paths open without sign-in? ``exact`` names (``healthz``) match only themselves;
+    ``folders`` (``assets/``) match what is inside them, and only a plain path: no empty, ``.`` or ``..``
+    segment, so ``/healthzX`` and ``/assets/../logistics`` are not public."""
+    if not path.startswith(prefix):
+        return False
+    rest = path[len(prefix):]
+    if rest in set(exact):
+        return True
+    for folder in folders:
+        if rest.startswith(folder) and len(rest) > len(folder):
+            segments = rest.split("/")
+            return all(s not in ("", ".", "..") for s in segments)
+    return False
+
+
 def callback_output_ids(callback_id: str) -> list[str]:
     """The output component ids of a registered callback, from its id (the ``output`` of a request body).
 
@@ -144,6 +170,66 @@ class CallbackRules:
         """Outputs of (non-framework) callbacks that no page owns: a registration bug, refused at run time."""
         return sorted({o for cb in callback_ids if cb not in self.framework
                        for o in callback_output_ids(cb) if o not in self.owners})
+
+
+MAX_JSON_DEPTH = 128  # Dash's own bodies (component trees in State included) stay far below this
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotJSON(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NotJSON(f"{text[:20]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 20:  # past 64 bits: no control, id or count of this app is that large
+        raise _NotJSON(f"{text[:20]}… is out of range")
+    return int(text)
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (0 for a scalar), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
+
+
+def parse_json_body(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, Decision]:
+    """A request body as JSON, or why it is refused (400): not JSON; ``NaN``/``Infinity``, a number past the
+    float range (``1e400``) or an integer of more than 20 digits (none is JSON a browser sends for this app,
+    and each made a callback raise OverflowError); or nested more than ``max_depth`` levels (Python's parser
+    and Dash recurse: a body nested 1,000 deep would raise RecursionError instead of an answer)."""
+    import json
+
+    try:
+        body = json.loads(raw, parse_constant=_no_constants, parse_float=_finite_float, parse_int=_bounded_int)
+    except RecursionError:
+        return None, Decision(False, 400, f"JSON nested too deeply (more than {max_depth} levels)")
+    except _NotJSON as exc:
+        return None, Decision(False, 400, f"not valid JSON: {exc}")
+    except (ValueError, UnicodeDecodeError):
+        return None, Decision(False, 400, "callback request body must be a JSON object")
+    if json_depth(body) > max_depth:
+        return None, Decision(False, 400, f"JSON nested too deeply (more than {max_depth} levels)")
+    return body, ALLOW
 
 
 def validate_callback_body(body: Any, known_outputs: Iterable[str], prefix: str = "/",

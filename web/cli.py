@@ -4,11 +4,22 @@
     python app.py generate [--orders N] [--seed S] --data-dir DIR
     python app.py train --data-dir DIR
     python app.py import dataco FILE --data-dir DIR
-    python app.py import epcis FILE --data-dir DIR
+    python app.py import epcis FILE --data-dir DIR [--strict-context]
+    python app.py epcis-hash FILE [--prehash] [--strict-context]
+    python app.py verify-lot LOT --data-dir DIR [--ledger-url URL] [--trust-key FILE] [--witness-key FILE ...]
+                             [--min-witnesses N]
+    python app.py witness --data-dir DIR --log-url URL --log-key FILE
+    python app.py trust-witness FILE --data-dir DIR
     python app.py segments --data-dir DIR --k K --export FILE.csv
     python app.py scenario --data-dir DIR --preset NAME --json
+    python app.py shelf-life --data-dir DIR --lot LOT [--extra-hours H --at-temp C] --json
+    python app.py forecast --data-dir DIR [--as-of YYYY-MM-DD] [--horizon WEEKS] [--export FILE.csv]
+    python app.py stock --data-dir DIR --service-level 0.95 [--on-hand FILE.csv] [--scenario PRESET] --json
     python app.py prepare --data-dir DIR      (generate + train when missing; used by `make run`)
     python app.py bench [--quick]
+    python app.py warm --data-dir DIR          (every page's default view into the result cache; `serve` does it
+                                                in the background whenever the data version is not warm)
+    python app.py hash-password USER ROLE[,ROLE]   (a users-file line; password from stdin or asked for)
 
 Each command reads the settings (``CHASQUI_*``, then its flags) and calls one analytics function; only
 ``serve`` builds the app, with the factory it is given.
@@ -67,6 +78,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     # one request before serving: Dash finishes its one-time setup before concurrent first requests
     app.server.test_client().get("/healthz")
+    if settings.warm:
+        from web.warmup import Watcher
+
+        Watcher(settings).start()  # warm every page's default view now and after each data change
     log.info("Chasqui on http://%s:%s (data: %s, engine: %s)", settings.host, settings.port,
              settings.data_dir, settings.engine)
     app.run(host=settings.host, port=settings.port, debug=False)
@@ -90,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from analytics.training import train_all
 
     settings = settings_from_args(args)
-    card = train_all(settings.data_dir, progress=Progress("train"))
+    card = train_all(settings.data_dir, progress=Progress("train"), tracking_uri=settings.mlflow_uri)
     print(json.dumps(card, default=str))
     return 0
 
@@ -120,6 +135,42 @@ def cmd_import(args: argparse.Namespace) -> int:
     return int(cli_import(args))
 
 
+def cmd_epcis_hash(args: argparse.Namespace) -> int:
+    from analytics.traceability.epcis_import import cli_hash
+
+    return int(cli_hash(args))
+
+
+def cmd_verify_lot(args: argparse.Namespace) -> int:
+    """One JSON line; exit 0 verified, 1 tampered, 2 unverifiable."""
+    if args.min_witnesses < 0:
+        raise ValueError("--min-witnesses must not be negative")
+    settings = settings_from_args(args)
+    args.data_dir, args.ledger_dir, args.trust_dir = settings.data_dir, settings.data.ledger, settings.data.ledger_trust
+    args.ledger_url = args.ledger_url or settings.ledger_url
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per tile fetched
+    from analytics.traceability.verification import cli_verify_lot
+
+    return int(cli_verify_lot(args))
+
+
+def cmd_witness(args: argparse.Namespace) -> int:
+    """One JSON line; exit 0 cosigned, 1 refused (split view, rewritten history), 2 could not check."""
+    args.data_dir = settings_from_args(args).data_dir
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from analytics.traceability.witnessing import cli_witness
+
+    return int(cli_witness(args))
+
+
+def cmd_trust_witness(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    args.data_dir, args.ledger_dir = settings.data_dir, settings.data.ledger
+    from analytics.traceability.witnessing import cli_trust_witness
+
+    return int(cli_trust_witness(args))
+
+
 def cmd_segments(args: argparse.Namespace) -> int:
     args.data_dir = settings_from_args(args).data_dir
     from analytics.segments import cli
@@ -132,6 +183,67 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     from analytics.scenarios import cli
 
     return int(cli(args))
+
+
+def cmd_shelf_life(args: argparse.Namespace) -> int:
+    """A lot's predicted shelf life at arrival; exit 2 for a lot that is not perishable, a bad what-if, an unknown
+    lot or no trained model."""
+    args.data_dir = settings_from_args(args).data_dir
+    from analytics.shelflife import cli
+
+    return int(cli(args))
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """Weekly demand P10/P50/P90 per DC x category; one JSON line, the CSV with ``--export``; exit 2 on bad input."""
+    from analytics.demand import cli
+
+    return int(cli.forecast_cli(args))
+
+
+def cmd_stock(args: argparse.Namespace) -> int:
+    """Safety stock and reorder points per DC x category at a service level; exit 2 on bad input."""
+    from analytics.demand import cli
+
+    return int(cli.stock_cli(args))
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """One users-file line (``USER:ROLES:scrypt$…``) on stdout. The password is read from stdin when it is
+    not a terminal (one line), asked for twice otherwise; nothing is echoed or logged."""
+    import getpass
+
+    from web.passwords import users_line
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.user}: ")
+        if password != getpass.getpass("the same password again: "):
+            raise ValueError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    print(users_line(args.user, args.roles, password))
+    return 0
+
+
+def cmd_warm(args: argparse.Namespace) -> int:
+    """Compute every page's default view into the result cache for the current data version (one JSON line)."""
+    from web.runtime import RUNTIME_ENV
+    from web.warmup import warm
+
+    create_app: AppFactory | None = getattr(args, "create_app", None)
+    if create_app is None:
+        raise ValueError("warm needs the app factory (run it as `python app.py warm`)")
+    raw = os.environ.get(RUNTIME_ENV) if args.from_runtime_env else None
+    settings = Settings.from_json(raw) if raw else settings_from_args(args)
+    parent = os.getppid()  # started by a server: stop when it stops (we are then handed to another parent)
+    should_stop = (lambda: os.getppid() != parent) if args.from_runtime_env else None
+    # sign-in and the live feed do not change a result: this process serves nobody
+    settings = settings.replace(auth_file=None, oidc_issuer=None, live=False, demo_feed=False)
+    t0 = time.perf_counter()
+    report = warm(create_app(settings), settings, force=args.force, pages=tuple(args.page) or None,
+                  should_stop=should_stop)
+    print(json.dumps({**report.as_dict(), "total_seconds": round(time.perf_counter() - t0, 2)}))
+    return 1 if report.failed else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -153,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default=None)
     sp.add_argument("--port", type=int, default=None)
     sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("warm", help="compute every page's default view into the result cache")
+    data_dir(sp)
+    sp.add_argument("--force", action="store_true", help="warm even if this data version is marked warm")
+    sp.add_argument("--page", action="append", default=[], help="only this page path (repeatable; default: all)")
+    sp.add_argument("--from-runtime-env", action="store_true", help=argparse.SUPPRESS)  # started by the server
+    sp.set_defaults(func=cmd_warm)
 
     sp = sub.add_parser("generate", help="generate the deterministic demo dataset")
     data_dir(sp)
@@ -176,7 +295,46 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(sp)
     sp.add_argument("--fx-usd-pen", type=float, default=3.30,
                     help="dataco: soles per US dollar for amounts (default 3.30)")
+    sp.add_argument("--strict-context", action="store_true",
+                    help="epcis: refuse a document naming a JSON-LD context that is not bundled")
     sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("epcis-hash", help="print the GS1 CBV 2.0 hash of every event of an EPCIS document")
+    sp.add_argument("file", type=Path)
+    sp.add_argument("--prehash", action="store_true", help="also print the pre-hash string after each hash")
+    sp.add_argument("--strict-context", action="store_true",
+                    help="refuse a document naming a JSON-LD context that is not bundled")
+    sp.set_defaults(func=cmd_epcis_hash)
+
+    sp = sub.add_parser("verify-lot", help="verify a lot against the ledger (exit 0 verified, 1 tampered, "
+                        "2 unverifiable)")
+    sp.add_argument("lot", help="lot code, SSCC or GS1 Digital Link")
+    data_dir(sp)
+    sp.add_argument("--gtin", default=None, help="the lot's GTIN when several lots share its code")
+    sp.add_argument("--ledger-url", default=None,
+                    help="a log served in the tlog-tiles layout, e.g. https://chasqui.example.pe/ledger "
+                         "(default: $CHASQUI_LEDGER_URL, else the local log)")
+    sp.add_argument("--trust-key", type=Path, default=None,
+                    help="the log's verifier key file (default: the key pinned before, else DIR/ledger/verifier.pub)")
+    sp.add_argument("--witness-key", type=Path, action="append", default=[],
+                    help="a witness's key file (repeatable)")
+    sp.add_argument("--min-witnesses", type=int, default=0,
+                    help="cosignatures by these witnesses the checkpoint must carry (default 0)")
+    sp.set_defaults(func=cmd_verify_lot)
+
+    sp = sub.add_parser("witness", help="witness a log: check it only grew, then cosign (exit 0 cosigned, "
+                        "1 refused, 2 could not check)")
+    data_dir(sp)
+    sp.add_argument("--log-url", required=True, help="the log's tlog-tiles URL, e.g. https://chasqui.example.pe/ledger")
+    sp.add_argument("--log-key", type=Path, required=True, help="the log's verifier key file")
+    sp.add_argument("--name", default=None,
+                    help="this witness's name when its key is first made (default witness.chasqui.pe/<host>)")
+    sp.set_defaults(func=cmd_witness)
+
+    sp = sub.add_parser("trust-witness", help="accept a witness's cosignatures on this log (its witness.pub)")
+    sp.add_argument("file", type=Path)
+    data_dir(sp)
+    sp.set_defaults(func=cmd_trust_witness)
 
     sp = sub.add_parser("segments", help="segment customers (RFM + K-means) and export")
     data_dir(sp)
@@ -192,6 +350,32 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--runs", type=int, default=1000)
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=cmd_scenario)
+
+    sp = sub.add_parser("shelf-life", help="predicted shelf life at arrival of a perishable lot (P10/P50/P90), "
+                        "optionally if it waits H hours at C °C")
+    data_dir(sp)
+    sp.add_argument("--lot", required=True, help="lot code, SSCC or GS1 Digital Link")
+    sp.add_argument("--gtin", default=None, help="the lot's GTIN when several lots share its code")
+    sp.add_argument("--extra-hours", type=float, default=0.0, help="what-if: extra hours before departure")
+    sp.add_argument("--at-temp", type=float, default=None, help="what-if: temperature (°C) of those hours")
+    sp.add_argument("--json", action="store_true", help="print one JSON line")
+    sp.set_defaults(func=cmd_shelf_life)
+
+    from analytics.demand.cli import add_forecast_arguments, add_stock_arguments
+
+    sp = sub.add_parser("forecast", help="weekly demand per DC x category with P10/P50/P90 (and its backtest)")
+    add_forecast_arguments(sp)
+    sp.set_defaults(func=cmd_forecast)
+
+    sp = sub.add_parser("stock", help="safety stock and reorder point per DC x category at a service level")
+    add_stock_arguments(sp)
+    sp.set_defaults(func=cmd_stock)
+
+    sp = sub.add_parser("hash-password", help="print a users-file line for CHASQUI_AUTH_FILE (password from "
+                        "stdin when it is not a terminal, asked for otherwise)")
+    sp.add_argument("user", help="user name (letters, digits, . _ @ + -)")
+    sp.add_argument("roles", help="ROLE[,ROLE]: logistics, marketing, executive, traceability-admin")
+    sp.set_defaults(func=cmd_hash_password)
 
     sp = sub.add_parser("bench", help="run the benchmarks side by side")
     sp.add_argument("--quick", action="store_true")
@@ -210,4 +394,7 @@ def main(argv: list[str] | None = None, create_app: AppFactory | None = None) ->
         return int(args.func(args) or 0)
     except (SettingsError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RecursionError:  # e.g. a JSON document nested thousands of levels deep: refused, not a traceback
+        print("error: the input is nested too deeply to read", file=sys.stderr)
         return 2

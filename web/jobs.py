@@ -13,6 +13,12 @@ overview would otherwise be computed again for each of them, in each worker. Two
   callbacks (imports, retraining, exports) keep one job per request, result deleted once read. Every
   job, marked or not, waits for one of ``CHASQUI_MAX_JOBS`` slots (``web.jobslots``).
 
+Job processes are bounded before they start: at most ``CHASQUI_MAX_JOBS`` running plus ``CHASQUI_JOB_QUEUE``
+waiting on a host, and ``CHASQUI_JOBS_PER_USER`` (running or waiting) per signed-in user or client address. A
+request past them starts nothing: its first poll shows a "busy, retry" notice in the shell (``busy_notice``,
+Spanish or English) and leaves the outputs as they were. Finished job processes are reaped (no zombies), and a
+job process ends itself when the server that started it is gone (``web.jobslots.watch_server``).
+
 Callbacks that read the clock, the live feed or the ledger (verification must run on demand) are not
 memoized.
 """
@@ -32,7 +38,7 @@ from typing import Any, TypeVar
 from dash import DiskcacheManager
 
 from analytics import storage
-from web.jobslots import RESULT_SECONDS, process_started
+from web.jobslots import RESULT_SECONDS, JobLimits, Refusal, process_started
 from web.runtime import runtime
 from web.settings import Settings
 
@@ -44,6 +50,10 @@ LOCK_SECONDS = 300.0  # a computation that holds the lock longer than this is pr
 WAIT_SECONDS = 30.0  # a waiter computes the result itself after this long (request threads are few)
 WAIT_STEP = 0.05
 _MISS = object()
+REFUSED = {-2: "host", -3: "user"}  # job "ids" of requests refused before a process started (see call_job_fn)
+DEFAULT_PER_USER = 3
+REAP_SECONDS = 0.5
+SERVER_PID_ENV = "CHASQUI_SERVER_PID"  # set by deploy/gunicorn.conf.py in the master: the workers' server
 
 
 LIBRARIES = ("dash", "plotly", "dash-bootstrap-components", "dash-ag-grid", "polars", "numpy")
@@ -173,6 +183,59 @@ def _failed(result: Any) -> bool:
     return isinstance(result, dict) and "background_callback_error" in result
 
 
+def server_identity() -> tuple[int, float | None]:
+    """The process whose end must end this process's jobs: the gunicorn master when this is one of its
+    workers (``CHASQUI_SERVER_PID`` names the parent), else this process; with its start time."""
+    raw = os.environ.get(SERVER_PID_ENV, "")
+    pid = int(raw) if raw.isdigit() and int(raw) == os.getppid() else os.getpid()
+    return pid, process_started(pid)
+
+
+def busy_notice(scope: str, limit: int) -> dict[str, dict[str, Any]]:
+    """The shell's "busy, retry" notice (a Dash side update), in the visitor's language."""
+    from components import ids
+    from components.i18n import current_lang, t
+
+    text = t("jobs.busy_user" if scope == "user" else "jobs.busy", current_lang(), n=limit)
+    return {ids.JOBS_BUSY: {"is_open": True, "children": text}}
+
+
+class Reaper:
+    """Waits for this worker's finished job processes (a finished child nobody waits for stays a zombie):
+    a thread polls them every ``REAP_SECONDS`` while there are any, and stops when there are none."""
+
+    def __init__(self) -> None:
+        self._procs: set[Any] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, process: Any) -> None:
+        with self._lock:
+            self._procs.add(process)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="chasqui-job-reaper", daemon=True)
+                self._thread.start()
+
+    def reap(self) -> int:
+        """Wait for every finished job process; returns how many are still running."""
+        with self._lock:
+            for proc in list(self._procs):
+                # exitcode polls (waitpid, WNOHANG): a finished child is reaped here; one that another waiter
+                # reaped first no longer exists at all
+                if proc.exitcode is not None or process_started(proc.pid) is None:
+                    self._procs.discard(proc)
+            return len(self._procs)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(REAP_SECONDS)
+            if not self.reap():
+                with self._lock:
+                    if not self._procs:
+                        self._thread = None
+                        return
+
+
 class MemoManager(DiskcacheManager):
     """Dash's diskcache manager, reusing results (stored or in flight) of ``memo_background`` callbacks,
     with at most ``max_jobs`` job processes running at once (the others wait their turn, light).
@@ -187,11 +250,16 @@ class MemoManager(DiskcacheManager):
     RUNNING_SECONDS = 3600
     STARTING_SECONDS = 30.0  # another request is starting this key's job: wait this long to share it
 
-    def __init__(self, cache: Any = None, max_jobs: int | None = None) -> None:
+    def __init__(self, cache: Any = None, max_jobs: int | None = None, queued: int | None = None,
+                 per_user: int | None = None) -> None:
         from web import jobslots
 
         super().__init__(cache)
         self.max_jobs = max_jobs or jobslots.default_limit()
+        self.limits = JobLimits(self.max_jobs, 2 * self.max_jobs if queued is None else queued,
+                                per_user or DEFAULT_PER_USER)
+        self.reaper = Reaper()
+        self._refused = threading.local()  # a poll of a refused request: get_result → get_updated_props
 
     def build_cache_key(self, fn: Any, args: Any, cache_args_to_ignore: Any, triggered: Any) -> str:
         key = super().build_cache_key(fn, args, cache_args_to_ignore, triggered)
@@ -209,9 +277,29 @@ class MemoManager(DiskcacheManager):
 
         process = Process(target=jobslots.run_when_free,
                           args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
-                                self._make_progress_key(key), args, context))
+                                self._make_progress_key(key), args, context),
+                          kwargs={"server": server_identity()})
         process.start()
+        self.reaper.add(process)
         return int(process.pid)
+
+    def _start(self, key: str, job_fn: Any, args: Any, context: Any) -> int:
+        """Start a job process if the host and this requester have room for one (``web.jobslots.admit``);
+        otherwise start nothing and return the refusal's code (a key of ``REFUSED``)."""
+        from web import jobslots
+        from web.requester import requester
+
+        self.reaper.reap()
+        token = jobslots.admit(self.handle, requester(), self.limits)
+        if isinstance(token, Refusal):
+            return next(code for code, scope in REFUSED.items() if scope == token.scope)
+        try:
+            pid = self._spawn(key, job_fn, args, context)
+        except BaseException:
+            jobslots.withdraw(self.handle, token)
+            raise
+        jobslots.confirm(self.handle, token, pid)
+        return pid
 
     def _record(self, pid: int) -> float | None:
         """Remember which process ``pid`` is (its start time), for later polls and cancels."""
@@ -227,8 +315,9 @@ class MemoManager(DiskcacheManager):
 
     def call_job_fn(self, key: str, job_fn: Any, args: Any, context: Any) -> Any:
         if not key.startswith(MEMO_PREFIX):
-            pid = self._spawn(key, job_fn, args, context)
-            self._record(pid)
+            pid = self._start(key, job_fn, args, context)
+            if pid > 0:
+                self._record(pid)
             return pid
         running = "running-" + key
         deadline = time.monotonic() + self.STARTING_SECONDS
@@ -248,10 +337,13 @@ class MemoManager(DiskcacheManager):
                     break  # ours to start (outside the transaction: a spawn can take a second)
             time.sleep(0.05)  # another request is starting this very job
         try:
-            pid = self._spawn(key, job_fn, args, context)
+            pid = self._start(key, job_fn, args, context)
         except BaseException:
             self.handle.delete(running)
             raise
+        if pid in REFUSED:  # no room: nothing started, nothing to share
+            self.handle.delete(running)
+            return pid
         started = self._record(pid)
         if started is None:  # it already finished (or died): its result, if any, is in the store
             self.handle.delete(running)
@@ -273,6 +365,10 @@ class MemoManager(DiskcacheManager):
         return super().get_progress(key)
 
     def get_result(self, key: str, job: Any) -> Any:
+        scope = REFUSED.get(int(job)) if job is not None and str(job).lstrip("-").isdigit() else None
+        self._refused.scope = scope
+        if scope is not None:  # refused before a process started: nothing runs, nothing to read
+            return self.UNDEFINED
         result = self.handle.get(key, self.UNDEFINED)
         if result is self.UNDEFINED:
             return self.UNDEFINED
@@ -284,6 +380,15 @@ class MemoManager(DiskcacheManager):
         if job:
             self.terminate_job(job)
         return result
+
+    def get_updated_props(self, key: str) -> Any:
+        """Dash's side updates of a job, plus the "busy, retry" notice when this poll is of a refused request."""
+        props = dict(super().get_updated_props(key))
+        scope = getattr(self._refused, "scope", None)
+        self._refused.scope = None
+        if scope is not None:
+            props.update(busy_notice(scope, self.limits.per_user if scope == "user" else self.limits.alive))
+        return props
 
     def terminate_job(self, job: Any) -> None:
         if job is None or int(job) <= 0:  # -1 = answered from the store; 0 would mean every process
@@ -331,7 +436,9 @@ def background_manager(settings: Settings) -> MemoManager:
     os.environ[RUNTIME_ENV] = settings.to_json()
     folder = settings.data.cache.background
     folder.mkdir(parents=True, exist_ok=True)
-    return MemoManager(diskcache.Cache(str(folder), eviction_policy="none"), max_jobs=settings.max_jobs or None)
+    return MemoManager(diskcache.Cache(str(folder), eviction_policy="none"), max_jobs=settings.max_jobs or None,
+                       queued=settings.job_queue if settings.job_queue >= 0 else None,
+                       per_user=settings.jobs_per_user)
 
 
-__all__ = ["MemoManager", "background_manager", "code_version", "context_version", "memo_background", "memoized", "result_key"]
+__all__ = ["MemoManager", "Reaper", "background_manager", "busy_notice", "server_identity", "code_version", "context_version", "memo_background", "memoized", "result_key"]

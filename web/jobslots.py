@@ -9,6 +9,12 @@ in the shared diskcache by process id and start time, so the slot of a job that 
 died is taken back by the next one that looks. First come, first served is not guaranteed (the
 waiters poll), but nothing starves for long: a slot is re-checked every ``POLL_SECONDS``.
 
+Waiting is bounded too: before a job process is even started, ``admit`` counts the job processes alive on
+the host (running or waiting) and those of the same requester; past ``JobLimits`` the request is refused
+without a process (the web layer answers "busy, retry"). A job process also watches the server that started
+it (``watch_server``): when that process is gone (killed, crashed, stopped) the job ends itself and its
+children, instead of waiting for a slot or computing for nobody.
+
 This module must stay light (stdlib, diskcache, dill, psutil): job processes import it before the
 slot is theirs.
 """
@@ -16,11 +22,17 @@ slot is theirs.
 from __future__ import annotations
 
 import os
+import secrets
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SLOTS_KEY = "chasqui-job-slots"
+JOBS_KEY = "chasqui-jobs"  # every job process alive on the host (running or waiting), with its requester
+STARTING_SECONDS = 60.0  # a place reserved for a process being started; freed if it never shows up
+WATCH_SECONDS = 1.0  # how often a job process checks that its server is still there
 POLL_SECONDS = 0.2
 LEASE_SECONDS = 3600.0  # a job holding its slot longer is presumed hung: its slot goes to the next one
 RESULT_SECONDS = 7 * 86400  # a job's stored result is dropped after this long unread (see run_when_free)
@@ -106,11 +118,121 @@ def holders(cache: Any) -> list[int]:
     return sorted(_live(cache.get(SLOTS_KEY) or {}))
 
 
-def run_when_free(directory: str, limit: int, payload: bytes, *job_args: Any) -> None:
-    """The target of a job process: wait for a slot, then load and run Dash's job function."""
+@dataclass(frozen=True)
+class JobLimits:
+    """At most ``running`` jobs computing at once (slots), ``queued`` more waiting for a slot, and ``per_user``
+    job processes (running or waiting) for one requester, on one host."""
+
+    running: int
+    queued: int
+    per_user: int
+
+    @property
+    def alive(self) -> int:
+        return self.running + self.queued
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a job was not started: ``scope`` "host" (every place taken) or "user" (this requester's are)."""
+
+    scope: str
+    limit: int
+
+
+def _alive_jobs(jobs: dict[str, tuple[int | None, float | None, str, float]]) -> dict[str, tuple]:
+    """Entries whose process still runs (same pid and start), and places reserved for a process being started."""
+    now = time.time()
+    return {token: entry for token, entry in jobs.items()
+            if (entry[0] is None and now - entry[3] < STARTING_SECONDS)
+            or (entry[0] is not None and process_started(entry[0]) == entry[1])}
+
+
+def admit(cache: Any, requester: str, limits: JobLimits) -> str | Refusal:
+    """Reserve a place for a new job process of ``requester``, or say why not (nothing is started here).
+    Returns a token to ``confirm`` once the process is started (or ``withdraw`` if starting it failed)."""
+    with cache.transact():
+        jobs = _alive_jobs(cache.get(JOBS_KEY) or {})
+        mine = sum(1 for entry in jobs.values() if entry[2] == requester)
+        if len(jobs) >= limits.alive:
+            refusal: str | Refusal = Refusal("host", limits.alive)
+        elif mine >= limits.per_user:
+            refusal = Refusal("user", limits.per_user)
+        else:
+            refusal = secrets.token_hex(8)
+            jobs[refusal] = (None, None, requester, time.time())
+        cache.set(JOBS_KEY, jobs)
+        return refusal
+
+
+def confirm(cache: Any, token: str, pid: int) -> None:
+    """The reserved place now belongs to process ``pid`` (freed by itself when that process ends)."""
+    with cache.transact():
+        jobs = cache.get(JOBS_KEY) or {}
+        entry = jobs.get(token)
+        if entry is not None:
+            started = process_started(pid)
+            if started is None:
+                del jobs[token]  # it already finished
+            else:
+                jobs[token] = (pid, started, entry[2], entry[3])
+            cache.set(JOBS_KEY, jobs)
+
+
+def withdraw(cache: Any, token: str) -> None:
+    with cache.transact():
+        jobs = cache.get(JOBS_KEY) or {}
+        if jobs.pop(token, None) is not None:
+            cache.set(JOBS_KEY, jobs)
+
+
+def alive_jobs(cache: Any) -> list[tuple[int | None, str]]:
+    """(pid, requester) of the job processes alive on the host (pid None: being started)."""
+    return [(entry[0], entry[2]) for entry in _alive_jobs(cache.get(JOBS_KEY) or {}).values()]
+
+
+def _end_process_tree() -> None:
+    """End this job process and whatever it started (a JVM, a pool) at once."""
+    import psutil
+
+    try:
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+    finally:
+        os._exit(1)
+
+
+def watch_server(server: tuple[int, float | None], interval: float = WATCH_SECONDS) -> threading.Thread:
+    """End this process when ``server`` (pid, start time) is gone: a daemon thread polling ``/proc``.
+
+    A watchdog rather than ``PR_SET_PDEATHSIG``: Linux sends that signal when the *thread* that started the
+    child exits, and the development server starts each job from a request thread that ends right after."""
+    pid, started = server
+
+    def watch() -> None:
+        while True:
+            if started is None or process_started(pid) != started:
+                _end_process_tree()
+            time.sleep(interval)
+
+    thread = threading.Thread(target=watch, name="chasqui-job-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
+def run_when_free(directory: str, limit: int, payload: bytes, *job_args: Any,
+                  server: tuple[int, float | None] | None = None) -> None:
+    """The target of a job process: watch the server (default: the parent process), wait for a slot, then load
+    and run Dash's job function."""
     import dill
     import diskcache
 
+    if server is None:
+        server = (os.getppid(), process_started(os.getppid()))
+    watch_server(server)
     cache = diskcache.Cache(directory)
     while not try_acquire(cache, limit):
         time.sleep(POLL_SECONDS)
@@ -125,4 +247,5 @@ def run_when_free(directory: str, limit: int, payload: bytes, *job_args: Any) ->
         cache.expire()
 
 
-__all__ = ["default_limit", "holders", "process_started", "release", "run_when_free", "try_acquire"]
+__all__ = ["JobLimits", "Refusal", "admit", "alive_jobs", "confirm", "default_limit", "holders", "process_started",
+           "release", "run_when_free", "try_acquire", "watch_server", "withdraw"]

@@ -172,9 +172,11 @@ def user_from_claims(claims: Mapping[str, Any], roles_claim: str) -> User:
     return User(name, roles, PASSWORD_MARKER)
 
 
-def session_record(user: User, issuer: str, now: float, hours: float) -> dict[str, Any]:
-    """What the signed session cookie keeps about a signed-in user."""
-    return {"name": user.name, "roles": sorted(user.roles), "iss": issuer, "exp": int(now + hours * 3600)}
+def session_record(user: User, issuer: str, now: float, hours: float, sid: str) -> dict[str, Any]:
+    """What the signed session cookie keeps about a signed-in user; ``sid`` names the session on the server
+    (``web.sessions``), so that signing out ends it for every copy of the cookie."""
+    return {"name": user.name, "roles": sorted(user.roles), "iss": issuer, "exp": int(now + hours * 3600),
+            "sid": sid}
 
 
 def session_user(record: Any, issuer: str, now: float | None = None) -> User | None:

@@ -5,8 +5,8 @@ Users file (``CHASQUI_AUTH_FILE``), one user per line, ``#`` starts a comment::
     ana:executive:scrypt$16384$8$1$<salt b64>$<hash b64>
     luis:logistics,traceability-admin:pbkdf2_sha256$600000$<salt b64>$<hash b64>
 
-Make a line with ``python -m web.passwords hash USER ROLE[,ROLE]`` (reads the password from the
-terminal or stdin).
+Make a line with ``python app.py hash-password USER ROLE[,ROLE]`` (``users_line``; the password is read
+from stdin when it is not a terminal, asked for otherwise).
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 import secrets
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from web.access import ROLES, User
+from web.throttle import FailureCounter
 
 
 class SecurityError(ValueError):
@@ -148,16 +148,33 @@ def load_users(path: Path | str) -> dict[str, User]:
 
 class Authenticator:
     """HTTP basic credentials → User. Verified credentials are remembered (per process) by a keyed
-    digest, so the slow password hash runs once per user and process, not on every callback."""
+    digest, so the slow password hash runs once per user and process, not on every callback.
 
-    def __init__(self, users: Mapping[str, User], cache_size: int = 1024) -> None:
+    Wrong credentials cost one hash once: the pair is remembered (per process) and answered without hashing
+    again, and, with a ``failures`` counter (``web.throttle``), failed sign-ins are counted per user name and
+    client address; past the limits ``authenticate`` raises ``Throttled`` *before* hashing anything.
+    A request without credentials never hashes."""
+
+    def __init__(self, users: Mapping[str, User], cache_size: int = 1024,
+                 failures: FailureCounter | None = None) -> None:
         self.users = dict(users)
+        self.failures = failures
         self._key = secrets.token_bytes(32)
         self._ok: OrderedDict[bytes, str] = OrderedDict()
+        self._bad: OrderedDict[bytes, None] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
 
-    def authenticate(self, authorization: str | None) -> User | None:
+    def _remember(self, table: OrderedDict[bytes, Any], digest: bytes, value: Any) -> None:
+        with self._lock:
+            table[digest] = value
+            table.move_to_end(digest)
+            while len(table) > self._size:
+                table.popitem(last=False)
+
+    def authenticate(self, authorization: str | None, client: str | None = None) -> User | None:
+        """The user these credentials name, None when absent or wrong; raises ``Throttled`` (no hash run)
+        when the user name or the client address ``client`` has failed too often."""
         creds = parse_basic(authorization)
         if creds is None:
             return None
@@ -168,16 +185,20 @@ class Authenticator:
             if user is not None and self._ok.get(digest) == name:
                 self._ok.move_to_end(digest)
                 return user
+            if digest in self._bad:
+                self._bad.move_to_end(digest)
+                return None  # the same wrong pair again (a browser resending it): no hash, not counted again
+        if self.failures is not None:
+            self.failures.check(name, client)
         if user is None:
             verify_password(password, _DUMMY_HASH)  # same work for unknown users (no user enumeration)
-            return None
-        if not verify_password(password, user.password_hash):
-            return None
-        with self._lock:
-            self._ok[digest] = name
-            while len(self._ok) > self._size:
-                self._ok.popitem(last=False)
-        return user
+        elif verify_password(password, user.password_hash):
+            self._remember(self._ok, digest, name)
+            return user
+        self._remember(self._bad, digest, None)
+        if self.failures is not None:
+            self.failures.failed(name, client)
+        return None
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + _b64(b"\0" * 32)
@@ -200,28 +221,11 @@ def parse_basic(authorization: str | None) -> tuple[str, str] | None:
     return name, password
 
 
-# --------------------------------------------------------------------------- command line
+# --------------------------------------------------------------------------- users-file lines
 
 
-def _main(argv: list[str]) -> int:
-    """``python -m web.passwords hash USER ROLE[,ROLE]`` → one users-file line on stdout."""
-    import getpass
-
-    if len(argv) != 3 or argv[0] != "hash":
-        print("usage: python -m web.passwords hash USER ROLE[,ROLE]   (password from tty or stdin)",
-              file=sys.stderr)
-        return 2
-    name, roles = argv[1], argv[2]
-    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+def users_line(name: str, roles: str, password: str) -> str:
+    """One users-file line ``name:roles:scrypt$…`` (checked like the file itself); SecurityError if unusable."""
     line = f"{name}:{roles}:{hash_password(password)}"
-    try:
-        parse_users(line)
-    except SecurityError as exc:
-        print(json.dumps({"error": str(exc)}), file=sys.stderr)
-        return 2
-    print(line)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    parse_users(line)
+    return line

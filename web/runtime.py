@@ -10,6 +10,7 @@ not shared mutable state.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -27,6 +28,18 @@ class Runtime:
     _engine: Engine | None = field(default=None, repr=False)
     _results: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    warming: threading.Thread | None = field(default=None, repr=False)
+
+    def warm_up(self) -> None:
+        """Reach (or start) the host's Spark and compute the per-day summary before the first visitor asks."""
+        try:
+            from analytics.queries import date_bounds
+
+            date_bounds(self.engine)
+        except FileNotFoundError:
+            pass  # no data yet: the pages say so
+        except Exception:  # the first page that needs the engine shows the reason
+            logging.getLogger(__name__).warning("engine warm-up failed", exc_info=True)
 
     @property
     def engine(self) -> Engine:
@@ -54,9 +67,12 @@ class Runtime:
 _RUNTIME: list[Runtime] = []
 
 
-def configure(settings: Settings) -> Runtime:
+def configure(settings: Settings, warm: bool = False) -> Runtime:
     rt = Runtime(settings)
     _RUNTIME[:] = [rt]
+    if warm and settings.engine == "spark":  # Spark answers the first visitor sooner (a JVM start takes a while)
+        rt.warming = threading.Thread(target=rt.warm_up, name="chasqui-engine-warm-up", daemon=True)
+        rt.warming.start()
     return rt
 
 
@@ -68,5 +84,5 @@ def runtime() -> Runtime:
         raw = os.environ.get(RUNTIME_ENV)
         if not raw:
             raise RuntimeError("web.runtime.configure(settings) was not called (use app.create_app)")
-        configure(Settings.from_json(raw))  # a background-job process started by the app
+        configure(Settings.from_json(raw), warm=False)  # a background-job process started by the app
     return _RUNTIME[0]

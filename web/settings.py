@@ -47,7 +47,8 @@ def _paths(value: str) -> tuple[str, ...]:
 ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "data_dir": ("CHASQUI_DATA_DIR", Path, "Dataset folder (Parquet tables, models/, ledger/)"),
     "engine": ("CHASQUI_ENGINE", str, "Analytics engine: `polars` (default) or `spark`"),
-    "spark_master": ("CHASQUI_SPARK_MASTER", str, "Spark master URL or `sc://` Connect URL (default `local[*]`)"),
+    "spark_master": ("CHASQUI_SPARK_MASTER", str, "Spark master (`local[*]` default, `spark://`, `yarn`, `k8s://`: "
+                     "driven by one Spark Connect server per host) or an `sc://` Connect URL"),
     "kafka_bootstrap": ("CHASQUI_KAFKA_BOOTSTRAP", str, "Kafka bootstrap servers; unset = embedded broker on loopback"),
     "ledger_dir": ("CHASQUI_LEDGER_DIR", Path, "Local Merkle log folder (default `DATA_DIR/ledger`)"),
     "ledger_url": ("CHASQUI_LEDGER_URL", str, "Remote ledger base URL (HTTP transport); unset = local log"),
@@ -57,6 +58,7 @@ ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "log_level": ("CHASQUI_LOG_LEVEL", str, "Logging level (DEBUG, INFO, WARNING, ...)"),
     "demo_feed": ("CHASQUI_DEMO_FEED", _bool, "Replay demo events into the live feed (1/0)"),
     "live": ("CHASQUI_LIVE", _bool, "Start the live Kafka listener with the app (1/0)"),
+    "warm": ("CHASQUI_WARM", _bool, "`serve` warms every page's default view in the background (1/0)"),
     "lang": ("CHASQUI_LANG", str, "Default UI language: `es` (es-PE) or `en`"),
     "demo_feed_rate": ("CHASQUI_DEMO_FEED_RATE", float, "Demo events per second"),
     # sign-in, request limits and background jobs
@@ -67,6 +69,10 @@ ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "upload_max_mb": ("CHASQUI_UPLOAD_MAX_MB", float, "Largest CSV upload on the Data page in MB"),
     "trust_proxy": ("CHASQUI_TRUST_PROXY", int, "Reverse proxies to trust for X-Forwarded-Proto/For (0 = none)"),
     "max_jobs": ("CHASQUI_MAX_JOBS", int, "Background jobs running at once per host (0 = CPU quota or CPUs, at least 2)"),
+    "job_queue": ("CHASQUI_JOB_QUEUE", int, "Background jobs waiting for a slot per host; more get 'busy, retry' "
+                  "(-1 = twice CHASQUI_MAX_JOBS)"),
+    "jobs_per_user": ("CHASQUI_JOBS_PER_USER", int, "Background jobs (running or waiting) per user or client address"),
+    "mlflow_uri": ("CHASQUI_MLFLOW_URI", str, "MLflow tracking URI for training runs; unset = file store DATA_DIR/mlruns"),
     # OpenID Connect sign-in; see web/oidc.py
     "oidc_issuer": ("CHASQUI_OIDC_ISSUER", str, "OpenID provider issuer URL; turns on OIDC sign-in"),
     "oidc_client_id": ("CHASQUI_OIDC_CLIENT_ID", str, "OIDC client id registered at the provider"),
@@ -95,6 +101,7 @@ class Settings:
     log_level: str = "INFO"
     demo_feed: bool = True
     live: bool = True
+    warm: bool = True
     lang: str = "es"
     demo_feed_rate: float = 20.0
     auth_file: Path | None = None
@@ -104,6 +111,9 @@ class Settings:
     upload_max_mb: float = 20.0
     trust_proxy: int = 0
     max_jobs: int = 0
+    job_queue: int = -1
+    jobs_per_user: int = 3
+    mlflow_uri: str | None = None
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = field(default=None, repr=False)
@@ -127,6 +137,10 @@ class Settings:
             raise SettingsError(f"CHASQUI_TRUST_PROXY must be 0..5, not {self.trust_proxy}")
         if not (0 <= self.max_jobs <= 256):
             raise SettingsError(f"CHASQUI_MAX_JOBS must be 0..256 (0 = number of CPUs), not {self.max_jobs}")
+        if not (-1 <= self.job_queue <= 1024):
+            raise SettingsError(f"CHASQUI_JOB_QUEUE must be -1..1024 (-1 = twice CHASQUI_MAX_JOBS), not {self.job_queue}")
+        if not (1 <= self.jobs_per_user <= 256):
+            raise SettingsError(f"CHASQUI_JOBS_PER_USER must be 1..256, not {self.jobs_per_user}")
         if not (0 < self.session_hours <= 24 * 30):
             raise SettingsError(f"CHASQUI_SESSION_HOURS must be in (0, 720], not {self.session_hours}")
         if not self.oidc_roles_claim.strip():
@@ -154,7 +168,8 @@ class Settings:
         """What ``analytics.engine.make_engine`` needs from these settings."""
         from analytics.engine import EngineConfig
 
-        return EngineConfig(data_dir=Path(self.data_dir), engine=self.engine, spark_master=self.spark_master)
+        return EngineConfig(data_dir=Path(self.data_dir), engine=self.engine, spark_master=self.spark_master,
+                            cache_dir=Path(self.cache_dir) if self.cache_dir is not None else None)
 
     def live_config(self) -> LiveConfig:
         """What ``analytics.live.start`` needs from these settings."""

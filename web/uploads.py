@@ -84,7 +84,7 @@ def import_dataco_upload(contents: Any, filename: Any, data_dir: Path | str, max
     from analytics.dataco import import_dataco
 
     upload = decode_upload(contents, filename, max_bytes)
-    data_dir = Path(data_dir)
+    data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".csv", dir=data_dir)
     try:
@@ -94,4 +94,8 @@ def import_dataco_upload(contents: Any, filename: Any, data_dir: Path | str, max
     finally:
         Path(tmp).unlink(missing_ok=True)
     result["file"] = upload.filename
+    qfile = result.get("quarantine_file")
+    if qfile:  # where inside the data folder: the server's own paths are not shown to the visitor
+        q = Path(qfile).resolve()
+        result["quarantine_file"] = q.relative_to(data_dir).as_posix() if q.is_relative_to(data_dir) else q.name
     return result

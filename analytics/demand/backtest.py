@@ -6,8 +6,11 @@ uses the weeks before its origin only). Only target weeks before the as-of date 
 
 - The first fold (the 13 weeks before the evaluation window) only calibrates bands.
 - The evaluation window is the last ``WINDOW_WEEKS`` (26 weeks, six months) before the as-of date.
-  Each fold's bands are calibrated (:class:`analytics.demand.forecast.BandScale`) on the earlier
-  folds' forecasts of weeks before that fold starts: nothing a fold is scored on was seen.
+  Each fold's series bands are calibrated (:class:`analytics.demand.forecast.BandScale`) on the earlier
+  folds' forecasts of weeks before that fold starts; the national band
+  (:class:`analytics.demand.forecast.RelativeBand`) is recalibrated at every origin on the forecasts
+  whose actuals are known by then, its centre following the last quarter's level error. Nothing a
+  forecast is scored on was seen.
 - Scores: MAE relative to the seasonal naive forecast (same week a year earlier),
   ``sum |actual - P50| / sum |actual - naive|``, and the share of actuals inside [P10, P90]
   (``coverage_80``), pooled over every (series, origin, horizon) cell at the series level
@@ -28,7 +31,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from analytics.demand.forecast import BandScale, Forecaster, RelativeBand
+from analytics.demand.forecast import BandScale, Forecaster, RelativeBand, recent_bias
 from analytics.demand.reconcile import reconcile
 from analytics.demand.weekly import DemandDataError, Panel
 
@@ -167,44 +170,53 @@ def _flatten(origins: np.ndarray, q: np.ndarray, T: int) -> tuple[np.ndarray, np
 def run_candidate(factory: Callable[[], Forecaster], full: Panel, window: int = WINDOW_WEEKS
                   ) -> tuple[Cells, BandScale, RelativeBand, float]:
     """Backtest one model on ``full`` (series + national total last). Returns the scored cells (evaluation
-    window only, reconciled, bands calibrated fold by fold on earlier folds), the bands learned on every
-    fold (for the final forecast) and the fitting time."""
+    window only, reconciled, bands calibrated on earlier forecasts only), the bands learned on every
+    fold (for the final forecast) and the fitting time.
+
+    Series bands are calibrated per fold on the forecasts of weeks before the fold starts. The national
+    band is calibrated per origin, online: a forecast made at origin ``o`` uses every earlier forecast
+    whose target week is before ``o`` (from any fold, its actual is known at ``o``), and its centre
+    follows the level error of the last :data:`analytics.demand.forecast.BIAS_WEEKS` known weeks (:class:`RelativeBand`)."""
     T = full.n_weeks
     starts, n_calib = _fold_starts(T, window)
     folds, seconds = _predict_folds(factory, full, starts)
     y = full.units
     S = full.n_series - 1
-    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (target, raw series q, reconciled total P50)
-    cells_o, cells_h, cells_s, cells_t = [], [], [], []
-    for i, (origins, q) in enumerate(folds):
+    flat_folds = []
+    for origins, q in folds:
         o, h, flat = _flatten(origins, q, T)
-        series_raw, total_raw = flat[:, :S, :], flat[:, S, :]
-        target = o + h - 1
         # reconciliation moves P50s only by the series' common factor: do it on the raw bands first
-        _, national_p50 = reconcile(series_raw[:, :, None, :], total_raw[:, None, 1])
-        national_p50 = national_p50[:, 0]
-        if i >= n_calib:
-            tgt = np.concatenate([x[0] for x in seen])
-            known = tgt < starts[i]  # calibrate on weeks before this fold only
-            band, tband = _learn_bands(np.concatenate([x[1] for x in seen])[known],
-                                       np.concatenate([x[2] for x in seen])[known], y[:, tgt[known]].T)
-            s_rec, t_p50 = reconcile(band.apply(series_raw)[:, :, None, :], total_raw[:, None, 1])
-            cells_o.append(o)
-            cells_h.append(h)
-            cells_s.append(s_rec[:, :, 0, :])
-            cells_t.append(tband.apply(t_p50[:, 0]))
-        seen.append((target, series_raw, national_p50))
-    tgt = np.concatenate([x[0] for x in seen])
-    band, tband = _learn_bands(np.concatenate([x[1] for x in seen]), np.concatenate([x[2] for x in seen]),
-                               y[:, tgt].T)
+        _, national_p50 = reconcile(flat[:, :S, None, :], flat[:, S, None, 1])
+        flat_folds.append((o, h, flat, national_p50[:, 0]))
+    all_o = np.concatenate([f[0] for f in flat_folds])
+    all_t = all_o + np.concatenate([f[1] for f in flat_folds]) - 1
+    all_p = np.concatenate([f[3] for f in flat_folds])
+    all_a = y[-1, all_t]
+    shift_at = {int(o): recent_bias(all_p, all_a, all_t, int(o)) for o in np.unique(all_o)}
+    all_shift = np.array([shift_at[int(o)] for o in all_o])
+    cells_o, cells_h, cells_s, cells_t = [], [], [], []
+    series_q = np.concatenate([f[2][:, :S, :] for f in flat_folds])
+    for i in range(n_calib, len(flat_folds)):
+        o, h, flat, _ = flat_folds[i]
+        known = all_t < starts[i]  # series bands: weeks before this fold only
+        band = BandScale.learn(series_q[known], y[:S, all_t[known]].T)
+        s_rec, t_p50 = reconcile(band.apply(flat[:, :S, :])[:, :, None, :], flat[:, S, None, 1])
+        t_p50 = t_p50[:, 0]
+        national = np.empty((o.size, 3))
+        for origin in np.unique(o):
+            seen = all_t < origin  # national band: every forecast whose actual is known at this origin
+            tband = RelativeBand.learn(all_p[seen], all_a[seen], shift=shift_at[int(origin)],
+                                       past_shift=all_shift[seen])
+            m = o == origin
+            national[m] = tband.apply(t_p50[m])
+        cells_o.append(o)
+        cells_h.append(h)
+        cells_s.append(s_rec[:, :, 0, :])
+        cells_t.append(national)
+    band = BandScale.learn(series_q, y[:S, all_t].T)
+    tband = RelativeBand.learn(all_p, all_a, shift=recent_bias(all_p, all_a, all_t, T), past_shift=all_shift)
     cells = Cells(np.concatenate(cells_o), np.concatenate(cells_h), np.concatenate(cells_s), np.concatenate(cells_t))
     return cells, band, tband, seconds
-
-
-def _learn_bands(series_q: np.ndarray, national_p50: np.ndarray, actual: np.ndarray
-                 ) -> tuple[BandScale, RelativeBand]:
-    """series_q [N, S, 3], national_p50 [N], actual [N, S+1] (national last)."""
-    return BandScale.learn(series_q, actual[:, :-1]), RelativeBand.learn(national_p50, actual[:, -1])
 
 
 def score_candidate(name: str, cells: Cells, full: Panel, band: BandScale, tband: RelativeBand,

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from analytics import storage
+from analytics.datadir import DataDir
 from analytics.demand.stock import DEFAULT_SERVICE_LEVEL, StockInputError
 from analytics.demand.weekly import DemandDataError
 from analytics.demand.weekly_forecast import DEFAULT_HORIZON, MAX_HORIZON, cached_forecast
 from analytics.engine import Engine
 
-QUARANTINE = "quarantine"  # the data folder's quarantine folder
 ON_HAND_QUARANTINE = "on_hand.csv"
 
 
@@ -50,15 +50,22 @@ def _engine(data_dir: Path, engine: Engine | None) -> Engine:
     return PolarsEngine(data_dir)
 
 
-def write_forecast_csv(path: Path, table: Any) -> Path:
-    """Write the forecast table (``origin_dc,category,week_start,p10,p50,p90``) atomically."""
+def forecast_csv(table: Any) -> str:
+    """The forecast table as CSV text: ``origin_dc,category,week_start,p10,p50,p90`` (ISO dates, 3 decimals)."""
     import polars as pl
 
+    from analytics.csv_export import frame_csv
+
+    return frame_csv(table.select("origin_dc", "category", pl.col("week_start").dt.strftime("%Y-%m-%d"),
+                                  *[pl.col(c).round(3) for c in ("p10", "p50", "p90")]))
+
+
+def write_forecast_csv(path: Path, table: Any) -> Path:
+    """Write the forecast table (``origin_dc,category,week_start,p10,p50,p90``) atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    table.with_columns(pl.col("week_start").dt.strftime("%Y-%m-%d"),
-                       *[pl.col(c).round(3) for c in ("p10", "p50", "p90")]).write_csv(tmp)
+    tmp.write_text(forecast_csv(table), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
@@ -94,7 +101,7 @@ def stock_command(data_dir: Path | str, service_level: float = DEFAULT_SERVICE_L
     if page.scenario is not None:
         extra["scenario"] = {"preset": scenario, "affected_dcs": list(page.scenario.affected_dcs)}
     if page.on_hand is not None:
-        qpath = page.on_hand.write_quarantine(data_dir / QUARANTINE / ON_HAND_QUARANTINE)
+        qpath = page.on_hand.write_quarantine(DataDir(data_dir).quarantine / ON_HAND_QUARANTINE)
         extra["on_hand"] = {**page.on_hand.as_json(), "quarantine_file": str(qpath)}
     rows = []
     for r in plan.rows:
@@ -165,5 +172,5 @@ def stock_cli(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     return 0
 
 
-__all__ = ["DEFAULT_SERVICE_LEVEL", "add_forecast_arguments", "add_stock_arguments", "forecast_cli",
+__all__ = ["DEFAULT_SERVICE_LEVEL", "add_forecast_arguments", "add_stock_arguments", "forecast_cli", "forecast_csv",
            "forecast_command", "stock_cli", "stock_command", "write_forecast_csv"]

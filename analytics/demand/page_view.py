@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from analytics.datadir import DataDir
 from analytics.demand.backtest import COVERAGE_RANGE, RELATIVE_MAE_MAX
 from analytics.demand.leadtime import LeadTimes, ScenarioLeadTimes, lead_times, scenario_lead_times
 from analytics.demand.stock import (
@@ -109,7 +110,7 @@ def demand_page(engine: Engine, data_dir: Path | str, *, as_of: date | None = No
     fc = cached_forecast(data_dir, engine, as_of, horizon, seed, use_cache,
                          progress=lambda label, frac: report(label, 0.8 * frac), cache_dir=cache_dir)
     report("lead times", 0.85)
-    leads = lead_times(engine, data_dir / "models", fc.as_of, sorted({k[0] for k in fc.keys}))
+    leads = lead_times(engine, DataDir(data_dir).models, fc.as_of, sorted({k[0] for k in fc.keys}))
     held = read_on_hand(on_hand, set(fc.keys)) if on_hand is not None else None
     plan = stock_plan(fc, leads, service_level, held)
     linked = scen_plan = None

@@ -20,7 +20,7 @@ from analytics.demand.weekly_forecast import DEFAULT_HORIZON, cached_forecast, m
 def train(data_dir: Path | str, progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
     """Backtest, choose and fit the demand model as of the end of the data; return the card section."""
     from analytics.engine.polars_engine import PolarsEngine
-    from analytics.training import SkipTraining
+    from analytics.model_card import SkipTraining
 
     data_dir = Path(data_dir)
     try:

@@ -22,13 +22,13 @@ import numpy as np
 import polars as pl
 
 from analytics import storage
+from analytics.datadir import CacheDir, DataDir
 from analytics.demand.backtest import COVERAGE_RANGE, RELATIVE_MAE_MAX, BacktestReport, Scores, backtest
 from analytics.demand.forecast import EtsCroston, Forecaster, GradientBoostingForecaster, SeasonalNaive
 from analytics.demand.reconcile import reconcile
 from analytics.demand.weekly import DemandDataError, Panel, load_panel
 from analytics.engine import Engine
 
-CACHE_SUBDIR = "demand"  # under the cache folder (default: DATA_DIR/.cache)
 CACHE_VERSION = 1  # bump when a forecast's meaning changes
 MAX_HORIZON = 12  # the models always forecast 12 weeks; a shorter horizon is a slice of the same forecast
 DEFAULT_HORIZON = 8
@@ -152,7 +152,7 @@ def cached_forecast(data_dir: Path | str, engine: Engine, as_of: date | None, ho
     orders table's version, as-of date, horizon and seed, so that ``stock`` after ``forecast`` (same
     defaults) and the page's slider moves do not fit the models again. A read-only folder just computes."""
     data_dir = Path(data_dir)
-    root = Path(cache_dir) if cache_dir is not None else data_dir / ".cache"
+    folder = CacheDir(Path(cache_dir)).demand if cache_dir is not None else DataDir(data_dir).cache.demand
     if not use_cache:
         return weekly_forecast(engine, as_of, horizon, seed, progress=progress)
     import diskcache
@@ -160,7 +160,7 @@ def cached_forecast(data_dir: Path | str, engine: Engine, as_of: date | None, ho
     key = ("forecast", CACHE_VERSION, storage.table_version(data_dir, "orders"), engine.name,
            as_of.isoformat() if as_of else None, int(horizon), int(seed))
     try:
-        with diskcache.Cache(str(root / CACHE_SUBDIR), size_limit=256 * 2**20) as cache:
+        with diskcache.Cache(str(folder), size_limit=256 * 2**20) as cache:
             hit = cache.get(key)
             if isinstance(hit, DemandForecast):
                 return hit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import polars as pl
 
 from analytics import storage
 from analytics.engine import metrics
+from analytics.engine.summary import Summary
 
 
 class PolarsEngine:
@@ -19,6 +21,7 @@ class PolarsEngine:
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
         self._cache: dict[str, tuple[str, pl.DataFrame]] = {}
+        self._summaries: dict[str, tuple[str, pl.DataFrame]] = {}
         self._lock = threading.Lock()
 
     def _frame(self, name: str) -> pl.DataFrame:
@@ -42,8 +45,8 @@ class PolarsEngine:
         """The validated table as an eager Polars DataFrame (Polars-only helper)."""
         return self._frame(name)
 
-    def table(self, name: str) -> nw.LazyFrame[Any]:
-        return nw.from_native(self._frame(name).lazy())
+    def table(self, name: str, *, date_range: tuple[date | None, date | None] | None = None) -> nw.LazyFrame[Any]:
+        return nw.from_native(self._frame(name).lazy())  # in memory: the date range is the query's filter
 
     def collect(self, frame: nw.LazyFrame[Any]) -> pl.DataFrame:
         return frame.collect(backend="polars").to_native()
@@ -54,6 +57,18 @@ class PolarsEngine:
     def row_count(self, name: str) -> int:
         return self._frame(name).height
 
+    def summary(self, spec: Summary) -> pl.DataFrame:
+        frame = self._frame(spec.table)
+        version = storage.table_version(self.data_dir, spec.table)
+        hit = self._summaries.get(spec.digest)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        out = self.collect(spec.query(nw.from_native(frame.lazy())))
+        with self._lock:
+            self._summaries[spec.digest] = (version, out)
+        return out
+
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._summaries.clear()

@@ -3,9 +3,18 @@
 Imported only when ``CHASQUI_ENGINE=spark`` (``analytics.engine.make_engine``); nothing on the default
 path imports this module or pyspark.
 
-* Master: ``local[*]`` by default; a cluster master URL (``spark://``, ``yarn``, ``k8s://``) or a Spark
-  Connect URL (``sc://host:15002``) from ``CHASQUI_SPARK_MASTER``. The data directory must be visible at
-  the same path to the app and to the cluster (shared filesystem), as it is for ``local[*]``.
+* Master: ``local[*]`` by default, or a cluster master URL (``spark://``, ``yarn``, ``k8s://``), from
+  ``CHASQUI_SPARK_MASTER``: no Chasqui process starts a Spark driver of its own; the host's one Spark Connect
+  server (``analytics.engine.spark_server``, started by whichever process needs it first) drives that master
+  and every process connects to it. A Spark Connect URL (``sc://host:15002``) is used as it is. The data
+  directory (and ``models/``) must be visible at the same path to the app and to the cluster (shared
+  filesystem), as it is for ``local[*]``. ``SparkEngine(session=...)`` uses a session the caller built
+  (``build_session``: classic for a master URL, Connect for ``sc://``), as tests and benchmarks do.
+* Fewer round trips: a table's validation (row count, quarantined rows) is recorded per file version under
+  ``CACHE_DIR/spark/validated`` so no process validates unchanged files again; ``summary`` results (one pass
+  into small per-day aggregates, see ``analytics.engine.Summary``) are kept per table version as Parquet under
+  ``CACHE_DIR/spark/summaries`` and read by every process; a month-partitioned table read with ``date_range``
+  opens only the months in range (the filter itself is still applied by the query).
 * Session time zone America/Lima, so ``order_date`` truncation and timestamps behave as on Polars.
 * Tables: the same layout as the Polars engine, ``DIR/<table>.parquet`` or a folder partitioned by month
   (``DIR/orders/order_month=2023-01/part-0.parquet``; see ``analytics.storage.write_partitioned``).
@@ -21,12 +30,16 @@ path imports this module or pyspark.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import io
+import json
 import os
 import re
 import sys
 import threading
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +47,9 @@ import narwhals as nw
 import polars as pl
 
 from analytics import storage
+from analytics.datadir import CacheDir, DataDir
 from analytics.engine import metrics
+from analytics.engine.summary import Summary
 from analytics.schemas import LIMA_TZ, SCHEMAS, TableSchema
 
 if TYPE_CHECKING:
@@ -73,15 +88,35 @@ def is_connect_url(master: str) -> bool:
     return master.startswith("sc://")
 
 
+@functools.cache
+def _grpc_under_gevent() -> bool:
+    """In a gevent process (gunicorn's gevent workers) gRPC must run on gevent's hub, or every Spark Connect
+    call blocks the worker's event loop (health checks time out, the worker is killed). Once per process,
+    before the first channel."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("socket"):
+        return False
+    import grpc.experimental.gevent as grpc_gevent
+
+    grpc_gevent.init_gevent()
+    return True
+
+
 def build_session(master: str = "local[*]", conf: dict[str, str] | None = None,
                   app_name: str = "chasqui") -> SparkSession:
-    """Start (or reuse) the Spark session for ``master``; ``sc://`` URLs use Spark Connect."""
+    """A Spark session for ``master``: an ``sc://`` URL gets a new Spark Connect session (the runtime SQL
+    settings sent in one call); any other master starts (or reuses) a classic in-process driver."""
     from pyspark.sql import SparkSession
 
     settings = {**BASE_CONF, **(conf or {})}
     try:
         if is_connect_url(master):
-            session = SparkSession.builder.remote(master).appName(app_name).getOrCreate()
+            _grpc_under_gevent()
+            builder = SparkSession.builder.remote(master).appName(app_name)
+            for k, v in settings.items():
+                if k.startswith(_SESSION_ONLY):
+                    builder = builder.config(k, v)
+            return builder.create()  # not getOrCreate: that would hand back another server's session
         else:
             # pyspark starts Python workers with $PYSPARK_PYTHON (default: `python3` on PATH, which is not
             # necessarily this virtualenv); point it at this interpreter unless the user chose one.
@@ -91,6 +126,9 @@ def build_session(master: str = "local[*]", conf: dict[str, str] | None = None,
                 builder = builder.config(k, v)
             session = builder.getOrCreate()
             session.sparkContext.setLogLevel("ERROR")
+    except SystemExit as exc:  # pyspark's Connect check exits when __main__ has no file (`python -c`, xdist)
+        raise SparkEngineError(f"cannot start Spark session at {master!r}: Spark Connect's dependencies are "
+                               f"missing (pyspark exited with {exc.code!r})") from exc
     except Exception as exc:  # py4j / grpc errors: say what to check
         raise SparkEngineError(f"cannot start Spark session at {master!r}: {exc} "
                                "(is Java 17 installed, is the master URL right?)") from exc
@@ -115,13 +153,18 @@ class SparkEngine:
     name = "spark"
 
     def __init__(self, data_dir: Path | str, master: str = "local[*]", *,
-                 session: SparkSession | None = None, conf: dict[str, str] | None = None) -> None:
+                 session: SparkSession | None = None, conf: dict[str, str] | None = None,
+                 cache_dir: Path | str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.master = master
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else DataDir(self.data_dir).cache.root
         self._conf = conf
         self._session = session
         self._owns_session = session is None
+        self._configured = False
+        self._lease: Any = None  # this process's hold on the host's Spark Connect server
         self._cache: dict[str, _Loaded] = {}
+        self._summaries: dict[str, tuple[str, pl.DataFrame]] = {}
         self._lock = threading.RLock()
 
     # -- session ---------------------------------------------------------------------------------
@@ -129,35 +172,60 @@ class SparkEngine:
     def spark(self) -> SparkSession:
         with self._lock:
             if self._session is None:
-                self._session = build_session(self.master, self._conf)
-            else:
+                self._session = build_session(self._connect_url(), self._conf)
+            elif not self._configured:  # a session passed in: our SQL settings, once
                 for k, v in BASE_CONF.items():
                     if k.startswith(_SESSION_ONLY):
                         with contextlib.suppress(Exception):
                             self._session.conf.set(k, v)
+            self._configured = True
             return self._session
+
+    def _connect_url(self) -> str:
+        """``sc://`` masters as they are; any other master through the host's Spark Connect server."""
+        if is_connect_url(self.master):
+            return self.master
+        from analytics.engine import spark_server
+
+        try:
+            info, self._lease = spark_server.ensure_server(spark_server.server_dir(self.cache_dir), self.master,
+                                                           self._conf)
+        except spark_server.SparkServerError as exc:
+            raise SparkEngineError(f"cannot start Spark for {self.master!r}: {exc}") from exc
+        return info.url
 
     @property
     def is_connect(self) -> bool:
-        return not hasattr(self.spark, "sparkContext") or is_connect_url(self.master)
+        return type(self.spark).__module__.startswith("pyspark.sql.connect")
 
     def stop(self) -> None:
-        """Stop the session this engine started (no-op for a session passed in)."""
+        """Stop the session this engine started (no-op for a session passed in) and let go of the host's
+        server (it stops by itself once no process uses it)."""
         with self._lock:
             self._cache.clear()
+            self._summaries.clear()
             if self._session is not None and self._owns_session:
                 self._session.stop()
             self._session = None
+            self._configured = False
+            if self._lease is not None:
+                self._lease.close()
+                self._lease = None
+
+    @property
+    def _spark_cache(self) -> Path:
+        return CacheDir(self.cache_dir).spark
 
     # -- tables ----------------------------------------------------------------------------------
-    def _read(self, name: str) -> SparkDataFrame:
-        files = storage.table_files(self.data_dir, name)
+    def _read(self, name: str, files: list[Path] | None = None) -> SparkDataFrame:
+        files = storage.table_files(self.data_dir, name) if files is None else files
         if not files:
             raise FileNotFoundError(
                 f"table {name!r} not found in {self.data_dir} (run `python app.py generate`)")
         # Explicit files: no partition discovery, so the hive key is not a column (as on Polars).
         sdf = self.spark.read.parquet(*[str(f.resolve()) for f in files])
-        keys = [k for k in storage.partition_keys(self.data_dir, name) if k in sdf.columns]
+        keys = storage.partition_keys(self.data_dir, name)
+        keys = [k for k in keys if k in sdf.columns] if keys else []
         return sdf.drop(*keys) if keys else sdf
 
     def _load(self, name: str) -> _Loaded:
@@ -171,22 +239,37 @@ class SparkEngine:
         metrics.ROWS_LOADED.labels(table=name).inc(loaded.rows_read - loaded.quarantined)
         return loaded
 
+    def _validated_path(self, name: str) -> Path:
+        return self._spark_cache / "validated" / f"{name}.json"
+
     def _validate(self, name: str, version: str) -> _Loaded:
+        """Check the table once per file version; the outcome is recorded for every process of the host."""
         files = storage.table_files(self.data_dir, name)
-        rows_read = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
-        sdf = self._read(name)
+        sdf = self._read(name, files)
         schema = SCHEMAS.get(name)
         if schema is None:
-            return _Loaded(version, sdf, rows_read, 0)
+            rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
+            return _Loaded(version, sdf, rows, 0)
+        valid = _valid_expr(schema)
+        record = self._validated_path(name)
+        want = {"version": version, "schema": _schema_digest(schema)}
+        with contextlib.suppress(OSError, ValueError):
+            seen = json.loads(record.read_text())
+            if {k: seen.get(k) for k in want} == want and (
+                    not seen["quarantined"] or storage.quarantine_path(self.data_dir, name).exists()):
+                good = nw.from_native(sdf).filter(valid).to_native() if seen["quarantined"] else sdf
+                return _Loaded(version, good, int(seen["rows_read"]), int(seen["quarantined"]))
+        rows_read = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in files)
         footer = pl.scan_parquet(files, hive_partitioning=False).collect_schema()
         schema.check_structure(pl.LazyFrame(schema={k: v for k, v in footer.items()}))
-        valid = _valid_expr(schema)
-        bad_n = nw.from_native(sdf).filter(~valid).select(nw.len().alias("n")).to_native().collect()[0]["n"]
+        bad_n = int(self.collect(nw.from_native(sdf).filter(~valid).select(nw.len().alias("n")))["n"][0] or 0)
+        if bad_n:
+            self._quarantine(name, schema, valid)
+        _write_json(record, {**want, "rows_read": rows_read, "quarantined": bad_n})
         if not bad_n:
             return _Loaded(version, sdf, rows_read, 0)
-        self._quarantine(name, schema, valid)
         good = nw.from_native(sdf).filter(valid).to_native()
-        return _Loaded(version, good, rows_read, int(bad_n))
+        return _Loaded(version, good, rows_read, bad_n)
 
     def _quarantine(self, name: str, schema: TableSchema, valid: nw.Expr) -> None:
         """Write the broken rows like storage.load_table does: columns + row_number (file order) + reason."""
@@ -215,14 +298,52 @@ class SparkEngine:
         """The validated table as a pyspark DataFrame (Spark-only helper, e.g. for batch scoring)."""
         return self._load(name).frame
 
-    def table(self, name: str) -> nw.LazyFrame[Any]:
-        return nw.from_native(self._load(name).frame)
+    def table(self, name: str, *, date_range: tuple[date | None, date | None] | None = None) -> nw.LazyFrame[Any]:
+        """The validated table; ``date_range`` (first, last day) lets a month-partitioned table open only the
+        ``order_month=YYYY-MM`` folders in range (the caller still filters the rows)."""
+        loaded = self._load(name)
+        files = _months_in_range(storage.table_files(self.data_dir, name), date_range) if date_range else None
+        if files is None:
+            return nw.from_native(loaded.frame)
+        if not files:  # no month in range: an empty frame with the table's columns
+            return nw.from_native(loaded.frame.limit(0))
+        sdf = self._read(name, files)
+        schema = SCHEMAS.get(name)
+        if loaded.quarantined and schema is not None:
+            sdf = nw.from_native(sdf).filter(_valid_expr(schema)).to_native()
+        return nw.from_native(sdf)
 
     def collect(self, frame: nw.LazyFrame[Any]) -> pl.DataFrame:
         native = frame.to_native()
         if not _is_spark_frame(native):  # e.g. a Polars lazy frame handed to this engine
             return frame.collect(backend="polars").to_native()
         return to_polars(native)
+
+    def summary(self, spec: Summary) -> pl.DataFrame:
+        """``spec`` in one Spark pass per table version, kept in memory and as Parquet for every process."""
+        loaded = self._load(spec.table)
+        tag = hashlib.sha256(loaded.version.encode()).hexdigest()[:12]
+        with self._lock:
+            hit = self._summaries.get(spec.digest)
+            if hit is not None and hit[0] == loaded.version:
+                return hit[1]
+        folder = self._spark_cache / "summaries"
+        path = folder / f"{spec.table}-{spec.digest}-{tag}.parquet"
+        out: pl.DataFrame | None = None
+        with contextlib.suppress(OSError, pl.exceptions.PolarsError):
+            out = pl.read_parquet(path) if path.exists() else None
+        if out is None:
+            out = self.collect(spec.query(nw.from_native(loaded.frame)))
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+            out.write_parquet(tmp)
+            os.replace(tmp, path)
+            for old in folder.glob(f"{spec.table}-{spec.digest}-*.parquet"):  # earlier versions of the table
+                if old != path:
+                    old.unlink(missing_ok=True)
+        with self._lock:
+            self._summaries[spec.digest] = (loaded.version, out)
+        return out
 
     def has_table(self, name: str) -> bool:
         return storage.has_table(self.data_dir, name)
@@ -234,9 +355,42 @@ class SparkEngine:
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._summaries.clear()
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+def _schema_digest(schema: TableSchema) -> str:
+    text = "\n".join(f"{c.name}:{c.dtype}:{c.nullable}:{c.rule}:{c.check is not None}" for c in schema.columns)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, path)
+
+
+_MONTH = re.compile(rf"(?:^|/){storage.PARTITION_COLUMN}=(\d{{4}})-(\d{{2}})(?:/|$)")
+
+
+def _months_in_range(files: list[Path], date_range: tuple[date | None, date | None]) -> list[Path] | None:
+    """The files of a month-partitioned table whose month overlaps ``date_range``; None when the table is
+    not partitioned by month (read it whole)."""
+    lo, hi = date_range
+    lo_m = (lo.year, lo.month) if lo else None
+    hi_m = (hi.year, hi.month) if hi else None
+    keep = []
+    for f in files:
+        m = _MONTH.search(f.as_posix())
+        if m is None:
+            return None
+        month = (int(m.group(1)), int(m.group(2)))
+        if (lo_m is None or month >= lo_m) and (hi_m is None or month <= hi_m):
+            keep.append(f)
+    return keep
+
+
 def _valid_expr(schema: TableSchema) -> nw.Expr:
     """True where a row satisfies every column rule: the same ``Column.check`` callables as on
     Polars, applied to narwhals expressions (they use only operators narwhals shares with Polars)."""
@@ -249,10 +403,10 @@ def _valid_expr(schema: TableSchema) -> nw.Expr:
             preds.append(c.check(col).fill_null(True))  # type: ignore[arg-type]
     if not preds:
         return nw.lit(True)
-    out = preds[0]
-    for p in preds[1:]:
-        out = out & p
-    return out
+    # a balanced tree of ANDs: a chain as deep as a wide table's rules overflows Spark Connect's plan decoder
+    while len(preds) > 1:
+        preds = [preds[i] & preds[i + 1] if i + 1 < len(preds) else preds[i] for i in range(0, len(preds), 2)]
+    return preds[0]
 
 
 def _reason_expr(schema: TableSchema) -> nw.Expr:
@@ -334,10 +488,11 @@ def _date_columns(native: SparkDataFrame) -> set[str]:
 
 def to_polars(native: SparkDataFrame) -> pl.DataFrame:
     """A Spark result as Polars with Polars' dtypes: timestamps in America/Lima, truncated dates as Date."""
-    dates = _date_columns(native)
     table = native.toArrow()
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
+    # only a result with timestamps needs the plan read (on Spark Connect that is one more round trip)
+    dates = _date_columns(native) if any(isinstance(t, pl.Datetime) for t in df.schema.values()) else set()
     fixes = []
     for name, dtype in df.schema.items():
         if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:

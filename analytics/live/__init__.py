@@ -28,6 +28,7 @@ class LiveConfig:
     kafka_bootstrap: str | None = None  # unset: the embedded broker on a free loopback port
     demo_feed: bool = True
     demo_feed_rate: float = 20.0  # events per second
+    shelf_life_interval: float = 300.0  # seconds between shelf-life alert computations (analytics.live.shelflife)
 
 
 def store_dir(cache_dir: Path | str) -> Path:
@@ -43,11 +44,12 @@ class LiveHandle:
     broker: Any = None
     listener: Any = None
     producer: Any = None
+    shelf_life: Any = None  # the ShelfLifeWatch thread
     _lock_fd: int | None = field(default=None, repr=False)
 
     def stop(self) -> None:
-        """Stop the producer, the listener and the embedded broker, then release the host lock."""
-        for part in (self.producer, self.listener):
+        """Stop the shelf-life watch, the producer, the listener and the embedded broker, then release the host lock."""
+        for part in (self.shelf_life, self.producer, self.listener):
             if part is not None:
                 try:
                     part.stop()
@@ -64,7 +66,7 @@ class LiveHandle:
                 os.close(self._lock_fd)
             except OSError:
                 pass
-        self.producer = self.listener = self.broker = None
+        self.producer = self.listener = self.broker = self.shelf_life = None
         self._lock_fd = None
 
 
@@ -90,6 +92,8 @@ def start(config: LiveConfig) -> LiveHandle:
     - otherwise this process becomes the leader: with ``config.kafka_bootstrap`` unset it starts
       the embedded broker on a free loopback port (and, if ``config.demo_feed``, the demo producer
       at ``config.demo_feed_rate`` events/s); then the listener thread. Models load in that thread.
+      The shelf-life watch (:mod:`analytics.live.shelflife`) recomputes the shelf-life alerts in its own thread
+      every ``config.shelf_life_interval`` seconds.
     """
     if not config.enabled:
         return LiveHandle("disabled")
@@ -128,6 +132,9 @@ def start(config: LiveConfig) -> LiveHandle:
             from analytics.live.producer import DemoProducer
 
             handle.producer = DemoProducer(bootstrap, data_dir, rate=config.demo_feed_rate).start()
+        from analytics.live.shelflife import ShelfLifeWatch
+
+        handle.shelf_life = ShelfLifeWatch(data_dir, config.cache_dir, interval=config.shelf_life_interval).start()
     except Exception:
         handle.stop()
         raise

@@ -6,6 +6,10 @@ and the new tile state, so a crash leaves either all of a batch or none of it; o
 to Kafka only after that transaction (at-least-once delivery + idempotent apply = counted once).
 
 Windows are by arrival minute (Lima wall clock), kept for 60 minutes; revenue is per order date.
+
+Two more entries sit next to the tile state: the live logger readings of each traceability lot (IoT events that
+name a lot, written in the same transaction as their flush) and the shelf-life alerts that
+:mod:`analytics.live.shelflife` computes from them on a schedule (every worker reads them with the snapshot).
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ DEDUP_TTL_S = 7 * 24 * 3600
 MAX_ALERTS = 50
 STATE_KEY = "state"
 STATE_VERSION = 1
+LOT_READINGS_KEY = "lot_readings"  # ("lot_readings", lot) -> [(unix seconds, temp_c), ...] of the loggers on a lot
+LOT_INDEX_KEY = "lot_readings_index"  # the lots with live readings
+MAX_LOT_READINGS = 20_000  # per lot, the newest kept (a reading a minute for two weeks)
+LOT_READINGS_TTL_S = 60 * 86_400
+SHELF_LIFE_KEY = "shelf_life"  # the latest shelf-life alerts (analytics.live.shelflife)
 TILES = ("orders_per_min", "revenue_today", "high_risk_share", "shipments_in_transit",
          "cold_chain_excursions", "anomalies", "consumer_lag", "dead_lettered")
 # per-minute bucket slots
@@ -160,6 +169,7 @@ class LiveStore:
         minute = minute_of(now)
         bucket = st["minutes"].get(minute) or [0, 0.0, 0, 0, 0, 0, 0, 0]
         alerts: list[dict[str, Any]] = []
+        lot_readings: dict[str, list[tuple[float, float]]] = {}
         for topic, n in consumed.items():
             _inc(st["totals"]["consumed"], topic, n)
         with self.cache.transact():
@@ -172,6 +182,8 @@ class LiveStore:
                 new_ids.append(eid)
                 _inc(res.applied, s.topic)
                 self._apply_event(s, bucket, alerts)
+                if isinstance(s.event, IotEvent) and s.event.lot_id:
+                    lot_readings.setdefault(s.event.lot_id, []).append((s.event.ts.timestamp(), s.event.temp_c))
             self._apply_dead_letters(dead, bucket, res)
             _add_totals(st["totals"], res)
             if lag is not None:
@@ -187,6 +199,7 @@ class LiveStore:
                 st["info"].update(info)
             if new_ids:
                 self.cache.set(("dedup", time.time_ns()), new_ids, expire=DEDUP_TTL_S)
+            self._append_lot_readings(lot_readings)
             self.cache.set(STATE_KEY, st)
         self._seen.update(new_ids)
         return res
@@ -256,6 +269,35 @@ class LiveStore:
                     if status in _ACTIVE:
                         st["in_transit"] -= 1
 
+    def _append_lot_readings(self, batch: dict[str, list[tuple[float, float]]]) -> None:
+        """Add a flush's readings to each lot's series (inside the flush's transaction)."""
+        if not batch:
+            return
+        index = {lot for lot in self.cache.get(LOT_INDEX_KEY) or () if (LOT_READINGS_KEY, lot) in self.cache}
+        for lot, rows in batch.items():
+            key = (LOT_READINGS_KEY, lot)
+            old = self.cache.get(key) or []
+            self.cache.set(key, (old + rows)[-MAX_LOT_READINGS:], expire=LOT_READINGS_TTL_S)
+            index.add(lot)
+        self.cache.set(LOT_INDEX_KEY, sorted(index))
+
+    def lot_readings(self) -> dict[str, list[tuple[float, float]]]:
+        """The live logger readings of every lot that has some: lot -> [(unix seconds, temp_c)], oldest first."""
+        out = {}
+        for lot in self.cache.get(LOT_INDEX_KEY) or ():
+            rows = self.cache.get((LOT_READINGS_KEY, lot))
+            if rows:
+                out[lot] = sorted(rows)
+        return out
+
+    def read_shelf_life(self) -> dict[str, Any] | None:
+        """The latest shelf-life alerts (None before the first computation)."""
+        got = self.cache.get(SHELF_LIFE_KEY)
+        return got if isinstance(got, dict) else None
+
+    def write_shelf_life(self, payload: dict[str, Any]) -> None:
+        self.cache.set(SHELF_LIFE_KEY, payload)
+
     def record_lag(self, lag: dict[str, int], now: float | None = None, info: dict[str, Any] | None = None) -> None:
         """Idle tick: store the consumer lag (and keep the sparkline's gauges moving)."""
         self.apply([], [], {}, lag=lag, now=now, info=info)
@@ -322,7 +364,9 @@ def snapshot(state: dict[str, Any], now: float | None = None) -> dict[str, Any]:
 def read_snapshot(cache_dir: Path | str, now: float | None = None) -> dict[str, Any]:
     store = LiveStore(CacheDir(Path(cache_dir)).live)
     try:
-        return snapshot(store.read_state(), now)
+        snap = snapshot(store.read_state(), now)
+        snap["shelf_life"] = store.read_shelf_life()
+        return snap
     finally:
         store.close()
 

@@ -24,7 +24,13 @@ import polars as pl
 
 from analytics import artifacts
 from analytics.datadir import LOGISTICS_META, logistics_models
-from analytics.logistics.model import DeliveryDaysModel, FeatureEncoder, LateRiskModel, PlattCalibrator
+from analytics.logistics.model import (
+    DeliveryDaysModel,
+    FeatureEncoder,
+    IsotonicCalibrator,
+    LateRiskModel,
+    PlattCalibrator,
+)
 
 SCORE_BATCH = 250_000
 BATCH_THREADS = os.cpu_count() or 1  # batch scoring uses every core
@@ -81,9 +87,12 @@ def _load_cached(meta_path: str, _version: tuple) -> LogisticsModels:
         estimator: Any = KerasLateRiskNet.load(directory, "late_risk_net", hashes)
     else:
         estimator = get("late_risk_gbm.skops")
-    calibrator = PlattCalibrator.from_model(get("late_risk_calibrator.skops"))
+    calibrator: Any = (IsotonicCalibrator.from_dict(get("late_risk_calibrator.json"))
+                       if meta.get("calibrator") == "isotonic"
+                       else PlattCalibrator.from_model(get("late_risk_calibrator.skops")))
     risk = LateRiskModel(enc, estimator, calibrator, meta.get("model_name", ""))
-    days = DeliveryDaysModel(enc, get("delivery_p50.skops"), get("delivery_p90.skops"), float(meta["p90_shift"]))
+    days = DeliveryDaysModel(enc, get("delivery_p50.skops"), get("delivery_p90.skops"), float(meta["p90_shift"]),
+                             float(meta.get("min_days", 1.0)))
     import hashlib
 
     key = hashlib.sha256("".join(sorted(hashes.values())).encode()).hexdigest()[:16]

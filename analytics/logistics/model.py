@@ -6,7 +6,11 @@
   dense net in :mod:`analytics.logistics.keras_net`) plus a Platt-scaling calibrator (:class:`PlattCalibrator`).
   ``predict_proba(orders)`` returns calibrated P(late) per order (1-D), ``explain`` the top reasons.
 - :class:`DeliveryDaysModel` holds P50 and P90 quantile regressors with a conformal shift on the
-  P90 so that its coverage holds on held-back months. ``predict(orders)`` returns p50/p90 days.
+  P90 so that its coverage holds on held-back months. ``predict(orders)`` returns p50/p90 days. Delivery days
+  are whole numbers, so the P90 is an *interpolated* conformal bound: an order whose shifted quantile is
+  4.3 days gets day 4 or day 5, day 5 for 30% of such orders (a fixed pseudo-random number per order, from
+  its features: the same order always gets the same day), which is what lets coverage land on 90% when most
+  deliveries take 2 to 6 days.
 """
 
 from __future__ import annotations
@@ -123,6 +127,34 @@ class PlattCalibrator:
         return 1.0 / (1.0 + np.exp(-z))
 
 
+class IsotonicCalibrator:
+    """Isotonic regression of the outcome on the raw probability (monotone steps; used on small data where the
+    out-of-fold predictions fall in a few clusters a sigmoid does not fit). Kept as its thresholds, so the
+    artifact is plain JSON."""
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> IsotonicCalibrator:
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(np.asarray(p, float), y)
+        self.x_ = np.asarray(iso.X_thresholds_, float)
+        self.y_ = np.asarray(iso.y_thresholds_, float)
+        return self
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"x": self.x_.tolist(), "y": self.y_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[float]]) -> IsotonicCalibrator:
+        cal = cls()
+        cal.x_, cal.y_ = np.asarray(d["x"], float), np.asarray(d["y"], float)
+        return cal
+
+    def predict(self, p: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "x_"):
+            raise NotFittedError("IsotonicCalibrator is not fitted")
+        return np.interp(np.asarray(p, float), self.x_, self.y_)
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -190,26 +222,85 @@ class LateRiskModel:
         return out
 
 
+def tie_break(x: np.ndarray) -> np.ndarray:
+    """A fixed pseudo-random number in [0, 1) per row of the encoded feature matrix (the same order, the same
+    number): a hash of the row's bytes."""
+    v = np.nan_to_num(np.ascontiguousarray(x, dtype=np.float32)).view(np.uint32).astype(np.uint64)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    h = np.full(v.shape[0], golden, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(v.shape[1]):
+            h ^= v[:, j] + golden + (h << np.uint64(6)) + (h >> np.uint64(2))
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def interpolated_bound(raw: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Whole-day bound of a fractional one: ``floor(raw)``, plus one day when ``u < frac(raw)``."""
+    base = np.floor(raw + 1e-9)
+    return base + (u < (raw - base))
+
+
+def interpolated_coverage(raw: np.ndarray, actual: np.ndarray, lower: np.ndarray | None = None) -> float:
+    """Expected share of ``actual`` within the interpolated bound of ``raw`` (over the tie-break draw), the bound
+    never below ``lower`` (the P50 day) when given."""
+    base = np.floor(raw + 1e-9)
+    frac = raw - base
+    cov = (actual <= base) + frac * (actual == base + 1)
+    if lower is not None:
+        lower = np.asarray(lower, float)
+        # at or above base + 1 the P50 is the bound whatever the draw; at base it only lifts the draw's low case
+        cov = np.where(lower >= base + 1, actual <= lower, cov)
+    return float(np.mean(cov))
+
+
+def conformal_shift(raw: np.ndarray, actual: np.ndarray, target: float = 0.9,
+                    lower: np.ndarray | None = None) -> float:
+    """The shift ``s`` for which the interpolated bound of ``raw + s`` (never below ``lower``) covers ``target`` of
+    ``actual`` (expected coverage is continuous and non-decreasing in ``s``: bisection)."""
+    raw, actual = np.asarray(raw, float), np.asarray(actual, float)
+    if raw.size == 0:
+        return 0.0
+    lo, hi = -float(np.max(raw)) - 2.0, float(np.max(actual) - np.min(raw)) + 2.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if interpolated_coverage(raw + mid, actual, lower) < target:
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)
+
+
 class DeliveryDaysModel:
     """P50 and P90 of delivery days (whole days); ``p90_shift_`` is the conformal correction.
 
-    Delivery days are integers, so ``actual <= floor(p90)`` exactly when ``actual <= p90``: the
-    whole-day window keeps the coverage measured on the continuous quantile.
+    Delivery days are integers: the P50 is the rounded median (never below ``min_days``, the shortest delivery
+    seen in training) and the P90 the interpolated bound of the shifted 90% quantile (module docstring), never
+    below the P50.
     """
 
-    def __init__(self, encoder: FeatureEncoder, p50: Any, p90: Any, p90_shift: float = 0.0) -> None:
+    def __init__(self, encoder: FeatureEncoder, p50: Any, p90: Any, p90_shift: float = 0.0,
+                 min_days: float = 0.0) -> None:
         self.encoder = encoder
         self.p50 = p50
         self.p90 = p90
         self.p90_shift_ = p90_shift
+        self.min_days_ = min_days
+
+    def raw_matrix(self, x: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The quantile models' continuous P50 and shifted P90."""
+        with limited_threads(threads):
+            return self.p50.predict(x), self.p90.predict(x) + self.p90_shift_
 
     def predict_matrix(self, x: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        with limited_threads(threads):
-            raw50 = self.p50.predict(x)
-            raw90 = self.p90.predict(x) + self.p90_shift_
+        raw50, raw90 = self.raw_matrix(x, threads)
         # deliveries are counted in whole days: the most likely day, and the last day of the window
-        p50 = np.maximum(np.round(raw50), 1.0)
-        p90 = np.maximum(np.floor(raw90 + 1e-9), p50)
+        p50 = np.maximum(np.round(raw50), self.min_days_)
+        p90 = np.maximum(interpolated_bound(raw90, tie_break(x)), p50)
         return p50, p90
 
     def predict(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -257,7 +348,36 @@ def roc_points(y: np.ndarray, p: np.ndarray, n_points: int = 60) -> dict[str, li
     return {"fpr": [float(v) for v in fpr[keep]], "tpr": [float(v) for v in tpr[keep]]}
 
 
+def bootstrap_intervals(y: np.ndarray, p: np.ndarray, resamples: int = 200, level: float = 0.95,
+                        seed: int = 0) -> dict[str, list[float]]:
+    """Percentile bootstrap intervals of ROC AUC and ECE (10 bins) over orders resampled with replacement."""
+    from sklearn.metrics import roc_auc_score
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    rng = np.random.default_rng(seed)
+    aucs, eces = [], []
+    for _ in range(resamples):
+        i = rng.integers(0, y.size, y.size)
+        if 0 < y[i].sum() < y.size:
+            aucs.append(roc_auc_score(y[i], p[i]))
+        eces.append(expected_calibration_error(y[i], p[i], 10))
+    a = (1 - level) / 2 * 100
+    return {"roc_auc": [round(float(v), 4) for v in np.percentile(aucs, [a, 100 - a])] if aucs else [],
+            "ece": [round(float(v), 4) for v in np.percentile(eces, [a, 100 - a])]}
+
+
+def coverage_interval(covered: np.ndarray, resamples: int = 200, level: float = 0.95, seed: int = 0) -> list[float]:
+    """Percentile bootstrap interval of a coverage (share of ``covered``)."""
+    c = np.asarray(covered, float)
+    rng = np.random.default_rng(seed)
+    means = [c[rng.integers(0, c.size, c.size)].mean() for _ in range(resamples)] if c.size else [0.0]
+    a = (1 - level) / 2 * 100
+    return [round(float(v), 4) for v in np.percentile(means, [a, 100 - a])]
+
+
 __all__ = [
-    "DeliveryDaysModel", "FeatureEncoder", "LateRiskModel", "NotFittedError", "as_features",
-    "calibration_curve", "expected_calibration_error", "roc_points",
+    "DeliveryDaysModel", "FeatureEncoder", "IsotonicCalibrator", "LateRiskModel", "NotFittedError", "as_features",
+    "bootstrap_intervals",
+    "calibration_curve", "conformal_shift", "coverage_interval", "expected_calibration_error",
+    "interpolated_bound", "interpolated_coverage", "roc_points", "tie_break",
 ]

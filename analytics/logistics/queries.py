@@ -12,9 +12,9 @@ import narwhals as nw
 import polars as pl
 
 from analytics import geo
-from analytics.engine import Engine
+from analytics.engine import Engine, Summary
 from analytics.logistics.features import GROUPS
-from analytics.queries import OrderFilter
+from analytics.queries import OrderFilter, scan
 
 SCORES = "logistics_scores"
 TOP_N = 100  # grid rows (with per-order reasons); the CSV export has every filtered row
@@ -33,7 +33,12 @@ REASON_VALUE = {"destination": "region", "carrier": "carrier", "shipping_mode": 
 
 
 def scored(engine: Engine, flt: OrderFilter | None = None) -> nw.LazyFrame[Any]:
-    return (flt or OrderFilter()).apply(engine.table(SCORES))
+    return scan(engine, SCORES, flt)
+
+
+# The page's filter choices and date bounds in one pass over the scores (once per version of the table).
+OPTIONS = Summary(SCORES, ("country", "carrier", "shipping_mode", "category", "origin_dc"), (
+    nw.len().alias("orders"), nw.col("order_date").min().alias("lo"), nw.col("order_date").max().alias("hi")))
 
 
 @dataclass(frozen=True)
@@ -50,23 +55,24 @@ class FilterOptions:
 
 
 def options(engine: Engine) -> FilterOptions:
-    """Filter choices and date bounds, from the scores table."""
-    lf = engine.table(SCORES)
+    """Filter choices and date bounds, from the scores table (``OPTIONS``: one pass per version)."""
+    summ = engine.summary(OPTIONS)
     values: dict[str, list[str]] = {}
     for key, col in (("carriers", "carrier"), ("modes", "shipping_mode"), ("categories", "category"),
                      ("dcs", "origin_dc")):
-        res = engine.collect(lf.select(nw.col(col)).unique().filter(~nw.col(col).is_null()).sort(col))
-        values[key] = [str(v) for v in res[col].to_list()]
-    b = engine.collect(lf.select(nw.col("order_date").min().alias("lo"), nw.col("order_date").max().alias("hi"),
-                                 (nw.col("country") == "PE").cast(nw.Float64).mean().alias("pe")))
-    return FilterOptions(**values, min_date=b["lo"][0], max_date=b["hi"][0],
-                         peru=bool(b["pe"][0] is not None and b["pe"][0] >= 0.999))
+        values[key] = [str(v) for v in summ[col].drop_nulls().unique().sort().to_list()]
+    known = summ.filter(pl.col("country").is_not_null())
+    total = int(known["orders"].sum()) if known.height else 0
+    pe = int(known.filter(pl.col("country") == "PE")["orders"].sum()) / total if total else None
+    return FilterOptions(**values, min_date=summ["lo"].min() if summ.height else None,  # type: ignore[arg-type]
+                         max_date=summ["hi"].max() if summ.height else None,  # type: ignore[arg-type]
+                         peru=bool(pe is not None and pe >= 0.999))
 
 
 def last_date(engine: Engine) -> date | None:
     """The latest order date in the scores table."""
-    res = engine.collect(engine.table(SCORES).select(nw.col("order_date").max().alias("hi")))
-    return res["hi"][0] if res.height else None
+    summ = engine.summary(OPTIONS)
+    return summ["hi"].max() if summ.height else None  # type: ignore[return-value]
 
 
 def default_filter(max_date: date | None) -> OrderFilter:

@@ -2,7 +2,8 @@
 
 Queries are written once with narwhals over the engine. The result, a :class:`Network`, is a set
 of small NumPy arrays over *lanes* (destination region x origin DC x mode x carrier) plus
-seasonality, cost, speed, carrier-capacity and port-delay estimates.
+seasonality, cost, speed and carrier-capacity estimates, and the disruption mechanisms' parameters
+(:mod:`analytics.scenarios.mechanisms`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import polars as pl
 
 from analytics import geo
 from analytics.scenarios import inputs
+from analytics.scenarios.mechanisms import Param, learn
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_VERSION = 4
+CALIBRATION_VERSION = 6
 SLACK_MIN, SLACK_MAX = -1, 14  # promised - actual days, clipped; -1 means "late"
 SLACK_VALUES = np.arange(SLACK_MIN, SLACK_MAX + 1)
 PRIOR_ORDERS = 20.0  # shrink thin lanes towards their region x mode group
@@ -75,12 +77,29 @@ class Network:
     speed_km_day: np.ndarray  # [25] road km per delivery day (long-haul)
     cap_per_day: np.ndarray  # [C] carrier capacity (orders/day)
     mean_per_day_carrier: np.ndarray  # [C]
-    port_delay_days: float
-    port_source: str
+    params: dict[str, Param]  # mechanism parameters (analytics.scenarios.mechanisms): value, source, spread
     air_late_region: np.ndarray  # [25] air late rate by destination region (shrunk)
     air_days_region: np.ndarray  # [25]
     baseline_source: str = "data"
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def port_source(self) -> str:
+        """Where the port-congestion mechanism came from (earlier episodes, or ``prior``)."""
+        return self.params["port_hold_days"].source
+
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        """Every mechanism parameter as ``{name: {"value", "source", "p10", "p90"}}`` plus what the lanes were
+        learned from (JSON-ready)."""
+        out = {name: p.to_dict() for name, p in sorted(self.params.items())}
+        window = f"orders {self.ref_start.isoformat()}..{(self.as_of - timedelta(days=1)).isoformat()}"
+        total = float(self.n_ref.sum())
+        out["baseline_late_rate"] = {"value": round(float((self.p_late * self.n_ref).sum() / max(total, 1.0)), 4),
+                                     "source": window if self.baseline_source == "data" else "delay model"}
+        out["seasonality"] = {"value": round(float(np.abs(self.season_logit).mean()), 4),
+                              "source": f"orders {(self.as_of - timedelta(days=365)).isoformat()}.."
+                                        f"{(self.as_of - timedelta(days=1)).isoformat()}"}
+        return out
 
     @property
     def n_lanes(self) -> int:
@@ -118,8 +137,9 @@ def data_end(engine: Any) -> date:
     return res["hi"][0]
 
 
-def _reference_window(engine: Any, as_of: date) -> tuple[date, int]:
-    """The reference window: the 3 months before ``as_of`` (fewer when the data starts later; at least two weeks)."""
+def _reference_window(engine: Any, as_of: date) -> tuple[date, int, date]:
+    """The reference window: the 3 months before ``as_of`` (fewer when the data starts later; at least two weeks),
+    its length in days, and the first order date."""
     ref_start = months_before(as_of, 3)
     lo = engine.collect(_orders_before(engine, date(1900, 1, 1), as_of).select(
         nw.col("order_date").min().alias("lo"), nw.len().alias("n")))
@@ -130,7 +150,7 @@ def _reference_window(engine: Any, as_of: date) -> tuple[date, int]:
     ref_days = (as_of - ref_start).days
     if ref_days < 14:
         raise CalibrationError(f"need at least two weeks of orders before {as_of}; data starts {first}")
-    return ref_start, ref_days
+    return ref_start, ref_days, first
 
 
 def _lane_table(engine: Any, ref: Any) -> pl.DataFrame:
@@ -184,8 +204,9 @@ def _air_by_region(region: np.ndarray, mode: np.ndarray, n: np.ndarray, late: np
 def calibrate(engine: Any, as_of: date) -> Network:
     """Learn the network from orders dated strictly before ``as_of``: lanes from the reference window
     (shrunk towards their region x mode), air by region, then seasonality, costs, road speed, carrier
-    capacity and port delay (see the helpers)."""
-    ref_start, ref_days = _reference_window(engine, as_of)
+    capacity (see the helpers), and every disruption mechanism's parameters from earlier episodes of its kind
+    or its prior (analytics.scenarios.mechanisms)."""
+    ref_start, ref_days, first = _reference_window(engine, as_of)
     ref = _orders_before(engine, ref_start, as_of).with_columns(
         (nw.col("promised_days") - nw.col("actual_days")).clip(SLACK_MIN, SLACK_MAX).alias("_slack"),
         nw.col("distance_km").fill_null(0.0).alias("_dist"),
@@ -210,7 +231,7 @@ def calibrate(engine: Any, as_of: date) -> Network:
     cost_a, cost_b = _cost_model(engine, ref)
     speed = _road_speed(engine, ref)
     cap, mean_c = _carrier_capacity(engine, as_of, carriers)
-    port_delay, port_source = _port_delay(engine, as_of)
+    params, notes = learn(engine, as_of, first)
     return Network(
         as_of=as_of, ref_start=ref_start, ref_days=ref_days, lane_region=region,
         lane_dc=lanes["origin_dc"].to_numpy().astype(str), lane_mode=mode, lane_carrier=carrier, carriers=carriers,
@@ -219,8 +240,8 @@ def calibrate(engine: Any, as_of: date) -> Network:
         local_share=lanes["local"].to_numpy() / n, long_share=lanes["long"].to_numpy() / n, slack_pmf=pmf,
         cat_share=cats / n[:, None], season_logit=season_logit, season_se=season_se, season_days=season_days,
         peak_logit=peak_logit, cost_a=cost_a, cost_b=cost_b, speed_km_day=speed, cap_per_day=cap,
-        mean_per_day_carrier=mean_c, port_delay_days=port_delay, port_source=port_source,
-        air_late_region=air_late_region, air_days_region=air_days_region,
+        mean_per_day_carrier=mean_c, params=params,
+        air_late_region=air_late_region, air_days_region=air_days_region, notes=notes,
     )
 
 
@@ -268,13 +289,19 @@ def _seasonality(engine: Any, as_of: date, ref_start: date) -> tuple[np.ndarray,
         if rn < 30:
             continue
         r_rate, r_days = rl / rn, rd / rn
+        # a month the last year has few ordinary days of is like the reference window's ordinary (non-peak) days:
+        # the lanes' rates include the window's retail peaks, which the peak offset adds back on peak days only
+        ordinary = (nat == k) & isref & ~peak
+        o_n = n[ordinary].sum()
+        o_rate = late[ordinary].sum() / o_n if o_n >= 30 else r_rate
+        o_days = days[ordinary].sum() / o_n if o_n >= 30 else r_days
         for m in range(1, 13):
             sel = (nat == k) & (month == m) & ~peak
             mn, ml, md = n[sel].sum(), late[sel].sum(), days[sel].sum()
-            rate = (ml + prior * r_rate) / (mn + prior)
+            rate = (ml + prior * o_rate) / (mn + prior)
             logit[k, m] = float(_logit(np.array(rate)) - _logit(np.array(r_rate)))
             se[k, m] = float(np.sqrt(1.0 / (mn + prior) / max(rate * (1 - rate), 1e-3)))
-            dd[k, m] = float((md + prior * r_days) / (mn + prior) - r_days)
+            dd[k, m] = float((md + prior * o_days) / (mn + prior) - r_days)
         # peak days against ordinary days of the same months
         pm = np.unique(month[(nat == k) & peak])
         on = (nat == k) & peak
@@ -332,31 +359,6 @@ def _carrier_capacity(engine: Any, as_of: date, carriers: tuple[str, ...]) -> tu
             mean[i] = max(float(recent["n"].sum()) / span, 1e-3)
             cap[i] = max(float(np.quantile(v, inputs.CAPACITY_QUANTILE)), mean[i] * 1.1, 1.0)
     return cap, mean
-
-
-def _port_delay(engine: Any, as_of: date) -> tuple[float, str]:
-    """Mean extra delivery days of imported goods shipped from Lima during earlier Callao episodes
-    (difference-in-differences against other goods from Lima, same days)."""
-    lim = [d.dc_id for d in geo.DCS if d.region in ("PE-CAL", "PE-LIM")]
-    effects, names = [], []
-    for e in geo.DISRUPTIONS:
-        s, t = date.fromisoformat(e["start"]), date.fromisoformat(e["end"])
-        if e["kind"] != "port_congestion" or t >= as_of:
-            continue
-        before = s - timedelta(days=(t - s).days + 1)
-        lf = _orders_before(engine, before, t + timedelta(days=1)).filter(nw.col("origin_dc").is_in(lim))
-        res = engine.collect(lf.with_columns(
-            nw.col("category").is_in(list(inputs.IMPORTED_CATEGORIES)).alias("_imp"),
-            (nw.col("order_date") >= s).alias("_ep")).group_by("_imp", "_ep").agg(
-            nw.len().alias("n"), nw.col("actual_days").cast(nw.Float64).mean().alias("d")))
-        if res.height < 4 or res["n"].min() < 30:
-            continue
-        get = {(r["_imp"], r["_ep"]): r["d"] for r in res.iter_rows(named=True)}
-        effects.append((get[(True, True)] - get[(False, True)]) - (get[(True, False)] - get[(False, False)]))
-        names.append(e["episode"])
-    if not effects:
-        return inputs.PORT_DELAY_FALLBACK_DAYS, "default"
-    return max(float(np.mean(effects)), 0.0), ",".join(names)
 
 
 def observed_late_share(engine: Any, regions: tuple[str, ...], start: date, end: date) -> tuple[float, int]:

@@ -22,11 +22,15 @@ HORIZONS: tuple[int, ...] = (4, 8, 12)
 DEFAULT_HORIZON = 8
 DEFAULT_RUNS = 1000
 
-# --- physical assumptions (documented, not fitted to any episode) ---------------------------------
-# A blockade is intermittent: pickets are raised, lifted and raised again. Default share of the
-# blockade's days on which the roads into a region are actually cut (the user can change it).
-BLOCKADE_CUT_SHARE_DEFAULT = 0.5
-# How sure we are about that share: Beta concentration (higher = narrower).
+# --- physical assumptions: the priors of analytics.scenarios.mechanisms -----------------------------
+# Each mechanism parameter is learned from an earlier episode of the same kind when the data before the as-of
+# date has one (analytics.scenarios.mechanisms); these documented priors are used otherwise, with a spread wide
+# enough to show in the P10-P90 band what we do not know. They are physical reasoning, not fitted to any dataset.
+#
+# A blockade is intermittent: pickets are raised, lifted and raised again. Prior share of the blockade's days
+# on which the roads into a region are actually cut (half, for want of better knowledge), as a Beta with this
+# concentration (higher = narrower; a share the user types gets the same concentration).
+BLOCKADE_CUT_SHARE_PRIOR = 0.5
 CUT_SHARE_CONCENTRATION = 12.0
 # Mean length (days) of an "open" spell between cuts; with cut share c the mean cut spell is
 # c / (1 - c) times this (two-state open/cut process), which is also the mean wait of a truck
@@ -37,24 +41,44 @@ OPEN_SPELL_SIGMA = 0.3
 # pickets only. Share of the highway exposure they keep:
 URBAN_EXPOSURE = 0.35
 LOCAL_KM = 30.0
-# While roads are cut, operations re-book some long-haul (> 300 km) road shipments on air cargo.
-AIR_SHIFT_RANGE = (0.05, 0.20)
+# While roads are cut, operations re-book some long-haul (> 300 km) road shipments on air cargo:
+# 5-20 % (uniform around 12.5 %).
+AIR_SHIFT_PRIOR = 0.125
+AIR_SHIFT_SPREAD = 0.6
 AIR_SHIFT_MIN_KM = 300.0
 # Detours that exist in the real network (extra road km). Blockades and the north coast have none.
 DETOUR_EXTRA_KM: dict[str, float] = {"carretera_central": 250.0}  # via Canta / Vía Los Libertadores
 # Share of freight cost that is fuel, by mode (industry rule of thumb for Peru).
 FUEL_SHARE = {"standard": 0.35, "express": 0.35, "air": 0.40, "river": 0.30}
-# El Niño / heavy rain on the north coast: per intensity step (0-3), chance that a road shipment
-# meets local flooding, and the mean extra days when it does.
+# El Niño / heavy rain on the north coast: per intensity step (0-3), chance that a road shipment meets
+# flooded streets or local washouts (± 40 %), and the mean extra days when it does for a strong (level-2)
+# event (log-normal); other levels scale as (1 + 0.5 x level) / 2.
 RAIN_HIT_PER_LEVEL = 0.12
+RAIN_HIT_SPREAD = 0.4
+FLOOD_WAIT_DAYS = 2.0
+FLOOD_WAIT_SIGMA = 0.35
 RAIN_DELAY_BASE_DAYS = 1.0
 RAIN_DELAY_PER_LEVEL = 0.5
+# How a flood episode of the public record is described (its preset): a strong event (level 2) with the
+# Panamericana Norte cut at several points on about half of its days.
+FLOOD_EPISODE_LEVEL = 2
+FLOOD_EPISODE_CUT_SHARE = 0.5
 NORTH_COAST: tuple[str, ...] = geo.CORRIDORS["panamericana_norte"]
-# Callao: goods that are mostly imported (stock that passes through the port) and the share of them
-# whose stock is still at the port when a disruption starts.
+# Callao: goods that are mostly imported (stock that passes through the port); prior share of them whose
+# stock is held at the port during a congestion spell (Beta, concentration 10) and the mean hold in days
+# (log-normal).
 IMPORTED_CATEGORIES: tuple[str, ...] = ("electronics", "toys", "home")
-PORT_EXPOSED_SHARE = 0.5
-PORT_DELAY_FALLBACK_DAYS = 2.0  # mean extra days when no earlier port episode is in the data
+PORT_HOLD_SHARE_PRIOR = 0.55
+PORT_HOLD_CONCENTRATION = 10.0
+PORT_HOLD_DAYS_PRIOR = 2.2
+PORT_HOLD_SIGMA = 0.3
+
+
+def flood_wait_scale(level: int) -> float:
+    """Mean flood wait at ``level`` relative to a strong (level-2) event."""
+    return (RAIN_DELAY_BASE_DAYS + RAIN_DELAY_PER_LEVEL * level) / (RAIN_DELAY_BASE_DAYS + RAIN_DELAY_PER_LEVEL * 2)
+
+
 # Carriers: capacity = the 95th percentile of daily volume they handled before the as-of date.
 CAPACITY_QUANTILE = 0.95
 CAPACITY_SIGMA = 0.15
@@ -111,7 +135,7 @@ class ScenarioInputs:
     pan_norte_days: int = 0  # days the Panamericana Norte is cut within the horizon
     blockade_regions: tuple[str, ...] = ()
     blockade_days: int = 0
-    blockade_cut_share: float = BLOCKADE_CUT_SHARE_DEFAULT
+    blockade_cut_share: float | None = None  # None: learned from earlier blockades, else the prior
     callao_days: int = 0
     central_days: int = 0  # Carretera Central closure
     fuel_pct: float = 0.0
@@ -139,7 +163,8 @@ class ScenarioInputs:
         rng("nino_intensity", 0, 3)
         for n in ("pan_norte_days", "blockade_days", "callao_days", "central_days"):
             rng(n, 0, 120)
-        rng("blockade_cut_share", 0.0, 1.0)
+        if self.blockade_cut_share is not None:
+            rng("blockade_cut_share", 0.0, 1.0)
         rng("fuel_pct", -50, 200)
         rng("capacity_pct", -80, 100)
         if self.horizon_weeks not in HORIZONS and self.horizon_days is None:
@@ -255,8 +280,8 @@ def _preset_from_episode(name: str) -> Preset:
     elif e["kind"] == "flood":
         # Cyclone Yaku: strong rains; the Panamericana Norte was cut at several points on about half
         # of the episode's days.
-        inp = ScenarioInputs(nino_intensity=2, pan_norte_days=days // 2, horizon_days=days, start=start,
-                             horizon_weeks=4)
+        inp = ScenarioInputs(nino_intensity=FLOOD_EPISODE_LEVEL, pan_norte_days=round(days * FLOOD_EPISODE_CUT_SHARE),
+                             horizon_days=days, start=start, horizon_weeks=4)
     elif e["kind"] == "port_congestion":
         inp = ScenarioInputs(callao_days=days, horizon_days=days, start=start, horizon_weeks=8)
     else:  # pragma: no cover - geo only has the kinds above

@@ -11,8 +11,10 @@ Mechanics (also in the page's help text):
   days makes the order late when D exceeds its slack (promised - actual days, learned per lane).
   Operations re-book a share of long-haul road shipments on air while roads are cut.
 - Rain (El Niño intensity): a chance per road shipment on the north coast of meeting local floods.
-- Callao: imported goods from Lima whose stock is still at the port wait (calibrated on earlier
-  port episodes in the data).
+- Callao: a share of the imported goods from Lima is held at the port and waits.
+- Every mechanism's parameters (share of days cut, open spells, air re-booking, flood hits and waits,
+  port holds) come from earlier episodes of the same kind or from documented priors
+  (:mod:`analytics.scenarios.mechanisms`) and are drawn run by run.
 - Capacity: demand above a carrier's capacity builds a FIFO backlog; the mean wait over the horizon
   is (load/capacity - 1) x horizon / 2.
 - Costs: base cost per lane, + mode shift (air instead of road), + detours (extra km), +
@@ -148,16 +150,18 @@ class _Draws:
 
     z: np.ndarray  # [2, R, L] normal scores for the order and late counts
     eps_std: np.ndarray  # [R, 3] seasonal-offset noise by natural region
-    open_spell: np.ndarray  # [R] days a cut road stays open between cuts
+    open_spell: np.ndarray  # [R] days a blockaded road stays open between cuts
+    corridor_spell: np.ndarray  # [R] the same for highways cut by floods or closures
     air_share: np.ndarray  # [R] share of long-haul road shipments operations re-book on air
 
     @classmethod
-    def make(cls, rng: np.random.Generator, runs: int, n_lanes: int) -> _Draws:
-        z = rng.standard_normal((2, runs, n_lanes), dtype=np.float32)
+    def make(cls, rng: np.random.Generator, runs: int, net: Network) -> _Draws:
+        z = rng.standard_normal((2, runs, net.n_lanes), dtype=np.float32)
         eps_std = rng.standard_normal((runs, 3))
-        open_spell = inputs.OPEN_SPELL_DAYS * np.exp(inputs.OPEN_SPELL_SIGMA * rng.standard_normal(runs))
-        air_share = rng.uniform(*inputs.AIR_SHIFT_RANGE, runs)
-        return cls(z, eps_std, open_spell, air_share)
+        open_spell = net.params["open_spell_days"].draw(rng, runs)
+        air_share = np.clip(net.params["air_shift_share"].draw(rng, runs), 0.0, 1.0)
+        corridor_spell = net.params["corridor_open_spell_days"].draw(rng, runs)
+        return cls(z, eps_std, open_spell, corridor_spell, air_share)
 
 
 @dataclass(frozen=True)
@@ -208,15 +212,26 @@ class _Effects:
                    np.zeros((L, W)))
 
 
-def _road_cuts_of(inp: inputs.ScenarioInputs) -> list[tuple[str, tuple[str, ...], float, float]]:
-    """The highway cuts of a scenario: (window name, regions, share of days cut, detour km)."""
-    cuts: list[tuple[str, tuple[str, ...], float, float]] = []
+def blockade_share(net: Network, inp: inputs.ScenarioInputs) -> tuple[float, float]:
+    """Share of the blockade's days cut and its Beta concentration: the user's number (default spread) or the
+    network's (learned from earlier blockades, else the prior)."""
+    if inp.blockade_cut_share is not None:
+        return float(inp.blockade_cut_share), inputs.CUT_SHARE_CONCENTRATION
+    p = net.params["blockade_cut_share"]
+    return float(p.value), float(p.spread)
+
+
+def _road_cuts_of(net: Network, inp: inputs.ScenarioInputs) -> list[tuple[str, tuple[str, ...], float, float, float]]:
+    """The highway cuts of a scenario: (window name, regions, share of days cut, Beta concentration, detour km)."""
+    cuts: list[tuple[str, tuple[str, ...], float, float, float]] = []
     if inp.blockade_days and inp.blockade_regions:
-        cuts.append(("blockade", inp.blockade_regions, inp.blockade_cut_share, 0.0))
+        share, k = blockade_share(net, inp)
+        cuts.append(("blockade", inp.blockade_regions, share, k, 0.0))
     if inp.pan_norte_days:
-        cuts.append(("norte", geo.CORRIDORS["panamericana_norte"], min(inp.pan_norte_days / inp.days, 1.0), 0.0))
+        cuts.append(("norte", geo.CORRIDORS["panamericana_norte"], min(inp.pan_norte_days / inp.days, 1.0),
+                     inputs.CUT_SHARE_CONCENTRATION, 0.0))
     if inp.central_days:
-        cuts.append(("central", geo.CORRIDORS["carretera_central"], 1.0,
+        cuts.append(("central", geo.CORRIDORS["carretera_central"], 1.0, inputs.CUT_SHARE_CONCENTRATION,
                      inputs.DETOUR_EXTRA_KM["carretera_central"]))
     return cuts
 
@@ -230,12 +245,14 @@ def _road_cuts(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInput
     reg, road = net.lane_region, net.road_mask()
     lane_code = np.array(geo.REGION_CODES)[reg]
     pmf, wmean = terms.pmf, wmean_of(win)
-    expo = np.where(road, (1 - net.local_share) + net.local_share * inputs.URBAN_EXPOSURE, 0.0)
+    urban = float(net.params["urban_exposure"].value)
+    expo = np.where(road, (1 - net.local_share) + net.local_share * urban, 0.0)
     # highway days of a long-haul (non-urban) shipment
     far_km = np.maximum(net.dist_mean - net.local_share * inputs.LOCAL_KM / 2, 0) / np.maximum(
         1 - net.local_share, 1e-3)
     transit = np.where(road, far_km / net.speed_km_day[reg], 0.0)
-    for name, regions, share, detour in _road_cuts_of(inp):
+    for name, regions, share, k, detour in _road_cuts_of(net, inp):
+        spell = draws.open_spell if name == "blockade" else draws.corridor_spell
         sel = np.isin(lane_code, regions) & road & (expo > 0)
         if not sel.any():
             continue
@@ -249,9 +266,8 @@ def _road_cuts(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInput
             wait = np.broadcast_to(0.5 * min(closure_days, H) * np.exp(0.2 * rng.standard_normal((R, 1))),
                                    (R, uniq.size))
         else:
-            k = inputs.CUT_SHARE_CONCENTRATION
             c = rng.beta(max(k * share, 1e-3), max(k * (1 - share), 1e-3), (R, uniq.size))
-            wait = np.clip(c / np.maximum(1 - c, 1e-3) * draws.open_spell[:, None], 0.25, H)
+            wait = np.clip(c / np.maximum(1 - c, 1e-3) * spell[:, None], 0.25, H)
         col = np.searchsorted(uniq, reg[idx])
         c_l, wait_l = c[:, col], wait[:, col]  # [R, l]
         if detour > 0:
@@ -270,8 +286,8 @@ def _road_cuts(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInput
         # a long-haul trip of T days on an intermittently cut road meets a cut unless the road is
         # open when it sets off and stays open for the whole trip: 1 - (1 - c) exp(-T / open spell)
         ls = net.local_share[idx]
-        meet = 1 - (1 - c_l) * np.exp(-transit[idx][None, :] / draws.open_spell[:, None])
-        hit = ((1 - ls) * meet + ls * inputs.URBAN_EXPOSURE * c_l) * (1 - a)  # [R, l]
+        meet = 1 - (1 - c_l) * np.exp(-transit[idx][None, :] / spell[:, None])
+        hit = ((1 - ls) * meet + ls * urban * c_l) * (1 - a)  # [R, l]
         if mitigation is not None and mitigation.kind == "preposition":
             hit = hit * np.where(np.isin(lane_code[idx], mitigation.regions), inputs.PREPOSITION_EXPOSURE, 1.0)
         fx.windowed.append((idx, 1 - hit[:, :, None] * q[:, :, None] * win_w[None, None, :]))
@@ -289,9 +305,11 @@ def _north_coast_rain(rng: np.random.Generator, net: Network, inp: inputs.Scenar
     idx = np.flatnonzero(np.isin(lane_code, inputs.NORTH_COAST) & net.road_mask())
     if not idx.size:
         return
-    hitp = np.clip(inputs.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rng.uniform(0.7, 1.3, (R, 1)), 0, 1)
-    mwait = (inputs.RAIN_DELAY_BASE_DAYS + inputs.RAIN_DELAY_PER_LEVEL * inp.nino_intensity) * np.ones((R, idx.size))
-    q = np.broadcast_to(_q_exp(pmf[idx], mwait[:1]), (R, idx.size))
+    level = inp.nino_intensity
+    hitp = np.clip(net.params["flood_hit_per_level"].draw(rng, (R, 1)) * level, 0, 1)
+    wait = np.maximum(net.params["flood_wait_days"].draw(rng, (R, 1)) * inputs.flood_wait_scale(level), 1e-3)
+    q = _q_exp(pmf[idx], wait, np.zeros(idx.size, int))
+    mwait = np.broadcast_to(wait, (R, idx.size))
     hit = hitp * (1 - fx.shift_air[:, idx])
     fx.s_glob[:, idx] *= 1 - hit * q * (win["rain"] @ wmean_of(win))
     fx.extra_days[:, idx] += hit * mwait
@@ -300,8 +318,8 @@ def _north_coast_rain(rng: np.random.Generator, net: Network, inp: inputs.Scenar
 
 def _callao_port(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInputs, win: dict[str, np.ndarray],
                  pmf: np.ndarray, fx: _Effects) -> None:
-    """Callao: imported goods from Lima whose stock is still at the port wait (calibrated on earlier port
-    episodes in the data)."""
+    """Callao: a share of the imported goods from Lima is held at the port and waits (both learned from earlier
+    port episodes in the data, else priors)."""
     if not inp.callao_days:
         return
     R, wmean = fx.s_glob.shape[0], wmean_of(win)
@@ -310,10 +328,11 @@ def _callao_port(rng: np.random.Generator, net: Network, inp: inputs.ScenarioInp
     idx = np.flatnonzero(lim & (imp > 0))
     if not idx.size:
         return
-    m = net.port_delay_days / inputs.PORT_EXPOSED_SHARE * np.exp(0.25 * rng.standard_normal((R, 1)))
-    q = _q_exp(pmf[idx], np.maximum(m, 1e-3), np.zeros(idx.size, int))
-    m = np.broadcast_to(np.maximum(m, 1e-3), (R, idx.size))
-    hit = inputs.PORT_EXPOSED_SHARE * imp[idx][None, :] * np.ones((R, 1))
+    share = np.clip(net.params["port_hold_share"].draw(rng, (R, 1)), 0.0, 1.0)
+    m = np.maximum(net.params["port_hold_days"].draw(rng, (R, 1)), 1e-3)
+    q = _q_exp(pmf[idx], m, np.zeros(idx.size, int))
+    m = np.broadcast_to(m, (R, idx.size))
+    hit = share * imp[idx][None, :]
     fx.windowed.append((idx, 1 - (hit * q)[:, :, None] * win["port"][None, None, :]))
     fx.extra_days[:, idx] += hit * m * (win["port"] @ wmean)
     fx.affected_p[:, idx] = 1 - (1 - fx.affected_p[:, idx]) * (1 - hit * (win["port"] @ wmean))
@@ -394,7 +413,7 @@ def simulate(net: Network, inp: inputs.ScenarioInputs, runs: int = inputs.DEFAUL
     if runs < 1:
         raise inputs.ScenarioError("runs must be at least 1")
     rng = np.random.default_rng(seed)
-    draws = _Draws.make(rng, runs, net.n_lanes)
+    draws = _Draws.make(rng, runs, net)
     start = inp.start or net.as_of
     win = _windows(inp, start)
     L, R, W, H = net.n_lanes, runs, win["wdays"].shape[0], inp.days
@@ -466,7 +485,7 @@ class _LoopModel:
     lane_code: list[str]
     nat: list[int]
     road: list[bool]
-    cuts: list[tuple[str, set[str], float]]  # window name, regions, share of days cut
+    cuts: list[tuple[str, set[str], float, float]]  # window name, regions, share of days cut, Beta concentration
     transit: list[float]  # highway days of a long-haul shipment
     base_lw: list[list[float]]  # [L][W] baseline late probability
     slope_lw: list[list[float]]
@@ -480,9 +499,10 @@ class _LoopModel:
         wsum = sum(wdays)
         cuts = []
         if inp.blockade_days and inp.blockade_regions:
-            cuts.append(("blockade", set(inp.blockade_regions), inp.blockade_cut_share))
+            cuts.append(("blockade", set(inp.blockade_regions), *blockade_share(net, inp)))
         if inp.pan_norte_days:
-            cuts.append(("norte", set(geo.CORRIDORS["panamericana_norte"]), min(inp.pan_norte_days / H, 1.0)))
+            cuts.append(("norte", set(geo.CORRIDORS["panamericana_norte"]), min(inp.pan_norte_days / H, 1.0),
+                         inputs.CUT_SHARE_CONCENTRATION))
         far_km = np.maximum(net.dist_mean - net.local_share * inputs.LOCAL_KM / 2, 0) / np.maximum(
             1 - net.local_share, 1e-3)
         transit = np.where(net.road_mask(), far_km / net.speed_km_day[net.lane_region], 0.0).tolist()
@@ -503,35 +523,35 @@ class _LoopModel:
                 num += p * math.exp(-(s + 0.5) / max(m, 1e-6))
         return num / den if den > 0 else 0.0
 
-    def lane_late_p(self, rnd: random.Random, lane: int, eps: list[float], open_spell: float, air_share: float,
-                    rain_hit: float, cut_draw: dict[tuple[str, int], tuple[float, float]]) -> float:
+    def lane_late_p(self, rnd: random.Random, lane: int, eps: list[float], spells: dict[str, float],
+                    air_share: float, rain_hit: float, rain_wait: float,
+                    cut_draw: dict[tuple[str, int], tuple[float, float]]) -> float:
         """One run's late probability of one lane: baseline, road cuts (drawn once per run and region into
         ``cut_draw``), rain, and the share re-booked on air."""
         net, inp, nweeks = self.net, self.inp, len(self.wmean)
-        expo = ((1 - net.local_share[lane]) + net.local_share[lane] * inputs.URBAN_EXPOSURE) if self.road[lane] \
-            else 0.0
+        urban = float(net.params["urban_exposure"].value)
+        expo = ((1 - net.local_share[lane]) + net.local_share[lane] * urban) if self.road[lane] else 0.0
         surv_w = [1.0] * nweeks
         shift = 0.0
-        for name, regs, share in self.cuts:
+        for name, regs, share, k in self.cuts:
             if self.lane_code[lane] not in regs or not self.road[lane] or expo <= 0:
                 continue
             key = (name, int(net.lane_region[lane]))
             if key not in cut_draw:
-                k = inputs.CUT_SHARE_CONCENTRATION
                 c = rnd.betavariate(max(k * share, 1e-3), max(k * (1 - share), 1e-3)) if share < 1 else 1.0
-                wait = min(max(c / max(1 - c, 1e-3) * open_spell, 0.25), inp.days)
+                wait = min(max(c / max(1 - c, 1e-3) * spells[name], 0.25), inp.days)
                 cut_draw[key] = (c, wait)
             c, wait = cut_draw[key]
             a = max(air_share * float(net.long_share[lane]), shift)
             shift = a
             q = self.q_exp(lane, wait)
             ls = float(net.local_share[lane])
-            meet = 1 - (1 - c) * math.exp(-self.transit[lane] / open_spell)
-            hit = ((1 - ls) * meet + ls * inputs.URBAN_EXPOSURE * c) * (1 - a)
+            meet = 1 - (1 - c) * math.exp(-self.transit[lane] / spells[name])
+            hit = ((1 - ls) * meet + ls * urban * c) * (1 - a)
             for w in range(nweeks):
                 surv_w[w] *= 1 - hit * q * float(self.win[name][w])
         if inp.nino_intensity and self.lane_code[lane] in inputs.NORTH_COAST and self.road[lane]:
-            q = self.q_exp(lane, inputs.RAIN_DELAY_BASE_DAYS + inputs.RAIN_DELAY_PER_LEVEL * inp.nino_intensity)
+            q = self.q_exp(lane, rain_wait)
             for w in range(nweeks):
                 surv_w[w] *= 1 - min(max(rain_hit, 0), 1) * (1 - shift) * q
         p_road = 0.0
@@ -542,7 +562,8 @@ class _LoopModel:
         if self.road[lane] and shift > 0:
             for w in range(nweeks):
                 shifted += self.wmean[w] * max(
-                    [float(self.win[nm][w]) for nm, regs, _ in self.cuts if self.lane_code[lane] in regs], default=0.0)
+                    [float(self.win[nm][w]) for nm, regs, _, _ in self.cuts if self.lane_code[lane] in regs],
+                    default=0.0)
             shifted *= shift
         return (1 - shifted) * p_road + shifted * float(net.air_late_region[net.lane_region[lane]])
 
@@ -572,14 +593,17 @@ def simulate_loop(net: Network, inp: inputs.ScenarioInputs, runs: int = inputs.D
     out_rate, out_cost = [], []
     for _ in range(runs):
         eps = [rnd.gauss(0, 1) * model.s_se[k] for k in range(3)]
-        open_spell = inputs.OPEN_SPELL_DAYS * math.exp(inputs.OPEN_SPELL_SIGMA * rnd.gauss(0, 1))
-        air_share = rnd.uniform(*inputs.AIR_SHIFT_RANGE)
-        rain_hit = inputs.RAIN_HIT_PER_LEVEL * inp.nino_intensity * rnd.uniform(0.7, 1.3)
+        open_spell = net.params["open_spell_days"].draw_one(rnd)
+        air_share = min(max(net.params["air_shift_share"].draw_one(rnd), 0.0), 1.0)
+        corridor_spell = net.params["corridor_open_spell_days"].draw_one(rnd)
+        spells = {"blockade": open_spell, "norte": corridor_spell, "central": corridor_spell}
+        rain_hit = net.params["flood_hit_per_level"].draw_one(rnd) * inp.nino_intensity
+        rain_wait = net.params["flood_wait_days"].draw_one(rnd) * inputs.flood_wait_scale(inp.nino_intensity)
         cut_draw: dict[tuple[str, int], tuple[float, float]] = {}
         tot_n = tot_late = 0
         tot_cost = 0.0
         for lane in range(net.n_lanes):
-            p = model.lane_late_p(rnd, lane, eps, open_spell, air_share, rain_hit, cut_draw)
+            p = model.lane_late_p(rnd, lane, eps, spells, air_share, rain_hit, rain_wait, cut_draw)
             n = _poisson(rnd, float(net.per_day[lane]) * inp.days)
             late = sum(1 for _ in range(n) if rnd.random() < p)
             tot_n += n

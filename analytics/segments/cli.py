@@ -27,7 +27,9 @@ def write_export(path: Path, customer_ids: pl.Series, segments: list[str]) -> No
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    pl.DataFrame({"customer_id": customer_ids, "segment": segments}).write_csv(tmp)
+    from analytics.csv_export import frame_csv
+
+    tmp.write_text(frame_csv(pl.DataFrame({"customer_id": customer_ids, "segment": segments})), encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -245,8 +245,10 @@ def members_csv(result: SegmentResult, label: int | None, lang: str = "es") -> s
         m = m.filter(pl.col("label") == label)
     names = [result.name(i, lang) for i in range(result.k)]
     out = m.with_columns(pl.col("label").map_elements(lambda i: names[i], return_dtype=pl.String).alias("segment"))
-    return out.select("customer_id", "segment", "region", "orders", "monetary_pen", "avg_order_value_pen",
-                      "recency_days", "tenure_days", "discount_mean_pct", "late_share").write_csv()
+    from analytics.csv_export import frame_csv
+
+    return frame_csv(out.select("customer_id", "segment", "region", "orders", "monetary_pen", "avg_order_value_pen",
+                                "recency_days", "tenure_days", "discount_mean_pct", "late_share"))
 
 
 def movement(engine: Engine, params: SegmentParams, compare_end: date, cache_dir: Path | None = None,
@@ -342,15 +344,14 @@ def filter_options(engine: Engine) -> FilterOptions:
     import narwhals as nw
 
     from analytics import geo
+    from analytics.queries import date_bounds
 
     lf = engine.table("orders")
     regs = engine.collect(lf.group_by("region").agg(nw.col("customer_id").n_unique().alias("customers"))
                           .sort("region"))
-    bounds = engine.collect(lf.select(nw.col("order_date").min().alias("lo"), nw.col("order_date").max().alias("hi")))
     regions = [RegionCustomers(r, geo.REGION_BY_CODE[r].name if r in geo.REGION_BY_CODE else str(r), int(n))
                for r, n in zip(regs["region"].to_list(), regs["customers"].to_list(), strict=True) if r is not None]
-    lo = bounds["lo"][0] if bounds.height else None
-    hi = bounds["hi"][0] if bounds.height else None
+    lo, hi = date_bounds(engine)  # the per-day summary: no second pass over the orders
     return FilterOptions(regions, lo, hi)
 
 

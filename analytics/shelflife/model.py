@@ -7,7 +7,10 @@ end in ``_``, predicting before ``fit`` raises :class:`NotFittedError`):
 - :class:`KerasQuantileNet`: a small Keras net trained with the pinball (quantile) loss. Its P50 is
   ``base(context) − Σ_k w_k(context) · exposure_k`` with ``w_k ≥ 0`` (softplus), so more exposure can
   only lower it (what-ifs are monotonic by construction); P10/P90 sit a softplus spread below/above.
-  TensorFlow/Keras is imported only inside ``fit``, ``predict`` and ``load``.
+  TensorFlow/Keras is imported only inside ``fit`` (and ``load`` of a model saved without its weights
+  file): predictions run the same layers in NumPy from the trained weights (checked against Keras after
+  fitting), so the page, the command and the live alerts never import TensorFlow (its import alone took
+  ~20 s on the loaded 2-core machine).
 - :class:`GbmQuantiles`: scikit-learn ``HistGradientBoostingRegressor``: a centre with decreasing
   monotonic constraints on the exposure features, plus ``loss="quantile"`` models of its residuals.
 
@@ -32,13 +35,14 @@ import numpy as np
 import polars as pl
 
 from analytics import artifacts
+from analytics.datadir import SHELFLIFE_META, SHELFLIFE_MODELS, DataDir, shelflife_models
 from analytics.shelflife.features import CATEGORICAL, CONTEXT_NUMERIC, EXPOSURE, FEATURES, physics_baseline
 
 Progress = Callable[[str, float], None]
 QUANTILES = (0.1, 0.5, 0.9)
 COVERAGE = QUANTILES[2] - QUANTILES[0]
-MODELS_SUBDIR = "shelflife"
-META_FILE = "shelflife_meta.json"
+MODELS_SUBDIR = SHELFLIFE_MODELS
+META_FILE = SHELFLIFE_META
 CARD_SECTION = "quality"
 DEFAULT_TRAIN_LOTS = 4000
 Y_SCALE = 10.0  # days; the net learns remaining days / Y_SCALE
@@ -309,33 +313,89 @@ class KerasQuantileNet:
                          callbacks=callbacks, verbose=0, shuffle=True)
         self.epochs_run_ = len(hist.history["loss"])
         self.model_ = model
+        self.weights_ = self._weights_of(model)
+        n = min(512, ctx.shape[0])
+        gap = float(np.abs(np.asarray(model.predict_on_batch([ctx[:n], exp[:n]]), float)
+                           - self._forward(ctx[:n], exp[:n])).max())
+        if gap > 1e-3:  # the NumPy layers must be the Keras layers
+            raise RuntimeError(f"NumPy forward pass differs from Keras by {gap:.2g} (scaled days)")
         return self
 
+    # -- the layers in NumPy (no TensorFlow at prediction time) ---------------------------------
+    HEADS = ("base", "loss_weights", "spread_low", "spread_high")
+
+    @classmethod
+    def _weights_of(cls, model: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Kernel and bias of every Dense layer: the two hidden layers (in graph order) and the named heads."""
+        dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
+        hidden = [layer for layer in dense if layer.name not in cls.HEADS]
+        if len(hidden) != 2 or len(dense) != 2 + len(cls.HEADS):
+            raise ValueError(f"unexpected shelf-life net layers: {[layer.name for layer in model.layers]}")
+        layers = {"hidden1": hidden[0], "hidden2": hidden[1], **{n: model.get_layer(n) for n in cls.HEADS}}
+        out = {}
+        for key, layer in layers.items():
+            kernel, bias = layer.get_weights()
+            out[key] = (np.asarray(kernel, np.float64), np.asarray(bias, np.float64))
+        return out
+
+    def _forward(self, ctx: np.ndarray, exp: np.ndarray) -> np.ndarray:
+        """(P10, P50, P90) / Y_SCALE: the Keras graph of :meth:`_build`, layer by layer."""
+        w = self.weights_
+
+        def dense(key: str, x: np.ndarray) -> np.ndarray:
+            kernel, bias = w[key]
+            return x @ kernel + bias
+
+        def softplus(x: np.ndarray) -> np.ndarray:
+            return np.logaddexp(0.0, x)
+
+        exp = np.asarray(exp, np.float64)
+        h = np.maximum(dense("hidden1", np.asarray(ctx, np.float64)), 0.0)
+        h = np.maximum(dense("hidden2", h), 0.0)
+        p50 = dense("base", h)[:, 0] - (softplus(dense("loss_weights", h)) * exp).sum(axis=1)
+        hs = np.concatenate([h, exp], axis=1)
+        lo, hi = softplus(dense("spread_low", hs))[:, 0], softplus(dense("spread_high", hs))[:, 0]
+        return np.column_stack([p50 - lo, p50, p50 + hi])
+
     def predict_quantiles(self, x: pl.DataFrame) -> np.ndarray:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "weights_"):
             raise NotFittedError("KerasQuantileNet is not fitted; call fit() first")
         _check_features(x)
         ctx, exp = self._inputs(x)
-        out = self.model_.predict_on_batch([ctx, exp]) if x.height <= 4096 else self.model_.predict(
-            [ctx, exp], batch_size=4096, verbose=0)
-        return np.asarray(out, float) * Y_SCALE
+        return self._forward(ctx, exp) * Y_SCALE
 
     def predict(self, x: pl.DataFrame) -> np.ndarray:
         return self.predict_quantiles(x)[:, 1]
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: Path, stem: str, **manifest: Any) -> dict[str, str]:
+        """The Keras model (``.keras``), its preprocessing and its layers' weights (JSON, what predictions use)."""
         params = self.get_params()
         m1 = artifacts.save(self.model_, directory / f"{stem}.keras", params=params, **manifest)
         m2 = artifacts.save({"params": params, "prep": self.prep_}, directory / f"{stem}_prep.json", **manifest)
-        return {f"{stem}.keras": m1["sha256"], f"{stem}_prep.json": m2["sha256"]}
+        weights = {k: {"kernel": kernel.tolist(), "bias": bias.tolist()} for k, (kernel, bias) in self.weights_.items()}
+        m3 = artifacts.save({"weights": weights}, directory / f"{stem}_weights.json", **manifest)
+        return {f"{stem}.keras": m1["sha256"], f"{stem}_prep.json": m2["sha256"], f"{stem}_weights.json": m3["sha256"]}
 
     @classmethod
     def load(cls, directory: Path, stem: str, hashes: dict[str, str]) -> KerasQuantileNet:
+        """Every file's hash is verified; the weights load without TensorFlow (a model saved before the weights
+        file existed is read from its ``.keras`` file, with TensorFlow)."""
         meta = artifacts.load(directory / f"{stem}_prep.json", expected_sha256=_need(hashes, f"{stem}_prep.json"))
         net = cls(**meta["params"])
         net.prep_ = meta["prep"]
-        net.model_ = artifacts.load(directory / f"{stem}.keras", expected_sha256=_need(hashes, f"{stem}.keras"))
+        keras_file = directory / f"{stem}.keras"
+        if f"{stem}_weights.json" in hashes:
+            artifacts.verify(keras_file, _need(hashes, f"{stem}.keras"))
+            saved = artifacts.load(directory / f"{stem}_weights.json", expected_sha256=hashes[f"{stem}_weights.json"])
+            net.weights_ = {k: (np.asarray(v["kernel"], np.float64), np.asarray(v["bias"], np.float64))
+                            for k, v in saved["weights"].items()}
+            missing = {"hidden1", "hidden2", *cls.HEADS} - set(net.weights_)
+            if missing:
+                raise artifacts.ArtifactError(f"{stem}_weights.json lacks {', '.join(sorted(missing))}")
+        else:
+            net.model_ = artifacts.load(keras_file, expected_sha256=_need(hashes, f"{stem}.keras"))
+            net.weights_ = cls._weights_of(net.model_)
         return net
 
 
@@ -457,7 +517,7 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 def save_model(model: ShelfLifeModel, models_dir: Path | str, card: dict[str, Any], *,
                data_fingerprint: str | None = None, world: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the kept model under ``models_dir/shelflife`` (swapped in whole); returns the meta manifest."""
-    final = Path(models_dir) / MODELS_SUBDIR
+    final = shelflife_models(models_dir)
     out = final.with_name(f"{MODELS_SUBDIR}.tmp-{os.getpid()}")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -479,7 +539,7 @@ def save_model(model: ShelfLifeModel, models_dir: Path | str, card: dict[str, An
 def load_model(models_dir: Path | str, expected_sha256: str | None = None) -> ShelfLifeModel:
     """Load the kept model after verifying every file's SHA-256 (meta against its manifest and, when
     given, ``expected_sha256`` from the model card; each artifact against the meta's hashes)."""
-    directory = Path(models_dir) / MODELS_SUBDIR
+    directory = shelflife_models(models_dir)
     meta_path = directory / META_FILE
     if not meta_path.exists():
         raise FileNotFoundError(f"no shelf-life model in {Path(models_dir)} (run `python app.py train`)")
@@ -494,7 +554,7 @@ def load_model(models_dir: Path | str, expected_sha256: str | None = None) -> Sh
 
 def read_meta(models_dir: Path | str) -> dict[str, Any] | None:
     """The saved model's meta (card, world, hashes), hash-verified; None before training."""
-    path = Path(models_dir) / MODELS_SUBDIR / META_FILE
+    path = shelflife_models(models_dir) / META_FILE
     if not path.exists():
         return None
     return artifacts.load(path)
@@ -551,7 +611,7 @@ def train(data_dir: Path | str, progress: Progress | None = None, *, n_lots: int
     card = dict(fitted["card"])
     card["world_seed"] = seed
     report("saving artifacts", 0.9)
-    manifest = save_model(fitted["model"], data_dir / "models", card,
+    manifest = save_model(fitted["model"], DataDir(data_dir).models, card,
                           data_fingerprint=f"simulated:shelflife-histories:{n_lots}:{seed}",
                           world=world.params())
     card["artifact"] = f"{MODELS_SUBDIR}/{META_FILE}"

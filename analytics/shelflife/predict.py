@@ -22,12 +22,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from analytics.datadir import SHELFLIFE_META, DataDir
 from analytics.shelflife.features import EXPOSURE_COLUMNS, exposures, feature_frame
 from analytics.shelflife.histories import (
     BUYER_LOCODE,
@@ -188,12 +190,12 @@ def _harvest_time(timeline: list[dict[str, Any]], master: dict[str, Any]) -> dat
 def demo_lot_history(data_dir: Path | str, lot: str, gtin: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame,
                                                                                          dict[str, Any]]:
     """(shipments as lots, their readings, lot info) for a traceability lot, planned voyage included."""
-    from analytics.traceability import lots as core
     from analytics.traceability.agro_chains import BUYERS, site_by_gln
+    from analytics.traceability.lots import lookup, lot_view
 
     data_dir = Path(data_dir)
-    ref = core.lookup(data_dir, lot, gtin)[0]
-    view = core.lot_view(data_dir, ref.gtin, ref.lot)
+    ref = lookup(data_dir, lot, gtin)[0]
+    view = lot_view(data_dir, ref.gtin, ref.lot)
     master = view.master
     key = master.get("crop") or ""
     if key not in PRODUCTS:
@@ -309,25 +311,70 @@ def whatif_curve(model: ShelfLifeModel, lots: pl.DataFrame, readings: pl.DataFra
 
 
 def model_for(data_dir: Path | str) -> ShelfLifeModel:
-    """The trained model of a data directory, hash-verified (also against the model card when it has one)."""
-    models = Path(data_dir) / "models"
+    """The trained model of a data directory, hash-verified (also against the model card when it has one).
+
+    Loaded models are cached per process by the version of every file in the model's folder and the card's
+    hash, so a retrained (or altered) model is loaded and verified again on next use."""
+    from analytics.model_card import read_card
+
+    layout = DataDir(Path(data_dir))
     expected = None
-    card_path = models / "model_card.json"
-    if card_path.exists():
-        try:
-            expected = json.loads(card_path.read_text(encoding="utf-8")).get(CARD_SECTION, {}).get("sha256")
-        except (json.JSONDecodeError, AttributeError):
-            expected = None
-    return load_model(models, expected_sha256=expected)
+    try:
+        section = read_card(layout.root).get(CARD_SECTION)
+        expected = section.get("sha256") if isinstance(section, dict) else None
+    except (OSError, ValueError):
+        expected = None
+    folder = layout.shelflife_models
+    if not (folder / SHELFLIFE_META).exists():
+        return load_model(layout.models, expected_sha256=expected)  # raises FileNotFoundError: not trained
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    version = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return _load_cached(str(layout.models), expected, version)
+
+
+@lru_cache(maxsize=2)
+def _load_cached(models_dir: str, expected: str | None, _version: tuple[tuple[str, int, int], ...]) -> ShelfLifeModel:
+    return load_model(models_dir, expected_sha256=expected)
 
 
 def predict_lot(data_dir: Path | str, lot: str, *, gtin: str | None = None, extra_hours: float = 0.0,
                 at_temp_c: float | None = None, model: ShelfLifeModel | None = None) -> LotForecast:
     """Forecast of one traceability lot (every shipment of it), optionally with a what-if."""
+    _validate_whatif(extra_hours, at_temp_c)  # a bad what-if is refused before any reading or model loading
     lots, readings, info = demo_lot_history(data_dir, lot, gtin)
     m = model or model_for(data_dir)
     shipments = forecast_histories(m, lots, readings, extra_hours=extra_hours, at_temp_c=at_temp_c)
     return LotForecast(info["lot"], info["gtin"], info["product"], tuple(shipments), m.name)
+
+
+@dataclass(frozen=True)
+class LotOutlook:
+    """A lot's forecast as planned and, with a what-if, the same lot if it waits ``extra_hours`` at ``at_temp_c``
+    before departure (what the Traceability page shows)."""
+
+    forecast: LotForecast
+    whatif: LotForecast | None = None
+
+    @property
+    def whatif_change_days(self) -> float | None:
+        """Change of the worst shipment's P50 under the what-if (≤ 0), None without one."""
+        if self.whatif is None:
+            return None
+        return self.whatif.worst.remaining_days_p50 - self.forecast.worst.remaining_days_p50
+
+
+def lot_outlook(data_dir: Path | str, lot: str, *, gtin: str | None = None, extra_hours: float = 0.0,
+                at_temp_c: float | None = None, model: ShelfLifeModel | None = None) -> LotOutlook:
+    """The lot's forecast and, when ``extra_hours`` > 0, its what-if (history and model loaded once)."""
+    h, t = _validate_whatif(extra_hours, at_temp_c)
+    lots, readings, info = demo_lot_history(data_dir, lot, gtin)
+    m = model or model_for(data_dir)
+
+    def forecast(**whatif: Any) -> LotForecast:
+        return LotForecast(info["lot"], info["gtin"], info["product"],
+                           tuple(forecast_histories(m, lots, readings, **whatif)), m.name)
+
+    return LotOutlook(forecast(), forecast(extra_hours=h, at_temp_c=t) if h > 0 else None)
 
 
 def with_live_readings(lots: pl.DataFrame, readings: pl.DataFrame, live: Sequence[tuple[datetime, float]],
@@ -372,9 +419,9 @@ def forecast_in_transit(data_dir: Path | str, lot: str, live: Sequence[tuple[dat
 
 def forecast_all(data_dir: Path | str, model: ShelfLifeModel | None = None) -> FleetForecast:
     """Forecasts for every lot in ``trace_lots``: perishable ones forecast, the others listed."""
-    from analytics.traceability import lots as core
+    from analytics.traceability.lots import LotNotFound, list_lots
 
-    lots = core.list_lots(Path(data_dir))
+    lots = list_lots(Path(data_dir))
     if lots.is_empty():
         return FleetForecast((), ())
     m = model or model_for(data_dir)
@@ -385,22 +432,39 @@ def forecast_all(data_dir: Path | str, model: ShelfLifeModel | None = None) -> F
             continue
         try:
             done.append(predict_lot(data_dir, code, gtin=g, model=m))
-        except (ShelfLifeInputError, core.LotNotFound) as exc:
+        except (ShelfLifeInputError, LotNotFound) as exc:
             failed[code] = str(exc)
     return FleetForecast(tuple(done), tuple(skipped), failed)
 
 
 def shelf_life_command(data_dir: Path | str, lot: str, *, extra_hours: float = 0.0,
-                       at_temp_c: float | None = None, model: ShelfLifeModel | None = None) -> str:
+                       at_temp_c: float | None = None, model: ShelfLifeModel | None = None,
+                       gtin: str | None = None) -> str:
     """Exactly one JSON line: lot, product, remaining_days_p10/p50/p90 and at_risk."""
-    fc = predict_lot(data_dir, lot, extra_hours=extra_hours, at_temp_c=at_temp_c, model=model)
+    fc = predict_lot(data_dir, lot, gtin=gtin, extra_hours=extra_hours, at_temp_c=at_temp_c, model=model)
     return json.dumps(fc.summary(), ensure_ascii=False)
 
 
 def cli(args: Any) -> int:
-    """``python app.py shelf-life --data-dir DIR --lot LOT [--extra-hours H --at-temp C] [--json]``."""
-    line = shelf_life_command(args.data_dir, args.lot, extra_hours=getattr(args, "extra_hours", 0.0) or 0.0,
-                              at_temp_c=getattr(args, "at_temp", None))
+    """``python app.py shelf-life --data-dir DIR --lot LOT [--gtin G] [--extra-hours H --at-temp C] [--json]``.
+
+    Exit 0 with the forecast (one JSON line with ``--json``); exit 2 with ``error: ...`` on stderr for a lot
+    that is not perishable, a bad what-if, an unknown lot, or a data folder without a trained model.
+    """
+    import sys
+
+    from analytics.artifacts import ArtifactError
+    from analytics.traceability.lots import LotNotFound
+
+    try:
+        line = shelf_life_command(args.data_dir, args.lot, extra_hours=getattr(args, "extra_hours", 0.0) or 0.0,
+                                  at_temp_c=getattr(args, "at_temp", None), gtin=getattr(args, "gtin", None))
+    except LotNotFound as exc:
+        print(f"error: unknown lot {args.lot!r}: {exc}", file=sys.stderr)
+        return 2
+    except (UnknownProduct, ShelfLifeInputError, FileNotFoundError, ArtifactError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "json", False):
         print(line)
     else:
@@ -410,7 +474,8 @@ def cli(args: Any) -> int:
 
 
 __all__ = [
-    "LIVE_PRODUCTS", "Driver", "FleetForecast", "LotForecast", "ShelfLifeInputError", "ShipmentForecast",
-    "add_exposure", "cli", "demo_lot_history", "forecast_all", "forecast_histories", "forecast_in_transit",
-    "model_for", "predict_lot", "shelf_life_command", "whatif_curve", "with_live_readings",
+    "LIVE_PRODUCTS", "MAX_EXTRA_HOURS", "TEMP_LIMITS_C", "Driver", "FleetForecast", "LotForecast", "LotOutlook",
+    "ShelfLifeInputError", "ShipmentForecast", "add_exposure", "cli", "demo_lot_history", "forecast_all",
+    "forecast_histories", "forecast_in_transit", "lot_outlook", "model_for", "predict_lot", "shelf_life_command",
+    "whatif_curve", "with_live_readings",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,9 +112,9 @@ def shortlist_csv(engine: Any, ingredients: Sequence[str], weights: Mapping[str,
     short = res.ranked.filter(pl.col("rank") <= int(top_k)).select(EXPORT_COLUMNS)
     short = short.with_columns(pl.col(c).round(3) for c in ("composite", "sustainability_score", *COMPONENTS,
                                                             "co2e_kg_per_kg", "on_time_rate"))
-    buf = io.StringIO()
-    short.write_csv(buf)
-    return buf.getvalue(), short.height
+    from analytics.csv_export import frame_csv
+
+    return frame_csv(short), short.height
 
 
 @dataclass

@@ -277,8 +277,8 @@ def generate(data_dir: Path, seed: int, progress: Callable[[str, float], None] |
     events, lots = build(seed)
     doc = {"@context": store.DOC_CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
            "creationDate": "2024-12-31T12:00:00.000-05:00", "epcisBody": {"eventList": events}}
-    hashes = epcis.event_hashes(doc)
-    ev_rows, item_rows = store.build_rows(events, store.DOC_CONTEXT, hashes, 1, "generated")
+    hashed = epcis.hash_document(doc, strict_context=True)  # the demo names only bundled contexts
+    ev_rows, item_rows = store.build_rows(hashed, 1, "generated")
     store.append_and_anchor(data_dir, ev_rows, item_rows)
     lots_df = pl.DataFrame(lots, schema={
         "lot_code": pl.String, "gtin": pl.String, "crop": pl.String, "product_es": pl.String,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from analytics.csv_export import cell, dicts_csv
 from analytics.traceability import store
 from analytics.traceability.lots import items_table, lot_view, place_of
 from analytics.traceability.mock_recall import recall
@@ -44,22 +43,13 @@ def recall_rows(rc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV text (header from the first row's keys)."""
-    if not rows:
-        return ""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _csv_safe(v) for k, v in r.items()})
-    return buf.getvalue()
+    """Rows as CSV text (header from the first row's keys), safe against formula injection."""
+    return dicts_csv(rows)
 
 
 def _csv_safe(v: Any) -> Any:
     """Neutralise spreadsheet formula injection in user-controlled text (lot codes are user input)."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
+    return cell(v)
 
 
 FSMA_COLUMNS = [
@@ -83,7 +73,7 @@ def fsma204_rows(data_dir: Path, gtin: str, lot: str) -> list[dict[str, Any]]:
         mine = its.filter((pl.col("gtin") == gtin) & (pl.col("lot") == lot))
         qty = float(mine["quantity_kg"].fill_null(0).sum()) if mine.height else None
         ev_doc = store.load(Path(data_dir), store.EVENTS).filter(pl.col("event_key") == t["event_key"])["document"][0]
-        ev = json.loads(ev_doc)
+        ev = store.event_of(ev_doc)
         srcs = [place_of(normalise_identifier(s.get("source", "")) or s.get("source"))
                 for s in ev.get("sourceList") or [] if isinstance(s, Mapping)]
         docs = [(b.get("type", ""), b.get("bizTransaction", "")) for b in ev.get("bizTransactionList") or []
@@ -109,12 +99,7 @@ def fsma204_rows(data_dir: Path, gtin: str, lot: str) -> list[dict[str, Any]]:
 def write_fsma204(rows: list[dict[str, Any]], fmt: str) -> bytes:
     """Serialise FSMA 204 rows as CSV or XLSX (sortable: header row, autofilter, frozen header)."""
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=FSMA_COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _csv_safe(r.get(k)) for k in FSMA_COLUMNS})
-        return buf.getvalue().encode("utf-8")
+        return dicts_csv(rows, FSMA_COLUMNS).encode("utf-8")
     if fmt == "xlsx":
         from openpyxl import Workbook
 

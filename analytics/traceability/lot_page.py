@@ -19,7 +19,7 @@ class LotPage:
     ref: LotRef  # the lot opened (the first match) and how the query found it
     candidates: list[LotRef]  # every lot the query matched
     view: LotView  # its journey
-    verification: LotVerification  # its events checked against the ledger
+    verification: LotVerification  # its events checked against the ledger: verified | tampered | unverifiable
     recall: dict[str, Any]  # the mock recall: one step back, one step forward, mass balance (see mock_recall)
     sites: list[dict[str, Any]]  # every known site (name, lat, lon, kind), for the map's background
 
@@ -31,7 +31,7 @@ def page_view(data_dir: Path, query: str, gtin: str | None = None, *, ledger: Pa
     refs = lookup(data_dir, query, gtin)
     ref = refs[0]
     view = lot_view(data_dir, ref.gtin, ref.lot)
-    ver = verify_lot(data_dir, ref.gtin, ref.lot, ledger=ledger, trust=trust, ledger_url=ledger_url)
+    ver = verify_lot(data_dir, ref.gtin, ref.lot, ledger_dir=ledger, trust_dir=trust, ledger_url=ledger_url)
     rc = recall(data_dir, ref.gtin, ref.lot)
     sites = [{"name": s.name, "lat": s.lat, "lon": s.lon, "kind": s.kind} for s in SITES.values()]
     return LotPage(ref=ref, candidates=list(refs), view=view, verification=ver, recall=rc, sites=sites)

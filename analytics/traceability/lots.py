@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from analytics import storage
+from analytics import geo, storage
 from analytics.traceability import store
 from analytics.traceability.agro_chains import BUYERS, CROPS, site_by_gln
 from ledger_client import epcis
@@ -33,6 +32,9 @@ class LotView:
     readings: list[dict[str, Any]]  # temperature readings, with excursions marked
     temp_band: tuple[float | None, float | None]  # the crop's cold-chain band (°C), None when unknown
     digital_link: str
+    # shipments leaving Peru: from the Peruvian site (name, lat, lon) to a buyer abroad (to, country,
+    # to_lat, to_lon), in event order; the path above stays within the sites the lot went through
+    exits: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,16 +122,16 @@ CTE = {  # (event type, bizStep) -> FSMA 204 critical tracking event
 def place_of(gln_uri: str | None) -> dict[str, Any]:
     """Name, coordinates and region of a GLN (a demo site, a buyer, or just the GLN)."""
     if not gln_uri:
-        return {"gln": None, "name": None, "lat": None, "lon": None, "region": None}
+        return {"gln": None, "name": None, "lat": None, "lon": None, "region": None, "country": None}
     parsed = parse_digital_link(gln_uri)
     g = parsed.value if parsed is not None and parsed.ai in ("414", "417") else gln_uri
     site = site_by_gln().get(g)
     if site is not None:
-        return {"gln": g, "name": site.name, "lat": site.lat, "lon": site.lon, "region": site.region}
-    for name, _country, bg, lat, lon in BUYERS:
+        return {"gln": g, "name": site.name, "lat": site.lat, "lon": site.lon, "region": site.region, "country": "PE"}
+    for name, country, bg, lat, lon in BUYERS:
         if bg == g:
-            return {"gln": g, "name": name, "lat": lat, "lon": lon, "region": None}
-    return {"gln": g, "name": None, "lat": None, "lon": None, "region": None}
+            return {"gln": g, "name": name, "lat": lat, "lon": lon, "region": None, "country": country}
+    return {"gln": g, "name": None, "lat": None, "lon": None, "region": None, "country": None}
 
 
 def _readings(ev: Mapping[str, Any], t_min: float | None, t_max: float | None) -> list[dict[str, Any]]:
@@ -168,9 +170,9 @@ def lot_view(data_dir: Path, gtin: str, lot: str) -> LotView:
     events = store.load(data_dir, store.EVENTS).filter(pl.col("event_key").is_in(keys)).sort("event_time", "seq")
     crop = CROPS.get(master.get("crop") or "")
     t_min, t_max = (crop.temp_min_c, crop.temp_max_c) if crop else (None, None)
-    timeline, readings = [], []
+    timeline, readings, exits = [], [], []
     for row in events.iter_rows(named=True):
-        ev = json.loads(row["document"])
+        ev = store.event_of(row["document"])
         place = place_of(row["read_point"])
         dests = [normalise_identifier(d.get("destination", "")) or d.get("destination")
                  for d in ev.get("destinationList") or [] if isinstance(d, Mapping)]
@@ -179,6 +181,13 @@ def lot_view(data_dir: Path, gtin: str, lot: str) -> LotView:
         for x in r:
             x["event_key"] = row["event_key"]
         readings.extend(r)
+        for d in dests:
+            to = place_of(d) if d else None
+            if to and to["country"] not in (None, "PE") and to["lat"] is not None and place["lat"] is not None:
+                exits.append({"from": place["name"] or place["gln"], "lat": place["lat"], "lon": place["lon"],
+                              "to": to["name"] or to["gln"], "country": to["country"], "to_lat": to["lat"],
+                              "to_lon": to["lon"], "time": row["event_time"],
+                              "heading": geo.sea_heading(place["lat"], place["lon"], to["lat"], to["lon"])})
         timeline.append({
             "event_key": row["event_key"], "event_type": row["event_type"], "biz_step": row["biz_step"],
             "cte": CTE.get((row["event_type"], row["biz_step"] or ""), "Other"),
@@ -192,7 +201,7 @@ def lot_view(data_dir: Path, gtin: str, lot: str) -> LotView:
             for t in timeline if t["lat"] is not None]
     dedup = [p for i, p in enumerate(path) if i == 0 or p["name"] != path[i - 1]["name"]]
     return LotView(master=master, gtin=gtin, lot=lot, timeline=timeline, path=dedup, readings=readings,
-                   temp_band=(t_min, t_max), digital_link=f"https://id.gs1.org/01/{gtin}/10/{lot}")
+                   temp_band=(t_min, t_max), digital_link=f"https://id.gs1.org/01/{gtin}/10/{lot}", exits=exits)
 
 
 def _short_voc(v: Any) -> str | None:

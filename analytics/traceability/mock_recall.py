@@ -3,7 +3,6 @@ customers, output lots) and the lot's mass balance in kg."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def _shipments(items: pl.DataFrame, events: pl.DataFrame,
     shipments: list[dict[str, Any]] = []
     customers: dict[str, dict[str, Any]] = {}
     for row in ships.iter_rows(named=True):
-        ev = json.loads(row["document"])
+        ev = store.event_of(row["document"])
         docs = [b.get("bizTransaction") for b in ev.get("bizTransactionList") or [] if isinstance(b, Mapping)]
         its = items.filter(pl.col("event_key") == row["event_key"])
         dests = its.filter(pl.col("role") == "destination")["party"].to_list()
@@ -119,7 +118,7 @@ def _origin_sites(items: pl.DataFrame, events: pl.DataFrame, gtin: str, lot: str
         "event_key"].to_list()
     out = []
     for row in events.filter(pl.col("event_key").is_in(keys)).iter_rows(named=True):
-        ev = json.loads(row["document"])
+        ev = store.event_of(row["document"])
         senasa = (ev.get("ilmd") or {}).get("chasqui:senasaSite")
         p = place_of(row["read_point"])
         out.append({"gln": p["gln"], "name": p["name"], "senasa_code": senasa, "lot": lot, "gtin": gtin})

@@ -23,7 +23,7 @@ TRACE_EVENTS = TableSchema(
         Column("event_time", TS, doc="When the event happened (America/Lima)"),
         Column("read_point", pl.String, nullable=True, doc="Read point (GS1 Digital Link of the GLN)"),
         Column("source", pl.String, doc="generated, or import:<file name>"),
-        Column("document", pl.String, doc="The event as EPCIS 2.0 JSON-LD (with its @context)"),
+        Column("document", pl.String, doc="The event as a one-event EPCIS 2.0 JSON-LD document (hashes to event_hash)"),
     ),
     doc="EPCIS 2.0 events of agro lots, each anchored by its CBV 2.0 hash in the Merkle log",
     date_column="event_time",

@@ -2,7 +2,7 @@
 
 Tables (Parquet in the data directory, schemas in ``analytics.traceability.schemas``):
 
-* ``trace_events``: one row per stored EPCIS event with its JSON-LD text (``document``), its
+* ``trace_events``: one row per stored EPCIS event as a one-event EPCIS 2.0 document (``document``), its
   CBV 2.0 hash as computed when it was stored (``event_hash``) and its ledger position
   (``leaf_index``; null = not anchored).
 * ``trace_items``: what each event says about lots and pallets (role, GTIN, lot, SSCC, quantity),
@@ -13,7 +13,7 @@ Tables (Parquet in the data directory, schemas in ``analytics.traceability.schem
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ def _sgtin_key(epc: Any) -> tuple[str | None, str | None]:
 def items_of_event(key: str, ev: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Lots, pallets and parties an event mentions, with the role they play in it."""
     out: list[dict[str, Any]] = []
-    etype = ev.get("type")
+    etype = epcis.event_type(ev)
     action = ev.get("action")
 
     def add(role: str, gtin=None, lot=None, sscc=None, qty=None, party=None) -> None:
@@ -164,27 +164,40 @@ def _read_point(ev: Mapping[str, Any]) -> str | None:
     return normalise_identifier(rid) or rid
 
 
-def build_rows(events: Iterable[Mapping[str, Any]], context: Any, hashes: list[str], start_seq: int,
-               source: str, key_prefix: str = "EV") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Event and item rows for already-hashed events (no ledger position yet)."""
+def build_rows(hashed: epcis.HashedDocument, start_seq: int, source: str,
+               key_prefix: str = "EV") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Event and item rows for a hashed document's events (no ledger position yet).
+
+    Each event is stored as ``hashed.standalone(i)``: a one-event document that keeps the context, the
+    ignore list and the vocabulary of the document it came from, so it hashes to ``hashed.hashes[i]``
+    again wherever it is verified.
+    """
     ev_rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
-    for i, (ev, h) in enumerate(zip(events, hashes, strict=True)):
+    for i, (ev, h) in enumerate(zip(hashed.events, hashed.hashes, strict=True)):
         seq = start_seq + i
         key = f"{key_prefix}-{seq:07d}"
-        ctx = epcis.event_context(context, ev)
-        doc = {k: v for k, v in ev.items() if k != "@context"}
-        if ctx is not None:
-            doc = {"@context": ctx, **doc}
         ev_rows.append({
             "event_key": key, "seq": seq, "event_hash": h, "leaf_index": None,
-            "event_type": str(ev.get("type")), "biz_step": _short(epcis.canonical_value(ev["bizStep"]))
+            "event_type": str(epcis.event_type(ev)), "biz_step": _short(epcis.canonical_value(ev["bizStep"]))
             if isinstance(ev.get("bizStep"), str) else None,
             "event_time": _event_time(ev), "read_point": _read_point(ev), "source": source,
-            "document": json.dumps(doc, ensure_ascii=False, separators=(",", ":")),
+            "document": json.dumps(hashed.standalone(i), ensure_ascii=False, separators=(",", ":")),
         })
         item_rows.extend(items_of_event(key, ev))
     return ev_rows, item_rows
+
+
+def event_of(document: str | Mapping[str, Any]) -> dict[str, Any]:
+    """The one event of a stored ``document`` column value (a one-event EPCISDocument, or a bare event)."""
+    doc = json.loads(document) if isinstance(document, str) else dict(document)
+    body = doc.get("epcisBody")
+    if isinstance(body, Mapping):
+        events = body.get("eventList")
+        if isinstance(events, list) and len(events) == 1 and isinstance(events[0], Mapping):
+            return dict(events[0])
+        raise epcis.EPCISError(f"stored document holds {len(events) if isinstance(events, list) else 0} events")
+    return {k: v for k, v in doc.items() if k != "@context"}
 
 
 def _frame(rows: list[dict[str, Any]], columns: Mapping[str, Any]) -> pl.DataFrame:

@@ -1,109 +1,176 @@
-"""Verification of a lot against the ledger: every event's hash recomputed and proven included under a signed,
-consistent checkpoint, with the log key pinned on first use."""
+"""Verification of a lot against the ledger, with three verdicts (``ledger_client.verify``):
+
+* ``verified``: every event's CBV 2.0 hash recomputed from the stored document matches its anchored hash and
+  is proven included under a checkpoint signed by the trusted key, consistent with the last one seen (and
+  cosigned by enough witnesses when asked);
+* ``tampered``: a hash or proof check failed (the events are named), or the log rewrote its history or
+  showed a split view;
+* ``unverifiable``: the check could not be made (ledger unreachable, no trusted key, no checkpoint, an
+  event not anchored yet, too few witnesses); the reason says why. An outage is never ``tampered``.
+
+The log is the local one (``DataDir.ledger``) or, with ``ledger_url``, a log served over HTTP in the C2SP
+tlog-tiles layout (``python app.py serve`` serves one under ``/ledger/``); then no local log is needed.
+The trusted key is ``trust_key``, else the key pinned earlier in the trust folder, else
+``DIR/ledger/verifier.pub`` (pinned on first use). ``python app.py verify-lot`` is :func:`cli_verify_lot`.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from analytics.datadir import LAST_CHECKPOINT, LEDGER_PUBLIC_KEY, PINNED_KEY, DataDir
+from analytics.datadir import DataDir
 from analytics.traceability import store
-from analytics.traceability.lots import lot_event_keys
-from ledger_client import LedgerError, epcis
-from ledger_client.checkpoint import Verifier
-from ledger_client.client import FileTrustStore, HTTPTransport, LedgerClient, LocalTransport
+from analytics.traceability.lots import LotNotFound, lookup, lot_event_keys
+from ledger_client import verify
+from ledger_client.verify import TAMPERED, UNVERIFIABLE, VERIFIED, StoredEvent, VerdictName
+
+__all__ = ["LotVerification", "REASON_CLASSES", "TAMPERED", "UNVERIFIABLE", "VERIFIED", "cli_verify_lot",
+           "lot_events", "reason_class", "verify_lot", "verify_lot_query"]
 
 
-@dataclass
+# What a verdict's reason is about, for the page's short explanation (es/en). The reasons are written by
+# ledger_client.verify; the first phrase found names the class (order matters: the specific ones first).
+REASON_CLASSES = (
+    ("no such lot", "no_events"),
+    ("no events to verify", "no_events"),
+    ("not signed by the trusted key", "wrong_key"),
+    ("split view", "split_view"),
+    ("rewrote its history", "rewritten"),
+    ("forged signature", "forged"),
+    ("checkpoint does not verify", "bad_checkpoint"),
+    ("failed a hash or proof check", "events"),
+    ("unreachable", "unreachable"),
+    ("no checkpoint", "no_checkpoint"),
+    ("not enough witnesses", "witnesses"),
+    ("witness cosignatures required", "witnesses"),
+    ("cannot be checked yet", "pending"),
+    ("key", "no_key"),
+)
+
+
+def reason_class(verdict: str, reason: str) -> str:
+    """``ok`` for a verified lot, else the class of the reason (``unreachable``, ``events``, ...; ``other``)."""
+    if verdict == VERIFIED:
+        return "ok"
+    return next((code for phrase, code in REASON_CLASSES if phrase in reason), "other")
+
+
+@dataclass(frozen=True)
 class LotVerification:
-    verdict: str  # verified | tampered | incomplete
+    """A lot's verdict, with every event's check (``event_key``, ``status``, ``reason``, hashes, leaf)."""
+
+    gtin: str
+    lot: str
+    verdict: VerdictName
+    reason: str
     events: list[dict[str, Any]] = field(default_factory=list)
-    checkpoint_size: int = 0
+    checkpoint_size: int | None = None
+    witnesses: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    error: str | None = None
+    transport: str = ""
 
     @property
     def counts(self) -> dict[str, int]:
-        c: dict[str, int] = {"verified": 0, "tampered": 0, "not_anchored": 0}
+        """Events per status: verified, tampered, unanchored (no ledger entry), unchecked (not checked)."""
+        c = {"verified": 0, "tampered": 0, "unanchored": 0, "unchecked": 0}
         for e in self.events:
             c[e["status"]] = c.get(e["status"], 0) + 1
         return c
 
+    @property
+    def why(self) -> str:
+        """The class of the reason (see :data:`REASON_CLASSES`), for a short explanation in the UI."""
+        return reason_class(self.verdict, self.reason)
 
-def trust_dir(data_dir: Path) -> Path:
-    """Client-side trust state (pinned key, last checkpoint), kept apart from the log directory."""
-    return DataDir(Path(data_dir)).ledger_trust
+    def keys(self, status: str) -> list[str]:
+        return [e["event_key"] for e in self.events if e["status"] == status]
 
+    @property
+    def tampered(self) -> list[str]:
+        """The events that failed a hash or proof check."""
+        return self.keys("tampered")
 
-def pinned_verifier(tdir: Path, ledger: Path) -> Verifier:
-    """The pinned log key: pinned on first use into the trust directory, then never re-read from the log."""
-    pin = Path(tdir) / PINNED_KEY
-    if pin.exists():
-        return Verifier.from_string(pin.read_text())
-    v = Verifier.from_string((ledger / LEDGER_PUBLIC_KEY).read_text())
-    pin.parent.mkdir(parents=True, exist_ok=True)
-    pin.write_text(v.to_string() + "\n")
-    return v
+    @property
+    def exit_code(self) -> int:
+        """0 verified, 1 tampered, 2 unverifiable."""
+        return {VERIFIED: 0, TAMPERED: 1, UNVERIFIABLE: 2}[self.verdict]
 
-
-def verify_events(client: LedgerClient, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Recompute each stored event's hash and check its inclusion under one verified checkpoint."""
-    cp = client.refresh()
-    out = []
-    for row in rows:
-        status, reason = "verified", ""
-        try:
-            doc = json.loads(row["document"])
-            ctx = doc.get("@context")
-            recomputed = epcis.event_hash(doc, ctx)
-        except (ValueError, LedgerError) as exc:
-            recomputed, status, reason = None, "tampered", f"stored event unreadable: {exc}"
-        if status == "verified":
-            if row["leaf_index"] is None:
-                status, reason = "not_anchored", "no ledger entry"
-            elif recomputed != row["event_hash"]:
-                status, reason = "tampered", "stored event no longer matches its anchored hash"
-            else:
-                try:
-                    client.verify_inclusion(row["event_hash"], int(row["leaf_index"]), cp)
-                except LedgerError as exc:
-                    status, reason = "tampered", f"inclusion proof failed: {exc}"
-        out.append({"event_key": row["event_key"], "status": status, "reason": reason,
-                    "event_hash": row["event_hash"], "recomputed": recomputed, "leaf_index": row["leaf_index"]})
-    return out, cp.size
+    def to_json(self) -> dict[str, Any]:
+        """``{"lot", "verdict", "events", "verified", "tampered", "unanchored", "reason", "witnesses", ...}``."""
+        return {"lot": self.lot, "gtin": self.gtin, "verdict": self.verdict, "events": len(self.events),
+                "verified": self.counts["verified"], "tampered": self.tampered,
+                "unanchored": self.keys("unanchored"), "reason": self.reason, "witnesses": list(self.witnesses),
+                "checkpoint_size": self.checkpoint_size}
 
 
-def verify_lot(data_dir: Path, gtin: str, lot: str, ledger: Path | None = None, trust: Path | None = None,
-               ledger_url: str | None = None) -> LotVerification:
-    """Verify every event of a lot: hash recomputed, inclusion proof under a signed, consistent checkpoint.
+def lot_events(data_dir: Path, gtin: str, lot: str) -> list[StoredEvent]:
+    """The stored events of a lot (and of the pallets it was packed into), in time order."""
+    keys = lot_event_keys(Path(data_dir), gtin, lot)
+    rows = store.load(Path(data_dir), store.EVENTS).filter(pl.col("event_key").is_in(keys)).sort(
+        "event_time", "seq").select("event_key", "document", "event_hash", "leaf_index").rows()
+    return [StoredEvent(k, doc, h, None if leaf is None else int(leaf)) for k, doc, h, leaf in rows]
 
-    ``ledger`` is the local log (default ``DataDir.ledger``); with ``ledger_url`` the same checks run
-    against a remote log over HTTP. ``trust`` holds the pinned key and the last checkpoint seen
-    (default ``DataDir.ledger_trust``: the trust folder in the cache folder).
+
+def verify_lot(data_dir: Path, gtin: str, lot: str, *, ledger_dir: Path | None = None,
+               ledger_url: str | None = None, trust_key: Path | None = None, trust_dir: Path | None = None,
+               witness_keys: Sequence[Path] = (), min_witnesses: int = 0,
+               timeout: float = 10.0) -> LotVerification:
+    """Verify every event of a lot against the local log (default ``DataDir.ledger``) or ``ledger_url``.
+
+    ``trust_dir`` keeps the pinned key and the last checkpoint seen (default ``DataDir.ledger_trust``).
+    Never raises for an outage or a bad key: those are ``unverifiable`` with the reason.
     """
     data_dir = Path(data_dir)
-    ledger = Path(ledger) if ledger else store.ledger_dir(data_dir)
-    tdir = Path(trust) if trust else trust_dir(data_dir)
+    layout = DataDir(data_dir)
     t0 = time.perf_counter()
-    keys = lot_event_keys(data_dir, gtin, lot)
-    rows = store.load(data_dir, store.EVENTS).filter(pl.col("event_key").is_in(keys)).sort(
-        "event_time", "seq").to_dicts()
+    events = lot_events(data_dir, gtin, lot)
     try:
-        verifier = pinned_verifier(tdir, ledger)
-        store_ = FileTrustStore(tdir / LAST_CHECKPOINT)
-        transport: Any = HTTPTransport(ledger_url) if ledger_url else LocalTransport(ledger)
-        with LedgerClient(transport, verifier, trust=store_) as client:
-            results, size = verify_events(client, rows)
-    except (LedgerError, OSError) as exc:
-        return LotVerification("tampered", [{"event_key": r["event_key"], "status": "tampered",
-                                             "reason": str(exc), "event_hash": r["event_hash"],
-                                             "recomputed": None, "leaf_index": r["leaf_index"]} for r in rows],
-                               0, time.perf_counter() - t0, error=str(exc))
-    statuses = {r["status"] for r in results}
-    verdict = "tampered" if "tampered" in statuses else ("incomplete" if "not_anchored" in statuses else "verified")
-    return LotVerification(verdict, results, size, time.perf_counter() - t0)
+        v = verify.verify_events(events, ledger_dir=Path(ledger_dir) if ledger_dir else layout.ledger,
+                                 ledger_url=ledger_url or None, trust_key=trust_key,
+                                 trust_dir=Path(trust_dir) if trust_dir else layout.ledger_trust,
+                                 witness_keys=list(witness_keys), min_witnesses=min_witnesses, timeout=timeout)
+    except OSError as exc:  # e.g. the trust folder cannot be written: cannot check, not a failure
+        reason = f"cannot check: {exc.strerror or exc}"
+        return LotVerification(gtin, lot, UNVERIFIABLE, reason,
+                               [{"event_key": e.key, "status": "unchecked", "reason": reason,
+                                 "event_hash": e.event_hash, "recomputed": None, "leaf_index": e.leaf_index}
+                                for e in events], seconds=time.perf_counter() - t0)
+    return LotVerification(gtin, lot, v.verdict, v.reason, [e.as_dict() for e in v.events],
+                           v.checkpoint.size if v.checkpoint else None, list(v.witnesses),
+                           time.perf_counter() - t0, v.transport)
+
+
+def verify_lot_query(data_dir: Path, query: str, gtin: str | None = None, **kw: Any) -> LotVerification:
+    """Verify the lot a query names (lot code, GTIN + lot, SSCC or Digital Link, as the page looks lots up).
+
+    A query that matches no lot, or several lots without a GTIN, is ``unverifiable`` with the reason.
+    """
+    try:
+        refs = lookup(Path(data_dir), query, gtin)
+    except LotNotFound as exc:
+        return LotVerification(gtin or "", query, UNVERIFIABLE, f"no such lot in {data_dir}: {exc}")
+    if len(refs) > 1:
+        found = ", ".join(f"{r.gtin}/{r.lot}" for r in refs[:5])
+        return LotVerification(gtin or "", query, UNVERIFIABLE,
+                               f"{len(refs)} lots match {query!r} ({found}); name one with --gtin")
+    return verify_lot(Path(data_dir), refs[0].gtin, refs[0].lot, **kw)
+
+
+def cli_verify_lot(args: argparse.Namespace) -> int:
+    """``python app.py verify-lot LOT --data-dir DIR [--ledger-url URL] [--trust-key FILE] [--witness-key FILE
+    ...] [--min-witnesses N]``: prints one JSON line; exits 0 verified, 1 tampered, 2 unverifiable."""
+    v = verify_lot_query(Path(args.data_dir), args.lot, getattr(args, "gtin", None),
+                         ledger_dir=getattr(args, "ledger_dir", None), ledger_url=getattr(args, "ledger_url", None),
+                         trust_key=getattr(args, "trust_key", None), trust_dir=getattr(args, "trust_dir", None),
+                         witness_keys=list(getattr(args, "witness_key", None) or []),
+                         min_witnesses=int(getattr(args, "min_witnesses", 0) or 0))
+    print(json.dumps(v.to_json(), ensure_ascii=False))
+    return v.exit_code

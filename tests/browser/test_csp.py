@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from dash.testing.wait import until
 
@@ -22,6 +20,12 @@ PAGES = {
 }
 
 
+def _settled(dash_duo) -> bool:
+    """No callback in flight and every Plotly graph on the page drawn."""
+    return dash_duo.redux_state_rqs == [] and dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('.js-plotly-plot')].every(g => g.querySelector('.main-svg'))")
+
+
 def _csp_messages(logs: list[dict]) -> list[str]:
     return [e["message"] for e in logs if "Content Security Policy" in e.get("message", "")
             or "Refused to" in e.get("message", "")]
@@ -30,6 +34,7 @@ def _csp_messages(logs: list[dict]) -> list[str]:
 def test_every_page_runs_under_the_csp(dash_duo, settings, app_factory, browser_errors):
     app = app_factory(settings)
     dash_duo.start_server(app, port=free_port())
+    dash_duo.driver.set_script_timeout(120)  # the fetch below waits for the server (slow on a busy machine)
     csp = dash_duo.driver.execute_script(
         "return fetch('/').then(r => r.headers.get('content-security-policy'))")
     assert "script-src 'self' 'sha256-" in csp and "'unsafe-inline'" not in csp.split("style-src")[0]
@@ -37,7 +42,7 @@ def test_every_page_runs_under_the_csp(dash_duo, settings, app_factory, browser_
     for path, selector in PAGES.items():
         dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}", timeout=30)
         dash_duo.wait_for_element(selector, timeout=40)
-        time.sleep(1.0)  # let late callbacks and plotly finish drawing
+        until(lambda: _settled(dash_duo), timeout=40)  # late callbacks answered, plotly done drawing
         logs = dash_duo.get_logs() or []
         seen.append(path)
         assert _csp_messages(logs) == [], (path, _csp_messages(logs))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import polars as pl
 import pytest
+from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
 from analytics import storage
@@ -32,9 +31,7 @@ def test_sourcing_page(dash_duo, settings, app_factory, browser_errors) -> None:
     dash_duo.find_element(".dash-dropdown-search").send_keys(Keys.ESCAPE)
     dash_duo.wait_for_contains_text("#sourcing-grid", "Maca", timeout=30)
     dash_duo.wait_for_element("#sourcing-pareto .main-svg", timeout=20)
-    deadline = time.time() + 10
-    while "maca" not in dash_duo.driver.current_url and time.time() < deadline:
-        time.sleep(0.2)
+    until(lambda: "maca" in dash_duo.driver.current_url, timeout=30)
     assert "ing=cacao%2Cmaca" in dash_duo.driver.current_url or "ing=cacao,maca" in dash_duo.driver.current_url
     assert "Abastecimiento sostenible" in dash_duo.find_element("body").text
     assert browser_errors(dash_duo) == []

@@ -17,6 +17,8 @@ def test_traceability_page(dash_duo, settings, app_factory, browser_errors):
     dash_duo.wait_for_contains_text("#trace-verdict", "verificado", timeout=60)
     dash_duo.wait_for_element("#trace-qr img", timeout=30)
     dash_duo.wait_for_element("#trace-map .main-svg", timeout=30)
+    # the shelf-life panel answers for the open lot (this dataset has no shelf-life model yet)
+    dash_duo.wait_for_contains_text("#trace-shelf", "python app.py train", timeout=60)
     assert "AR-LAL-24001" in dash_duo.find_element("#trace-summary").text
     # search another lot (a merged coffee lot) with a hostile-looking GTIN-free query first
     box = dash_duo.find_element("#trace-query")

@@ -31,7 +31,7 @@ def _output_ids(callback_map_key: str) -> list[str]:
 
 
 def test_every_callbacks_module_declares_its_page_and_register() -> None:
-    assert set(PAGE_MODULES) == {"data", "live", "logistics", "overview", "scenarios", "segments", "shell",
+    assert set(PAGE_MODULES) == {"data", "demand", "live", "logistics", "overview", "scenarios", "segments", "shell",
                                  "sourcing", "traceability"}
     for name in PAGE_MODULES:
         mod = importlib.import_module(f"callbacks.{name}")
@@ -105,7 +105,8 @@ def test_callback_functions_are_importable_by_module_and_name(app: Dash) -> None
         if spec.get("background"):
             background.append(fn.__name__)
             assert dill.loads(dill.dumps(fn)) is fn
-    assert sorted(background) == ["import_upload", "retrain", "scenario_insights", "update_segments"]
+    assert sorted(background) == ["import_upload", "replay_episode", "retrain", "scenario_insights", "show_runs",
+                                  "update_demand", "update_segments"]
 
 
 def test_an_output_claimed_by_two_owners_is_refused(app: Dash) -> None:

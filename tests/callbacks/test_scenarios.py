@@ -37,9 +37,11 @@ def test_simulate_scenario_callback(rt):
     for forged in (None, {}, {**result, "meta": {"as_of": "yesterday"}}, {**result, "baseline": []}):
         with pytest.raises(ScenarioError):
             ScenarioOutcome.from_dict(forged)
-    # the figure shows the result's numbers: Puno's scenario bar is its P50
+    # the figure shows the result's numbers: Puno's scenario bar is its P50; regions are named (codes on hover)
     scen = next(tr for tr in fig.data if tr.name == "Scenario")
-    i = list(scen.x).index("PE-PUN")
+    assert len(scen.x) == 25 and not any(str(x).startswith("PE-") for x in scen.x)
+    i = list(scen.x).index("Puno")
+    assert scen.customdata[i] == "PE-PUN" and "%{customdata}" in scen.hovertemplate
     assert scen.y[i] == pytest.approx(result["scenario"]["by_region"]["PE-PUN"]["late_rate"]["p50"])
     assert scen.y[i] > result["baseline"]["by_region"]["PE-PUN"]["late_rate"]["p50"] + 0.05
     assert "1000 runs" in status
@@ -65,6 +67,12 @@ def test_insights_callback(rt):
     assert bars.y[-1] == "Bloqueos"  # the biggest driver is drawn on top
     assert bars.x[-1] > 0.5  # network-wide percentage points (two regions of 25)
     assert "Pre-posicionar" in str(mitigations) and "p.p." in str(mitigations)
+    assert "Puno" in str(mitigations) and "PE-PUN" not in mitigations.children[0].children[0].children
+    # nothing moved from business as usual: no bars to rank, the chart says what to do
+    calm = cb.simulate_scenario([], 0, 0, 0, 0, 0, 0, 0, "electronics", 0, 8, "es", "light")[0]
+    fig, mitigations = cb.scenario_insights(progress.append, calm, "es", "light")
+    assert not fig.data and fig.layout.annotations[0].text.startswith("Mueva un control")
+    assert not fig.layout.xaxis.visible and not fig.layout.yaxis.visible
 
 
 def test_apply_preset_sets_controls():
@@ -88,6 +96,8 @@ def test_save_compare_and_export(writable_rt):
     fig = cb.compare_saved(["Bloqueo sur", "Normal"], "es", "light")
     y = {tr.name: tr.y[0] for tr in fig.data}
     assert y["Bloqueo sur"] > y["Normal"]
+    empty = cb.compare_saved([], "es", "light")  # nothing picked yet: how to fill it, no empty axes
+    assert not empty.data and empty.layout.annotations[0].text.startswith("Guarde un escenario")
     sent = cb.export_csv(1, result)
     rows = list(csv.DictReader(io.StringIO(sent["content"])))
     late = next(r for r in rows if r["scope"] == "network" and r["metric"] == "late_rate")
@@ -135,7 +145,7 @@ def test_control_options_come_from_analytics():
         "es", ["PE-CUS", "<SCRIPT>"], "toys", 12)
     assert [o["value"] for o in preset_opts] == list(presets()) and len(preset_opts) == 6
     assert [o["value"] for o in region_opts] == list(geo.REGION_CODES) and len(region_opts) == 25
-    assert next(o["label"] for o in region_opts if o["value"] == "PE-PUN") == "PE-PUN · Puno"
+    assert next(o["label"] for o in region_opts if o["value"] == "PE-PUN") == "Puno"  # named; the code is the value
     assert regions == ["PE-CUS"]
     assert [o["value"] for o in cat_opts] == list(CATEGORIES) and cat is dash.no_update
     assert [o["value"] for o in horizon_opts] == list(HORIZONS) and horizon is dash.no_update
@@ -152,3 +162,48 @@ def test_layout_reads_demand_and_horizon_from_the_url():
     assert ui.url_controls({"blockade_regions": "PE-PUN,PE-PUN,<b>", "demand_toys": "20", "horizon_weeks": "4"}) == (
         ["PE-PUN"], "toys", 4)
     assert ui.url_controls({"demand_<x>": "1", "horizon_weeks": "x"}) == ([], None, None)
+
+
+def _walk(node):
+    yield node
+    children = getattr(node, "children", None)
+    for ch in children if isinstance(children, list | tuple) else [children] if children is not None else []:
+        yield from _walk(ch)
+
+
+def test_replay_preset_as_of_its_episode_shows_the_backtest(rt):
+    from analytics.scenarios import backtest
+    from components import ids
+
+    view, query = cb.replay_episode("callao-congestion-2024", True, "en", "light")
+    assert query == "preset=callao-congestion-2024&replay=1"
+    expected = backtest(rt.engine, "callao-congestion-2024", cache_dir=rt.settings.cache_dir)
+    fig = next(n for n in _walk(view) if getattr(n, "id", None) == ids.SCENARIOS_BACKTEST_FIG).figure
+    band, p50, observed = fig.data
+    assert band.base[0] == pytest.approx(100 * expected["late_rate_uplift_p10"])
+    assert band.base[0] + band.x[0] == pytest.approx(100 * expected["late_rate_uplift_p90"])
+    assert p50.x[0] == pytest.approx(100 * expected["late_rate_uplift_p50"])
+    assert observed.x[0] == pytest.approx(100 * expected["observed_uplift"])
+    text = " ".join(str(getattr(n, "children", "")) for n in _walk(view) if isinstance(getattr(n, "children", None), str))
+    assert "Replayed as of 2024-05-14" in text and "PE-CAL, PE-LIM" in text
+    assert "callao-congestion-2022" in text  # the port mechanism learned from the earlier spell
+    checks = {getattr(n, "data-check", None) for n in _walk(view)} - {None}
+    assert checks == {"bt.within", "bt.band"}
+    # nothing to replay: switch off, a hypothetical preset, no preset, a forged name
+    assert cb.replay_episode("callao-congestion-2024", False, "en", "light") == ("", "")
+    msg, q = cb.replay_episode("central-closure-2w", True, "es", "light")
+    assert "hipotético" in msg.children and q == ""
+    assert cb.replay_episode(None, True, "en", "light")[1] == ""
+    assert cb.replay_episode("nope<script>", True, "en", "light")[1] == ""
+
+
+def test_layout_reads_the_replay_from_the_url():
+    from components import ids
+    from components import scenarios as ui
+
+    layout = ui.layout("es", preset="yaku-2023", replay="1", whatever="x")
+    nodes = {getattr(n, "id", None): n for n in _walk(layout)}
+    assert nodes[ids.SCENARIOS_PRESET].value == "yaku-2023" and nodes[ids.SCENARIOS_REPLAY].value is True
+    nodes = {getattr(n, "id", None): n for n in _walk(ui.layout("es", preset="<bad>", replay="0"))}
+    assert nodes[ids.SCENARIOS_PRESET].value is None and nodes[ids.SCENARIOS_REPLAY].value is False
+    assert ui.replay_query("yaku-2023", True) == "preset=yaku-2023&replay=1" and ui.replay_query(None, True) == ""

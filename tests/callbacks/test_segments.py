@@ -42,8 +42,14 @@ def test_update_segments_numbers(cb, rt, demo_dir):
     assert list(curves.data[0].x) == list(range(2, 11))
     assert list(curves.data[0].y) == pytest.approx(ref.curves["inertia"].to_list())
     assert list(curves.data[1].y) == pytest.approx(ref.curves["silhouette"].to_list())
-    # PCA: one trace per segment, the sample split between them
+    # PCA: one trace per segment, the sample split between them, drawn as SVG (no WebGL needed)
     assert len(pca.data) == 6 and sum(len(tr.x) for tr in pca.data) == min(3000, n)
+    assert {tr.type for tr in pca.data} == {"scatter"}
+    drawn = {tr.name: set(tr.customdata) for tr in pca.data}
+    sample = ref.pca.with_columns(name=ref.pca["label"].map_elements(lambda i: ref.name(i, "en"), return_dtype=str))
+    assert drawn == {name: set(g["customer_id"].to_list()) for (name,), g in sample.group_by("name")}
+    if n > 3000:  # a sample: the chart says how many of how many
+        assert f"3,000 of {n:,} customers" in pca.layout.annotations[0].text
     # Sankey: the right-hand side holds every current customer
     link = sankey.data[0].link
     k = 6
@@ -125,3 +131,18 @@ def test_layout_tolerates_junk_query(settings, app_factory):
     assert found["segments-dates"].start_date is None and found["segments-dates"].end_date == "2024-01-31"
     assert found["segments-regions"].value == ["PE-LIM", "<SCRIPT>"]
     assert view.parse_k("3") == 3 and view.parse_k(None) == 6
+
+
+def test_pca_scatter_thins_to_an_svg_sized_sample() -> None:
+    """More points than SVG draws comfortably: an even sample per segment, in proportion, stated on the chart."""
+    from components import segments as view
+
+    points = {0: {"x": list(range(7000)), "y": list(range(7000)), "id": [f"C{i}" for i in range(7000)]},
+              1: {"x": list(range(3000)), "y": list(range(3000)), "id": [f"D{i}" for i in range(3000)]}}
+    fig = view.pca_figure(points, ["A", "B"], (0.4, 0.2), 10_000, "es", "dark", total=10_000)
+    assert [tr.type for tr in fig.data] == ["scatter", "scatter"]
+    assert [len(tr.x) for tr in fig.data] == [2100, 900] and sum(len(tr.x) for tr in fig.data) == view.SVG_MAX_POINTS
+    assert fig.data[0].customdata[:2] == ("C0", "C3") and len(set(fig.data[0].customdata)) == 2100
+    assert fig.layout.annotations[0].text == "Se dibujan 3,000 de 10,000 clientes (muestra al azar)."
+    small = view.pca_figure({0: {"x": [1, 2], "y": [3, 4], "id": ["a", "b"]}}, ["A"], (0.5, 0.3), 2, "en", "light")
+    assert not small.layout.annotations and small.layout.title.text == "Customers in 2-D (PCA, all 2)"

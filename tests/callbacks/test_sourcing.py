@@ -52,11 +52,20 @@ def test_ranking_all_weight_on_price(rt, suppliers: pl.DataFrame) -> None:
     assert [t.name for t in breakdown.data] == ["Sostenibilidad", "Precio", "Puntualidad", "Distancia"]
     assert max(breakdown.data[1].x) == 100.0 and max(breakdown.data[0].x) == 0.0
     assert len(breakdown.data[1].x) == 10  # top 5 of each of the 2 ingredients
-    # map: 24 capitals (Callao drawn with Lima), one line per ingredient to Lima, every supplier, Lima
-    assert len(map_fig.data[0].x) == 24
-    suppliers_trace = [t for t in map_fig.data if t.name == "Proveedor"][0]
-    assert len(suppliers_trace.x) == n
-    assert map_fig.data[-1].x == (-77.0428,)
+    # map: Peru's 25 outlines, one line per ingredient from its top supplier to Lima, every supplier where it
+    # is, coloured by its sustainability score, and the Lima kitchen
+    assert map_fig["data"][0]["type"] == "choropleth" and len(map_fig["data"][0]["locations"]) == 25
+    suppliers_trace = [t for t in map_fig["data"] if t["name"] == "Proveedor"][0]
+    by_id = {r["supplier_id"]: r for r in suppliers.to_dicts()}
+    ranked = [(r["ingredient_id"], r["supplier_id"]) for r in rows]
+    assert len(suppliers_trace["lon"]) == n == len(ranked)
+    assert suppliers_trace["lat"] == [by_id[sid]["lat"] for _, sid in ranked]
+    assert suppliers_trace["marker"]["color"] == pytest.approx([r["sustainability_score"] for r in rows], abs=0.005)
+    assert suppliers_trace["marker"]["cmin"] == 0 and suppliers_trace["marker"]["cmax"] == 100
+    lines = [t for t in map_fig["data"] if t.get("mode") == "lines"]
+    assert len(lines) == 2 and {(t["lat"][0], t["lon"][0]) for t in lines} == {
+        (by_id[r["supplier_id"]]["lat"], by_id[r["supplier_id"]]["lon"]) for r in rows if r["rank"] == 1}
+    assert map_fig["data"][-1]["lon"] == [-77.0428] and map_fig["data"][-1]["text"] == ["Lima (cocina)"]
     # Pareto: one points trace + one front line per ingredient, front sorted by price
     assert len(pareto.data) == 4
     front = pareto.data[1]
@@ -78,6 +87,8 @@ def test_ranking_co2e_and_english(rt, demo_dir: Path) -> None:
 def test_ranking_bad_input(rt) -> None:
     out = cb.update_ranking([], [40, 30, 20, 10], W, 0, "es", "light")
     assert out[0] == [] and "al menos un insumo" in str(out[4]) and out[5] is no_update
+    for fig in out[1:4]:  # breakdown, map and Pareto: the sentence saying what to do, no empty axes
+        assert not fig.data and fig.layout.annotations[0].text.startswith("Elija al menos un insumo")
     out = cb.update_ranking(["cacao"], [0, 0, 0, 0], W, 0, "en", "light")
     assert out[0] == [] and "at least one weight" in str(out[4])
     out = cb.update_ranking(["cacao", "caviar"], [10, 0, 0, 0], W, 0, "en", "light")

@@ -67,7 +67,7 @@ def test_healthz_without_data(tmp_path, app_factory):
 def test_overview_callback_numbers(rt, demo_dir):
     from callbacks.overview import update_overview
 
-    kpis, trend, regions, status, query = update_overview("2023-01-01", "2023-06-30", "en", "dark")
+    kpis, trend, regions, status, query, _map = update_overview("2023-01-01", "2023-06-30", "en", "dark")
     orders = pl.read_parquet(demo_dir / "orders.parquet").filter(
         pl.col("order_date").is_between(pl.date(2023, 1, 1), pl.date(2023, 6, 30)))
     assert status is None and query == {"start": "2023-01-01", "end": "2023-06-30"}
@@ -87,10 +87,10 @@ def test_overview_callback_numbers(rt, demo_dir):
 def test_overview_callback_bad_input(rt):
     from callbacks.overview import update_overview
 
-    kpis, trend, regions, status, query = update_overview("not-a-date", None, "es", "light")
+    kpis, trend, regions, status, query, _map = update_overview("not-a-date", None, "es", "light")
     assert kpis == [] and query is None and "No se pudo" in str(status)
     # reversed range is swapped, not an error
-    *_, status, query = update_overview("2023-03-01", "2023-01-01", "es", "light")
+    *_, status, query, _map = update_overview("2023-03-01", "2023-01-01", "es", "light")
     assert query == {"start": "2023-01-01", "end": "2023-03-01"}
 
 
@@ -148,7 +148,7 @@ def test_data_callback_lists_tables_quarantine_and_models(quarantined_trained_rt
     rows = _cells(tables)
     summary = {r[0]: r[1:] for r in rows if len(r) == 4}
     # table, rows in the file, date range, quarantined rows
-    assert summary["orders"] == ["60,000", "2022-01-01 → 2024-12-31", str(len(BROKEN_ORDERS))]
+    assert summary["orders"] == ["60,000", "2021-10-01 → 2024-12-31", str(len(BROKEN_ORDERS))]
     assert summary["customers"][-1] == "0" and summary["regions"] == ["25", "—", "0"]
     # the quarantined rows themselves: 1-based row number and the broken rule
     quarantined = [r for r in rows if r and r[0].isdigit() and "amount_pen" in (r[1] if len(r) > 1 else "")]
@@ -180,7 +180,7 @@ def test_default_path_imports_no_heavy_engines():
             "from web.settings import Settings; import app, tempfile;"
             "a = app.create_app(Settings(data_dir=tempfile.mkdtemp(), live=False));"
             "a.server.test_client().get('/');"
-            "bad = [m for m in ('pyspark', 'tensorflow', 'keras') if m in sys.modules];"
+            "bad = [m for m in ('pyspark', 'tensorflow', 'keras', 'mlflow') if m in sys.modules];"
             "print(bad); assert not bad, bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -192,3 +192,31 @@ def test_gunicorn_master_reads_model_ages_from_the_data_folder(tmp_path):
     assert out["samples"] == {"late_risk": datetime.fromisoformat(created).timestamp(),
                               "segments_kmeans": datetime.fromisoformat("2025-04-02T00:00:00+00:00").timestamp()}
     assert out["heavy"] == []
+
+
+def test_one_entry_point_everywhere_with_a_worker_class_that_survives_slow_clients():
+    """The README's production command is the image's CMD and the k8s container's args (compose runs the image's
+    CMD); its config asks for gevent workers, whose package is pinned and importable."""
+    import runpy
+
+    cmd = json.loads(dict(_dockerfile())["CMD"])
+    assert " ".join(cmd) == "gunicorn -c deploy/gunicorn.conf.py app:server"
+    assert " ".join(cmd) in (ROOT / "README.md").read_text(encoding="utf-8")
+    deployment = _load(DEPLOY / "k8s" / "deployment.yaml")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["args"] == cmd
+    assert "command" not in _load(DEPLOY / "compose.yaml")["services"]["chasqui"]
+    saved = dict(os.environ)  # the config sets PROMETHEUS_MULTIPROC_DIR: keep this process as it was
+    try:
+        conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert conf["worker_class"] == "gevent" and conf["worker_connections"] >= 100 and "threads" not in conf
+    pins = dict(ln.split("==") for ln in (ROOT / "requirements.txt").read_text().splitlines()
+                if "==" in ln and not ln.startswith("#"))
+    from importlib import metadata
+
+    assert pins["gevent"] == metadata.version("gevent")
+    from gunicorn.util import load_class
+
+    assert load_class("gevent").__name__ == "GeventWorker"

@@ -1,8 +1,10 @@
-"""A few-second version of benchmarks/loadtest.py against real gunicorn workers, plus the request-size
-limit over real sockets (declared and chunked bodies) and the image's HEALTHCHECK command."""
+"""A few-second version of ``make loadtest`` (benchmarks/locustfile.py, headless Locust) against real gunicorn
+workers, plus the request-size limit over real sockets (declared and chunked bodies) and the image's
+HEALTHCHECK command."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -62,26 +64,37 @@ def _raw(port: int, head: bytes, body_chunks) -> bytes:
         return data
 
 
-def test_short_load_on_gunicorn_workers(gunicorn_server):
+def test_short_load_on_gunicorn_workers(gunicorn_server, tmp_path):
     base, _, master, prom = gunicorn_server
-    figures = loadtest.run_load(base, users=3, duration=4.0, master_metrics=master)
-    assert figures["n_errors"] == 0, figures["errors"]
-    assert figures["metrics_check"]["ok"], figures["metrics_check"]  # counted by the master = sent
-    assert figures["master_metrics_scrape"]["n"] >= 1
+    report = tmp_path / "load"
+    cmd = loadtest.locust_command(base, users=3, duration=4.0, report=report, master_metrics=master)
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
+    check = json.loads((tmp_path / "load_metrics_check.json").read_text())
+    assert check["ok"], check  # counted by the master = sent
+    with open(tmp_path / "load_stats.csv", newline="") as f:
+        stats = {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
+    assert int(stats[("", "Aggregated")]["Failure Count"]) == 0
+    visits = sum(int(r["Request Count"]) for (kind, name), r in stats.items() if name.endswith(" GET"))
+    posts = sum(int(r["Request Count"]) for (kind, name), r in stats.items() if kind == "POST")
+    assert visits == check["page_visits"] >= 3  # every user finished at least its first page
+    assert posts == check["callbacks_sent"] >= visits  # the page router, then the on-load callbacks
+    assert int(stats[("GET", "master metrics")]["Request Count"]) >= 1
+    assert int(stats[("GET", "/metrics")]["Request Count"]) == check["metrics_scrapes"] >= 1
+    assert any(kind == "PAGE" and name.endswith(" load") for kind, name in stats)
+    assert (tmp_path / "load.html").read_text().lstrip().lower().startswith("<!doctype html")
     # the app's /metrics and the master's port agree (both sum every worker's files)
     import httpx
 
     app_text, master_text = httpx.get(base + "/metrics").text, httpx.get(master).text
-    total = lambda t: loadtest._metric_sum(t, "chasqui_callback_seconds_count")  # noqa: E731
-    assert total(app_text) == total(master_text) == figures["requests"]["callback"]
+    total = lambda t: loadtest.metric_sum(t, "chasqui_callback_seconds_count")  # noqa: E731
+    assert total(app_text) == total(master_text) == check["callbacks_sent"]
     from datetime import datetime
 
     line = next(ln for ln in master_text.splitlines()
                 if ln.startswith('chasqui_model_trained_timestamp_seconds{model="late_risk"}'))
     assert float(line.split()[-1]) == datetime.fromisoformat("2026-11-01T12:00:00+00:00").timestamp()
     assert master_text.count("# TYPE chasqui_model_trained_timestamp_seconds gauge") == 1
-    assert figures["requests"]["callback"] > 10 and figures["metrics_scrape"]["n"] >= 1
-    assert any(k.endswith(" total") for k in figures["pages"])
     # every scrape folds the files of exited processes (background jobs) into archives: none is left over
     from web.promfiles import pid_alive
 

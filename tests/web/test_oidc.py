@@ -174,6 +174,7 @@ def _fresh_provider(request):
 
 
 def oidc_settings(settings: Settings, provider: Provider, **extra: Any) -> Settings:
+    extra.setdefault("oidc_redirect_base", "http://localhost")
     return settings.replace(oidc_issuer=provider.issuer, oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET,
                             secret_key=SECRET_KEY, **extra)
 
@@ -209,6 +210,25 @@ def authorize(url: str) -> str:
 
 def login(c, next_: str = "/logistics"):
     return c.get(authorize(start(c, next_)))
+
+
+def _find(node: Any, component_id: str) -> Any:
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == component_id:
+            return node
+        return next((f for v in node.values() if (f := _find(v, component_id)) is not None), None)
+    if isinstance(node, list):
+        return next((f for v in node if (f := _find(v, component_id)) is not None), None)
+    return None
+
+
+def signout_form(c) -> dict[str, str]:
+    """The navbar's sign-out form (action, method, the hidden token) as the layout serves it."""
+    form = _find(c.get("/_dash-layout").get_json(), "shell-navbar-signout")
+    assert form is not None and form["type"] == "Form"
+    token = _find(form, "shell-navbar-signout-csrf")["props"]
+    assert token["name"] == "csrf" and token["type"] == "hidden"
+    return {"action": form["props"]["action"], "method": form["props"]["method"], "csrf": token["value"]}
 
 
 def session_user(c) -> Any:
@@ -259,12 +279,13 @@ def test_full_login_round_trip_pages_callbacks_and_logout(oidc_app, provider):
     r = c.post("/_dash-update-component", json=seg)
     assert r.status_code == 200 and "segments-regions" in r.get_json()["response"]
     assert c.get("/metrics").status_code == 200
-    # the navbar shows who is signed in, with the sign-out link of the session
+    # the navbar shows who is signed in, with the sign-out form of the session (a POST with its token)
     layout = json.dumps(c.get("/_dash-layout").get_json(), sort_keys=True)
     assert '"children": "ana.oidc", "className": "fw-semibold chasqui-user", "id": "shell-navbar-user"' in layout
-    assert '"href": "/auth/logout", "id": "shell-navbar-signout"' in layout
+    form = signout_form(c)
+    assert form["action"] == "/auth/logout" and form["method"] == "POST" and len(form["csrf"]) >= 32
     # logout clears the session
-    r = c.get("/auth/logout")
+    r = c.post("/auth/logout", data={"csrf": form["csrf"]})
     assert r.status_code == 200 and b"signed out" in r.data
     assert_signed_out(c)
     assert c.post("/_dash-update-component", json=seg).status_code == 401
@@ -313,7 +334,7 @@ def test_basic_sign_in_still_works_next_to_oidc(oidc_app):
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
     assert c.get("/logistics", headers={**HTML, **basic("luis", "wrong")}).status_code == 302
     assert c.get("/traceability", headers=HTML).status_code == 200  # public page
-    assert c.get("/auth/logout").status_code == 200  # /auth/* needs no sign-in
+    assert c.get("/auth/login?next=/").status_code == 302  # /auth/* needs no sign-in
 
 
 def test_client_secret_post_es256_and_key_rotation(settings, provider):
@@ -361,9 +382,12 @@ def test_forged_or_expired_session_cookies_are_ignored(oidc_app, provider):
     other = flask.Flask("forger")
     other.secret_key = "another-key-" + "y" * 32
     wrong = SecureCookieSessionInterface().get_signing_serializer(other)
-    good = {"name": "eve", "roles": ["executive"], "iss": provider.issuer, "exp": int(time.time()) + 600}
+    sid = server.config["CHASQUI_OIDC"].store.open(time.time() + 600)  # a session the server issued
+    good = {"name": "eve", "roles": ["executive"], "iss": provider.issuer, "exp": int(time.time()) + 600, "sid": sid}
     cases = {
         "positive control": (right, good, 200),
+        "signed with the key, but no session the server issued": (right, {**good, "sid": "x" * 43}, 302),
+        "no session id": (right, {k: v for k, v in good.items() if k != "sid"}, 302),
         "signed with another key": (wrong, good, 302),
         "expired": (right, {**good, "exp": int(time.time()) - 1}, 302),
         "another issuer": (right, {**good, "iss": "https://other.example"}, 302),
@@ -376,6 +400,60 @@ def test_forged_or_expired_session_cookies_are_ignored(oidc_app, provider):
     c = server.test_client()
     c.set_cookie("chasqui_session", "eyJjaGFzcXVpX3VzZXIiOnsibmFtZSI6ImV2ZSJ9fQ.forged.signature")
     assert c.get("/logistics", headers=HTML).status_code == 302
+
+
+# --------------------------------------------------------------------------- signing out, the redirect URI
+
+
+def test_logout_is_a_post_with_the_sessions_token_and_other_sites_cannot_log_a_user_out(oidc_app, provider):
+    c = oidc_app.server.test_client()
+    assert login(c).status_code == 302
+    form = signout_form(c)
+    # a link or an <img> on another site (GET), a form post without the token, or with another session's token
+    r = c.get("/auth/logout")
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    assert c.post("/auth/logout").status_code == 403
+    assert c.post("/auth/logout", data={"csrf": "x" * 43}).status_code == 403
+    other = oidc_app.server.test_client()
+    assert login(other).status_code == 302
+    assert c.post("/auth/logout", data={"csrf": signout_form(other)["csrf"]}).status_code == 403
+    assert c.get("/logistics", headers=HTML).status_code == 200  # still signed in after all of that
+    assert c.post("/auth/logout", data={"csrf": form["csrf"]}).status_code == 200
+    assert_signed_out(c)
+    assert c.get("/logistics", headers=HTML).status_code == 302
+    assert other.get("/logistics", headers=HTML).status_code == 200  # the other session is untouched
+
+
+def test_a_cookie_captured_before_logout_stops_working(oidc_app, provider):
+    c = oidc_app.server.test_client()
+    assert login(c).status_code == 302
+    captured = c.get_cookie("chasqui_session").value  # e.g. from a proxy log or a shared computer
+    thief = oidc_app.server.test_client()
+    thief.set_cookie("chasqui_session", captured)
+    seg = forged_body(_dep(oidc_app, "segments-regions"), "es")
+    assert thief.get("/data", headers=HTML).status_code == 200 and thief.post(
+        "/_dash-update-component", json=seg).status_code == 200
+    assert c.post("/auth/logout", data={"csrf": signout_form(c)["csrf"]}).status_code == 200
+    r = thief.get("/data", headers=HTML)
+    assert r.status_code == 302 and r.headers["Location"].startswith("/auth/login")
+    assert thief.post("/_dash-update-component", json=seg).status_code == 401
+    # a fresh sign-in works again (new session id)
+    assert login(c).status_code == 302 and c.get("/data", headers=HTML).status_code == 200
+
+
+def test_redirect_uri_never_follows_the_host_header(settings, provider):
+    import app as appmod
+
+    with pytest.raises(SettingsError, match="CHASQUI_OIDC_REDIRECT_BASE"):
+        appmod.create_app(oidc_settings(settings, provider, oidc_redirect_base=None), start_live=False)
+    app = appmod.create_app(oidc_settings(settings, provider, oidc_redirect_base="https://chasqui.example.pe/"),
+                            start_live=False)
+    c = app.server.test_client()
+    for host in ("evil.example", "chasqui.example.pe.evil.example", "localhost:9999"):
+        r = c.get("/auth/login?next=/", headers={"Host": host, "X-Forwarded-Host": "evil.example"})
+        assert r.status_code == 302
+        q = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
+        assert q["redirect_uri"] == "https://chasqui.example.pe/auth/callback", host
 
 
 # --------------------------------------------------------------------------- hostile cases

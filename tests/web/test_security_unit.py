@@ -267,13 +267,3 @@ def test_security_settings_from_env(tmp_path):
     for env in ({"CHASQUI_UPLOAD_MAX_MB": "64"}, {"CHASQUI_PUBLIC_PAGES": "<script>"}, {"CHASQUI_TRUST_PROXY": "9"}):
         with pytest.raises(SettingsError):
             Settings.from_env(env)
-
-
-def test_hash_command_line(monkeypatch, capsys):
-    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
-    assert passwords._main(["hash", "ana", "executive,marketing"]) == 0
-    line = capsys.readouterr().out.strip()
-    user = passwords.parse_users(line)["ana"]
-    assert passwords.verify_password("s3cret", user.password_hash)
-    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
-    assert passwords._main(["hash", "ana", "root"]) == 2

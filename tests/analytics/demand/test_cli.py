@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from analytics.datadir import DataDir
 from analytics.demand.cli import add_forecast_arguments, add_stock_arguments, forecast_cli, stock_cli
 from tests.analytics.demand.conftest import DATACO_CATEGORIES, MARKETS
 
@@ -69,7 +70,7 @@ def test_stock_on_dataco_prints_one_json_line_with_the_contract_rows(dataco_dir)
     assert all(r["reorder_point"] >= r["safety_stock"] > 0 and r["lead_time_p90_days"] >= r["lead_time_p50_days"] > 0
                for r in rows)
     assert "fallback: no trained delivery-days model" in payload["lead_time_source"]
-    assert (data / ".cache" / "demand").is_dir()  # the forecast it shares with `forecast` (same defaults)
+    assert DataDir(data).cache.demand.is_dir()  # the forecast it shares with `forecast` (same defaults)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -14,6 +14,7 @@ from analytics.demand.forecast import (
     NotFittedError,
     RelativeBand,
     SeasonalNaive,
+    recent_bias,
 )
 from analytics.demand.reconcile import reconcile
 from analytics.demand.weekly import TOTAL_KEY, Panel
@@ -125,6 +126,32 @@ def test_relative_band_covers_80_percent_of_relative_errors():
     q = band.apply(p50)
     assert ((actual >= q[:, 0]) & (actual <= q[:, 2])).mean() == pytest.approx(0.8, abs=0.01)
 
+
+
+def test_relative_band_follows_a_persistent_level_error():
+    # a year of forecasts that are right on average, then a quarter in which demand runs 15% above them
+    rng = np.random.default_rng(8)
+    weeks = np.arange(65)
+    p50 = np.full(65, 500.0)
+    level = np.where(weeks >= 52, 1.15, 1.0)
+    actual = p50 * level * (1 + rng.normal(0, 0.05, 65))
+    assert recent_bias(p50, actual, weeks, 52) == pytest.approx(0.0, abs=0.03)
+    assert recent_bias(p50, actual, weeks, 65) == pytest.approx(0.15, abs=0.03)
+    # only weeks before the origin count: the future's actuals do not move the shift
+    assert recent_bias(p50, actual * np.where(weeks >= 52, 10, 1), weeks, 52) == recent_bias(p50, actual, weeks, 52)
+    assert recent_bias(p50, actual, weeks, 0) == 0.0
+    past = np.array([recent_bias(p50, actual, weeks, int(w)) for w in weeks])
+    band = RelativeBand.learn(p50, actual, shift=recent_bias(p50, actual, weeks, 65), past_shift=past)
+    symmetric = RelativeBand.learn(p50[:52], actual[:52])
+    fresh = np.full(2000, 500.0) * 1.15 * (1 + rng.normal(0, 0.05, 2000))
+    q, q0 = band.apply(np.full(2000, 500.0)), symmetric.apply(np.full(2000, 500.0))
+    inside = ((fresh >= q[:, 0]) & (fresh <= q[:, 2])).mean()
+    assert inside >= 0.75 and band.r < 0.2  # wider than the noise alone while the shift catches up, not wild
+    assert ((fresh >= q0[:, 0]) & (fresh <= q0[:, 2])).mean() < 0.3
+    assert (q[:, 0] < q[:, 1]).all() and (q[:, 1] < q[:, 2]).all()
+    # a shift larger than the band keeps the P50 inside it
+    wide = RelativeBand(r=0.1, shift=0.5).apply(np.array([100.0]))[0]
+    assert wide[0] == pytest.approx(98.0) and wide[1] == 100.0 and wide[2] == pytest.approx(160.0)
 
 @pytest.mark.parametrize("rule", ["bottom_up", "top_down", "average"])
 def test_reconciled_series_add_up_to_the_national_forecast(rule):

@@ -52,6 +52,12 @@ def test_model_card_section_from_the_trainer(dataco_dir):
     assert section["as_of"] == "2017-12-25" and section["series"] == fc.n_series
 
 
+def test_python_app_py_train_runs_the_demand_trainer():
+    from analytics.training import default_trainers
+
+    assert train in default_trainers()
+
+
 def test_too_short_a_history_skips_training_with_the_reason(seed_dirs, tmp_path: Path):
     from analytics.training import SkipTraining
 

@@ -13,19 +13,13 @@ from analytics.demand.weekly import load_panel, weekly_demand
 
 pytestmark = pytest.mark.spark
 
-SPARK_CONF = {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2", "spark.ui.enabled": "false",
-              "spark.driver.memory": "2g"}
-
-
 @pytest.fixture(scope="module")
-def demand_engines(seed_dirs):
-    """(polars, spark) engines over seed 1's data. The local[2] session is the run's shared one when another
-    module started it (getOrCreate); whoever started it stops it."""
+def demand_engines(seed_dirs, spark_session):
+    """(polars, spark) engines over seed 1's data, Spark on the run's shared local session."""
     from analytics.engine.polars_engine import PolarsEngine
-    from analytics.engine.spark_engine import SparkEngine, build_session
+    from analytics.engine.spark_engine import SparkEngine
 
-    session = build_session("local[2]", SPARK_CONF, app_name="chasqui-tests")
-    return PolarsEngine(seed_dirs[1]), SparkEngine(seed_dirs[1], session=session)
+    return PolarsEngine(seed_dirs[1]), SparkEngine(seed_dirs[1], session=spark_session)
 
 
 @pytest.mark.parametrize("before", [None, date(2023, 7, 12)])

@@ -56,11 +56,12 @@ def test_complete_weeks_and_the_as_of_cut(seed_dirs, tmp_path: Path):
     assert complete_weeks(date(2022, 1, 3), date(2024, 12, 29)) == (date(2022, 1, 3), date(2024, 12, 30))
     engine = PolarsEngine(seed_dirs[1])
     panel, cut = load_panel(engine)
-    assert cut == date(2024, 12, 30) and panel.weeks[0] == date(2022, 1, 3) and panel.n_weeks == 156
+    # the demo data runs from Friday 1 October 2021 to Tuesday 31 December 2024
+    assert cut == date(2024, 12, 30) and panel.weeks[0] == date(2021, 10, 4) and panel.n_weeks == 169
     assert panel.n_series == 72 and panel.units.sum() == weekly_demand(engine).filter(
-        (pl.col("week_start") >= date(2022, 1, 3)) & (pl.col("week_start") < cut))["units"].sum()
+        (pl.col("week_start") >= date(2021, 10, 4)) & (pl.col("week_start") < cut))["units"].sum()
     # zeros, not gaps: every series has every week
-    assert panel.units.shape == (72, 156) and (panel.units == 0).sum() > 0
+    assert panel.units.shape == (72, 169) and (panel.units == 0).sum() > 0
     # a mid-week as-of moves back to its Monday
     mid, cut_mid = load_panel(engine, date(2024, 6, 13))
     assert cut_mid == monday(date(2024, 6, 13)) == date(2024, 6, 10)
@@ -68,7 +69,7 @@ def test_complete_weeks_and_the_as_of_cut(seed_dirs, tmp_path: Path):
     with pytest.raises(DemandDataError, match="after the last complete week"):
         load_panel(engine, date(2025, 3, 1))
     with pytest.raises(DemandDataError, match="no complete week"):
-        load_panel(engine, date(2022, 1, 2))
+        load_panel(engine, date(2021, 10, 3))
 
 
 def test_orders_on_or_after_the_as_of_date_are_never_read(seed_dirs, tmp_path: Path):

@@ -1,4 +1,9 @@
-"""Every engine query gives the same result on Polars and Spark (demo data, 60,000 orders)."""
+"""Every engine query gives the same result on Polars and Spark (demo data, 60,000 orders).
+
+Tests marked ``ALSO_ON_CLUSTERS`` run a second and third time with Spark on a Spark Connect server and on a
+standalone cluster (``-m cluster``): the representative subset, one per kind of query (the per-day summary,
+scans with filters, a date truncation read back as a Date, distinct values, validation of every table,
+every column and time zone through Arrow, the Segments features, the Sourcing tables)."""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ import polars as pl
 import pytest
 
 from analytics import queries
+from analytics.demo_orders import END, START
 from analytics.queries import OrderFilter
 from analytics.scenarios import calibrate
 from analytics.segments import features
 from analytics.sourcing import shortlist
-from tests.fixtures.spark import assert_same, assert_same_value
+from tests.fixtures.spark import ALSO_ON_CLUSTERS, assert_same, assert_same_value
 
 pytestmark = pytest.mark.spark
+
+MONTHS = (END.year - START.year) * 12 + END.month - START.month + 1  # of demo orders
 
 FILTERS = {
     "all": None,
@@ -35,13 +43,14 @@ def test_overview_kpis_same(engines, name):
         assert a["orders"] == 60_000 and b["orders"] == 60_000
 
 
+@ALSO_ON_CLUSTERS
 @pytest.mark.parametrize("name", ["all", "h1-2023-lima-cusco-express"])
 def test_monthly_trend_same(engines, name):
     pe, se = engines
     a, b = queries.monthly_trend(pe, FILTERS[name]), queries.monthly_trend(se, FILTERS[name])
     assert b.schema["month"] == pl.Date  # Spark's date_trunc gives a timestamp; the engine returns a Date
     assert_same(a, b)
-    assert a.height == (36 if name == "all" else 6)
+    assert a.height == (MONTHS if name == "all" else 6)
 
 
 @pytest.mark.parametrize("name", ["all", "air-river-electronics"])
@@ -58,6 +67,7 @@ def test_daily_summary_same(engines):
     assert a["orders"].sum() == queries.overview_kpis(pe, flt)["orders"]
 
 
+@ALSO_ON_CLUSTERS
 @pytest.mark.parametrize("name", ["all", "h1-2023-lima-cusco-express", "empty"])
 def test_overview_same(engines, name):
     pe, se = engines
@@ -68,9 +78,10 @@ def test_overview_same(engines, name):
     assert (a.peru, a.bounds) == (b.peru, b.bounds)
 
 
+@ALSO_ON_CLUSTERS
 def test_bounds_distinct_peru_same(engines):
     pe, se = engines
-    assert queries.date_bounds(pe) == queries.date_bounds(se) == (date(2022, 1, 1), date(2024, 12, 31))
+    assert queries.date_bounds(pe) == queries.date_bounds(se) == (START, END)
     assert queries.is_peru_dataset(pe) is queries.is_peru_dataset(se) is True
     for column, table in (("region", "orders"), ("carrier", "orders"), ("shipping_mode", "orders"),
                           ("origin_dc", "orders"), ("segment", "customers"), ("natural_region", "regions")):
@@ -78,6 +89,7 @@ def test_bounds_distinct_peru_same(engines):
         assert a == b and a, (column, a, b)
 
 
+@ALSO_ON_CLUSTERS
 def test_row_counts_and_tables_same(engines):
     pe, se = engines
     for name in ("orders", "customers", "products", "regions", "dcs", "carriers", "disruptions"):
@@ -88,6 +100,7 @@ def test_row_counts_and_tables_same(engines):
         se.table("nope")
 
 
+@ALSO_ON_CLUSTERS
 def test_full_tables_round_trip(engines):
     """Every column of every demo table, including tz-aware timestamps, comes back identical."""
     pe, se = engines
@@ -100,6 +113,7 @@ def test_full_tables_round_trip(engines):
 
 
 # -- the page queries (segments, scenarios, sourcing): same numbers on Spark ------------------------
+@ALSO_ON_CLUSTERS
 def test_segments_customer_features_same(engines):
     pe, se = engines
     flt = OrderFilter(start=date(2023, 1, 1), end=date(2024, 6, 30))
@@ -128,6 +142,7 @@ def test_scenarios_calibration_same(engines):
                       calibrate.observed_late_share(se, regions, date(2023, 1, 1), date(2023, 3, 31)))
 
 
+@ALSO_ON_CLUSTERS
 def test_sourcing_tables_same(engines):
     pe, se = engines
     assert_same(shortlist.ingredient_table(pe), shortlist.ingredient_table(se), ordered=False)

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from analytics import queries, storage
+from analytics.demo_orders import END, START
 from analytics.engine.polars_engine import PolarsEngine
 from analytics.schemas import SchemaError
 from tests.fixtures.spark import assert_same, assert_same_value
@@ -73,7 +74,8 @@ def test_month_partitioned_orders_both_engines(demo_dir, tmp_path, spark_session
     storage.write_partitioned(pl.read_parquet(d / "orders.parquet"), d, "orders")
     assert not (d / "orders.parquet").exists()
     months = sorted(p.name for p in (d / "orders").iterdir())
-    assert len(months) == 36 and months[0] == "order_month=2022-01" and months[-1] == "order_month=2024-12"
+    assert len(months) == (END.year - START.year) * 12 + END.month - START.month + 1
+    assert months[0] == f"order_month={START:%Y-%m}" and months[-1] == f"order_month={END:%Y-%m}"
     assert storage.list_tables(d).count("orders") == 1 and storage.has_table(d, "orders")
 
     pe_part, se_part = PolarsEngine(d), SparkEngine(d, session=spark_session)
@@ -129,3 +131,44 @@ def test_pandas_pin_keeps_pyspark_quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         require_minimum_pandas_version()
+
+
+def test_checks_and_summaries_kept_per_version_for_every_process(demo_dir, tmp_path, spark_session):
+    """The first engine validates and makes the per-day summary; another (another process) reads both from the
+    cache folder without a Spark job; a new version of the table is validated and summarised again; a date
+    filter opens only the month folders it needs."""
+    import json
+
+    from analytics.engine.spark_engine import SparkEngine
+
+    d, cache = _copy(demo_dir, tmp_path / "data"), tmp_path / "cache"
+    orders = pl.read_parquet(d / "orders.parquet")
+    storage.write_partitioned(orders, d, "orders")
+    first = SparkEngine(d, session=spark_session, cache_dir=cache)
+    daily = first.summary(queries.DAILY)
+    assert int(daily["orders"].sum()) == orders.height
+    record = json.loads((cache / "spark" / "validated" / "orders.json").read_text())
+    assert record["rows_read"] == orders.height and record["quarantined"] == 0
+    assert len(list((cache / "spark" / "summaries").glob("orders-*.parquet"))) == 1
+
+    other = SparkEngine(d, session=spark_session, cache_dir=cache)
+
+    def no_spark_job(frame):
+        raise AssertionError("asked Spark again for an unchanged table")
+
+    other.collect = no_spark_job  # type: ignore[method-assign]
+    assert other.row_count("orders") == orders.height
+    assert_same(other.summary(queries.DAILY).sort("order_date", "region"), daily.sort("order_date", "region"))
+    assert queries.date_bounds(other) == (orders["order_date"].min(), orders["order_date"].max())
+
+    storage.write_partitioned(orders.head(2000), d, "orders")  # a new version
+    third = SparkEngine(d, session=spark_session, cache_dir=cache)
+    assert int(third.summary(queries.DAILY)["orders"].sum()) == 2000
+    assert len(list((cache / "spark" / "summaries").glob("orders-*.parquet"))) == 1  # the old one is gone
+
+    storage.write_partitioned(orders, d, "orders")
+    flt = queries.OrderFilter(start=date(2023, 11, 15), end=date(2024, 2, 10), modes=("standard",))
+    pruned = queries.scan(third, "orders", flt).to_native()
+    assert sorted(p.split("order_month=")[1][:7] for p in pruned.inputFiles()) == [
+        "2023-11", "2023-12", "2024-01", "2024-02"]
+    assert queries.overview_kpis(third, flt) == pytest.approx(queries.overview_kpis(PolarsEngine(d), flt))

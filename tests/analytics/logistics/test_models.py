@@ -88,8 +88,15 @@ def test_model_card_contract_and_targets(trained_dir: Path):
     card = json.loads(DataDir(trained_dir).model_card.read_text())
     assert {"late_risk", "delivery_days", "data_fingerprint", "created_at", "version"} <= set(card)
     lr, dd = card["late_risk"], card["delivery_days"]
-    assert set(lr) == {"roc_auc", "pr_auc", "brier", "ece", "features", "model", "test_period"}
-    assert set(dd) == {"mae", "baseline_mae", "p90_coverage"}
+    assert set(lr) == {"roc_auc", "pr_auc", "brier", "ece", "features", "model", "test_period", "intervals"}
+    assert set(dd) == {"mae", "baseline_mae", "p90_coverage", "intervals"}
+    # 95% bootstrap intervals of ROC AUC, ECE and P90 coverage around the test-period figures
+    for entry, metric in ((lr, "roc_auc"), (lr, "ece"), (dd, "p90_coverage")):
+        lo, hi = entry["intervals"][metric]
+        assert lo < hi and lo - 0.01 <= entry[metric] <= hi + 0.01, (metric, entry["intervals"])
+    assert lr["intervals"]["level"] == dd["intervals"]["level"] == 0.95
+    # the run is in MLflow (DIR/mlruns) and the card names the live versions
+    assert set(card["mlflow"]["versions"]) == {"late_risk", "delivery_days"} and "error" not in card["mlflow"]
     assert lr["test_period"] == ["2024-07-01", "2024-12-31"]
     # targets (60,000 orders here; the 200k/300k demo sets score higher, see benchmarks/RESULTS.md)
     assert lr["roc_auc"] >= 0.79

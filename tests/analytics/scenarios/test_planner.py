@@ -93,6 +93,11 @@ def test_cli_unknown_preset_and_missing_data(tmp_path, writable_demo_dir):
 def test_simulator_never_reads_the_generator():
     src = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "analytics" / "scenarios").glob("*.py"))
     assert "analytics.demo_orders" not in src and "CUT_SHARE = {" not in src
+    # nor the generator's severities (drawn per seed) by any of their names
+    import analytics.demo_orders as generator
+
+    hidden = [n for n in dir(generator) if n.endswith("_RANGE") or n in ("draw_severities", "EpisodeSeverity")]
+    assert len(hidden) >= 8 and not [n for n in hidden if n in src]
     code = ("import sys, analytics.scenarios as s, analytics.scenarios.planner, analytics.scenarios.simulate;"
             "print('analytics.demo_orders' in sys.modules, 'pyspark' in sys.modules, 'tensorflow' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,

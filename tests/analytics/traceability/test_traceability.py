@@ -16,7 +16,7 @@ from analytics import storage
 from analytics.datadir import DataDir
 from analytics.traceability import epcis_import, exports, lots, mock_recall, store, verification
 from analytics.traceability.demo_lots import generate
-from ledger_client import gs1
+from ledger_client import epcis, gs1
 from ledger_client.log import MerkleLog
 from tests.conftest import SHARED
 
@@ -101,9 +101,12 @@ def test_generated_data_is_schema_valid_and_fully_anchored(gen_dir: Path) -> Non
     assert set(master["crop"]) == {"blueberry", "avocado", "grape", "asparagus", "mango", "coffee", "cacao", "quinoa"}
     assert master["gtin"].str.starts_with("0775").all()
     assert all(gs1.is_valid_check_digit(g) for g in master["gtin"]) and all(gs1.is_valid_check_digit(g) for g in master["site_gln"])
-    docs = [json.loads(d) for d in ev["document"]]
+    docs = [store.event_of(d) for d in ev["document"]]
     assert sum(1 for d in docs if d.get("sensorElementList")) > 50
     assert {d["type"] for d in docs} == {"ObjectEvent", "AggregationEvent", "TransformationEvent"}
+    # each stored document is a one-event document that hashes to the anchored hash on its own
+    for text, h in ev.select("document", "event_hash").rows()[::97]:
+        assert epcis.event_hashes(json.loads(text)) == [h]
 
 
 def test_lookup_by_lot_gtin_sscc_and_digital_link(gen_dir: Path) -> None:
@@ -130,7 +133,7 @@ def test_generated_lot_verifies_and_tampering_marks_only_that_event(gen_dir: Pat
     ev = store.load(d, store.EVENTS)
     target = ok.events[0]["event_key"]
     doc = json.loads(ev.filter(pl.col("event_key") == target)["document"][0])
-    doc["quantityList"][0]["quantity"] += 500
+    doc["epcisBody"]["eventList"][0]["quantityList"][0]["quantity"] += 500
     ev = ev.with_columns(pl.when(pl.col("event_key") == target).then(pl.lit(json.dumps(doc)))
                          .otherwise(pl.col("document")).alias("document"))
     storage.write_table(ev, d, store.EVENTS)
@@ -139,6 +142,7 @@ def test_generated_lot_verifies_and_tampering_marks_only_that_event(gen_dir: Pat
     statuses = {e["event_key"]: e["status"] for e in bad.events}
     assert statuses[target] == "tampered"
     assert [k for k, s in statuses.items() if s != "verified"] == [target]
+    assert bad.tampered == [target] and bad.exit_code == 1 and bad.why == "events"
 
 
 def test_rewritten_ledger_is_caught_by_the_remembered_checkpoint(gen_dir: Path, tmp_path: Path) -> None:
@@ -154,7 +158,7 @@ def test_rewritten_ledger_is_caught_by_the_remembered_checkpoint(gen_dir: Path, 
     log = MerkleLog(led, signer=Signer.from_string(signer_text))
     log.append_digests([b"\x00" * 32] * (n // 2))
     v = verification.verify_lot(d, ref.gtin, ref.lot)
-    assert v.verdict == "tampered" and "truncated" in (v.error or "")
+    assert v.verdict == "tampered" and "truncated" in v.reason and v.why == "rewritten"
 
 
 def test_recall_on_hand_built_merge_and_split(hand_dir: Path) -> None:
@@ -175,7 +179,8 @@ def test_recall_on_hand_built_merge_and_split(hand_dir: Path) -> None:
     assert [s["gln"] for s in rb["back"]["suppliers"]] == [F2]
     rows = list(csv.DictReader(io.StringIO(exports.rows_to_csv(exports.recall_rows(rc)))))
     assert sum(1 for r in rows if r["kind"] == "customer") == 2
-    assert verification.verify_lot(hand_dir, GTIN_OUT, "MIX-1").counts == {"verified": 5, "tampered": 0, "not_anchored": 0}
+    assert verification.verify_lot(hand_dir, GTIN_OUT, "MIX-1").counts == {"verified": 5, "tampered": 0, "unanchored": 0,
+                                                                              "unchecked": 0}
 
 
 def test_fsma204_export_csv_and_xlsx(hand_dir: Path) -> None:
