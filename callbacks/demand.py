@@ -138,7 +138,8 @@ def update_demand(set_progress: Callable[[tuple[int, str]], None], dc: object, c
 def select_series(dc_options: object, cat_options: object, dc: object, category: object) -> tuple:
     """Show the charted series in the dropdowns: a value that is not among the options becomes the first option."""
     def pick(options: object, value: object) -> Any:
-        values = [o["value"] for o in options] if isinstance(options, list) else []
+        values = ([o["value"] for o in options if isinstance(o, dict) and "value" in o]
+                  if isinstance(options, list) else [])
         return no_update if not values or value in values else values[0]
 
     return pick(dc_options, dc), pick(cat_options, category)
