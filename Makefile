@@ -7,7 +7,10 @@ DATA_DIR ?= data/demo
 ORDERS ?= 200000
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # The suite runs on every core (pytest-xdist); `make test PYTEST_ARGS="-n 0"` runs it in one process.
-PYTEST_ARGS ?= -n auto
+# Two heavy groups are left out until their work is finished and measured on a quiet machine (run them with
+# `make test PYTEST_ARGS='-n auto -m cluster'` / `-m backtest`): the Spark Connect + standalone cluster suite and
+# the three-seed scenario backtests.
+PYTEST_ARGS ?= -n auto -m "not cluster and not backtest"
 # make loadtest: Locust users against gunicorn workers (benchmarks/loadtest.py); reports under benchmarks/out/
 USERS ?= 50
 DURATION ?= 60

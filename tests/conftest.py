@@ -24,6 +24,7 @@ DEMO_SEED = 7
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: headless-Chromium test (dash[testing])")
     config.addinivalue_line("markers", "spark: needs a local Spark session (pytest -m spark)")
+    config.addinivalue_line("markers", "backtest: every scenario preset replayed on three 300k-order datasets (pytest -m backtest)")
     config.addinivalue_line("markers", "cluster: starts a Spark Connect server and a standalone Spark cluster on "
                                        "loopback and runs against each (pytest -m cluster)")
     config.addinivalue_line("markers", "slow: slower integration test")
