@@ -256,7 +256,7 @@ def generate_products(rng: np.random.Generator) -> pl.DataFrame:
 
 
 def _customer_count(n_orders: int) -> int:
-    months = np.array([36, 32, 34, 36, 11, 3.5])
+    months = np.array([39, 35, 37, 39, 14, 3.5])  # active months in the data window, by archetype
     rates = np.array([a.rate for a in ARCHETYPES])
     shares = np.array([a.share for a in ARCHETYPES])
     per_customer = float((months * rates * shares).sum())
@@ -285,17 +285,20 @@ def generate_customers(rng: np.random.Generator, n_orders: int) -> tuple[pl.Data
     # active windows (day indices)
     start = np.zeros(n, int)
     end = np.full(n, N_DAYS - 1)
-    signup = rng.integers(-200, 540, n)  # many customers predate the data window
+    # sign-up days are drawn on the calendar of 1 Jan 2022 (when the window used to start), so that extending the
+    # window three months back shows the same customers earlier rather than different ones
+    shift = (date(2022, 1, 1) - START).days
+    signup = rng.integers(-200, 540, n) + shift  # many customers predate the data window
     for ai, a in enumerate(ARCHETYPES):
         m = arch == ai
         k = int(m.sum())
         if a.name == "lapsed":
-            signup[m] = rng.integers(-200, 150, k)
+            signup[m] = rng.integers(-200, 150, k) + shift
             end[m] = rng.integers(_day_index("2022-09-01"), _day_index("2023-06-30"), k)
         elif a.name == "new":
             signup[m] = rng.integers(_day_index("2024-06-01"), _day_index("2024-11-30"), k)
         elif a.name == "occasional":
-            signup[m] = rng.integers(-400, 300, k)
+            signup[m] = rng.integers(-400, 300, k) + shift
     start = np.maximum(signup, 0)
     segment = np.where(arch == 0, np.where(rng.random(n) < 0.6, "corporate", "home_office"),
                        np.where(rng.random(n) < 0.08, "home_office", "consumer"))

@@ -51,7 +51,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("overview", "/", "#overview-map .choropleth", 1700),
     Page("logistics", "/logistics?region=PE-PUN", "#logistics-map .choropleth", 1680),
-    Page("segments", "/segments", "#segments-pca .scatterlayer .point", 1560),
+    Page("segments", "/segments", "#segments-pca .scatterlayer .point", 1500),
     Page("scenarios", "/scenarios?blockade_regions=PE-PUN,PE-CUS&blockade_days=20&fuel_pct=10",
          "#scenarios-tornado-fig .barlayer .point", 1750),
     Page("traceability", "/traceability?lot=AR-LAL-24001", "#trace-map .choropleth", 1500),

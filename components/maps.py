@@ -10,10 +10,10 @@ also renders from local GeoJSON:
   ``choropleth`` draws SVG paths with d3-geo and needs nothing from the GPU.
 - **Labels stay on our host.** MapLibre draws text (region, site and DC names) from glyph files that its
   ``white-bg`` style fetches from a font server; SVG text needs no download.
-- **Same weight, fast enough.** Both carry the same GeoJSON in the figure: the Logistics map's JSON is
-  ~50 KB (the simplified outlines are 44 KB of it). Measured in headless Chromium
-  (``benchmarks/screenshots.py --measure``): the SVG map draws in a few tens of ms; ``choroplethmap`` does
-  not draw at all there (no WebGL).
+- **Same weight, faster.** Both carry the same GeoJSON in the figure: the Logistics map's JSON is ~58 KB
+  either way (the simplified outlines are 44 KB of it). Drawing it in headless Chromium on the demo data
+  (``python -m benchmarks.screenshots --measure``, best of 5): ``choropleth`` 133 ms, ``choroplethmap``
+  1,193 ms on Chromium's software WebGL (SwiftShader), and nothing at all where WebGL is off.
 
 One catch, handled here: plotly.js fetches a base-layer topology (``world_110m.json``) for any geo subplot
 whose first trace has a ``locationmode`` (a GeoJSON choropleth has ``geojson-id``), even with the base map

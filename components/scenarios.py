@@ -299,8 +299,10 @@ def regions_figure(outcome: Any, lang: str, theme: str, names: Mapping[str, str]
         fig.add_bar(name=name, x=labels, y=mid, error_y=_err(lo, mid, hi), customdata=codes,
                     hovertemplate="%{x} (%{customdata})<br>" + name + ": %{y:.1%}<extra></extra>")
     fig.update_layout(title=tr("regions_fig", lang), yaxis_tickformat=".0%", barmode="group",
-                      xaxis={"tickangle": -45, "automargin": True}, legend={"orientation": "h", "y": 1.12})
-    return style(fig, theme, 400)
+                      xaxis={"tickangle": -45, "automargin": True},
+                      legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"})
+    style(fig, theme, 400)
+    return fig.update_layout(margin={"t": 60})
 
 
 def tornado_figure(bars: list[Any], lang: str, theme: str) -> go.Figure:
