@@ -9,8 +9,7 @@ uses the weeks before its origin only). Only target weeks before the as-of date 
   Each fold's series bands are calibrated (:class:`analytics.demand.forecast.BandScale`) on the earlier
   folds' forecasts of weeks before that fold starts; the national band
   (:class:`analytics.demand.forecast.RelativeBand`) is recalibrated at every origin on the forecasts
-  whose actuals are known by then, its centre following the last quarter's level error. Nothing a
-  forecast is scored on was seen.
+  whose actuals are known by then. Nothing a forecast is scored on was seen.
 - Scores: MAE relative to the seasonal naive forecast (same week a year earlier),
   ``sum |actual - P50| / sum |actual - naive|``, and the share of actuals inside [P10, P90]
   (``coverage_80``), pooled over every (series, origin, horizon) cell at the series level
@@ -31,7 +30,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from analytics.demand.forecast import BandScale, Forecaster, RelativeBand, recent_bias
+from analytics.demand.forecast import BandScale, Forecaster, RelativeBand
 from analytics.demand.reconcile import reconcile
 from analytics.demand.weekly import DemandDataError, Panel
 
@@ -175,8 +174,7 @@ def run_candidate(factory: Callable[[], Forecaster], full: Panel, window: int = 
 
     Series bands are calibrated per fold on the forecasts of weeks before the fold starts. The national
     band is calibrated per origin, online: a forecast made at origin ``o`` uses every earlier forecast
-    whose target week is before ``o`` (from any fold, its actual is known at ``o``), and its centre
-    follows the level error of the last :data:`analytics.demand.forecast.BIAS_WEEKS` known weeks (:class:`RelativeBand`)."""
+    whose target week is before ``o`` (from any fold, its actual is known at ``o``) (:class:`RelativeBand`)."""
     T = full.n_weeks
     starts, n_calib = _fold_starts(T, window)
     folds, seconds = _predict_folds(factory, full, starts)
@@ -192,8 +190,6 @@ def run_candidate(factory: Callable[[], Forecaster], full: Panel, window: int = 
     all_t = all_o + np.concatenate([f[1] for f in flat_folds]) - 1
     all_p = np.concatenate([f[3] for f in flat_folds])
     all_a = y[-1, all_t]
-    shift_at = {int(o): recent_bias(all_p, all_a, all_t, int(o)) for o in np.unique(all_o)}
-    all_shift = np.array([shift_at[int(o)] for o in all_o])
     cells_o, cells_h, cells_s, cells_t = [], [], [], []
     series_q = np.concatenate([f[2][:, :S, :] for f in flat_folds])
     for i in range(n_calib, len(flat_folds)):
@@ -205,8 +201,7 @@ def run_candidate(factory: Callable[[], Forecaster], full: Panel, window: int = 
         national = np.empty((o.size, 3))
         for origin in np.unique(o):
             seen = all_t < origin  # national band: every forecast whose actual is known at this origin
-            tband = RelativeBand.learn(all_p[seen], all_a[seen], shift=shift_at[int(origin)],
-                                       past_shift=all_shift[seen])
+            tband = RelativeBand.learn(all_p[seen], all_a[seen])
             m = o == origin
             national[m] = tband.apply(t_p50[m])
         cells_o.append(o)
@@ -214,7 +209,7 @@ def run_candidate(factory: Callable[[], Forecaster], full: Panel, window: int = 
         cells_s.append(s_rec[:, :, 0, :])
         cells_t.append(national)
     band = BandScale.learn(series_q, y[:S, all_t].T)
-    tband = RelativeBand.learn(all_p, all_a, shift=recent_bias(all_p, all_a, all_t, T), past_shift=all_shift)
+    tband = RelativeBand.learn(all_p, all_a)
     cells = Cells(np.concatenate(cells_o), np.concatenate(cells_h), np.concatenate(cells_s), np.concatenate(cells_t))
     return cells, band, tband, seconds
 

@@ -15,7 +15,7 @@ import pytest
 from analytics import queries
 from analytics.demo_orders import END, START
 from analytics.queries import OrderFilter
-from analytics.scenarios import calibrate
+from analytics.scenarios.calibrate import calibrate, data_end, observed_late_share
 from analytics.segments import features
 from analytics.sourcing import shortlist
 from tests.fixtures.spark import ALSO_ON_CLUSTERS, assert_same, assert_same_value
@@ -126,9 +126,9 @@ def test_scenarios_calibration_same(engines):
     import numpy as np
 
     pe, se = engines
-    assert calibrate.data_end(pe) == calibrate.data_end(se)
+    assert data_end(pe) == data_end(se)
     as_of = date(2024, 7, 1)
-    a, b = calibrate.calibrate(pe, as_of), calibrate.calibrate(se, as_of)
+    a, b = calibrate(pe, as_of), calibrate(se, as_of)
     for field, u in vars(a).items():
         v = getattr(b, field)
         if isinstance(u, np.ndarray) and u.dtype.kind == "f":
@@ -138,8 +138,8 @@ def test_scenarios_calibration_same(engines):
         else:
             assert_same_value(u, v)
     regions = ("PE-LIM", "PE-CAL")
-    assert_same_value(calibrate.observed_late_share(pe, regions, date(2023, 1, 1), date(2023, 3, 31)),
-                      calibrate.observed_late_share(se, regions, date(2023, 1, 1), date(2023, 3, 31)))
+    assert_same_value(observed_late_share(pe, regions, date(2023, 1, 1), date(2023, 3, 31)),
+                      observed_late_share(se, regions, date(2023, 1, 1), date(2023, 3, 31)))
 
 
 @ALSO_ON_CLUSTERS
