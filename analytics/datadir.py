@@ -4,6 +4,7 @@
 DATA_DIR/
   <table>.parquet | <table>/order_month=YYYY-MM/part-0.parquet   tables (analytics.storage reads and writes them)
   quarantine/<table>.parquet                                      rows that broke the table's schema
+  trace_world.json                                                seeds of the demo traceability world (ground truth)
   models/model_card.json                                          the merged model card (analytics.model_card)
   models/logistics/{logistics_meta,logistics_report,scores_key}.json, *.skops, late_risk_net.keras
   models/sourcing_score.keras, models/sourcing_score_predictions.json, models/coldchain_iforest.skops
@@ -53,6 +54,7 @@ COLDCHAIN_MODEL = "coldchain_iforest.skops"
 # shelf-life artifacts: a folder under models/ swapped in whole after training
 SHELFLIFE_MODELS = "shelflife"
 SHELFLIFE_META = "shelflife_meta.json"
+TRACE_WORLD = "trace_world.json"  # seeds of the demo traceability world (analytics.traceability.demo_lots)
 MLRUNS = "mlruns"  # MLflow's local file store (training runs and the model registry)
 
 
@@ -154,6 +156,11 @@ class DataDir:
         if not single.exists() and folder.is_dir() and any(folder.rglob("*.parquet")):
             return folder
         return single
+
+    @property
+    def trace_world(self) -> Path:
+        """The demo traceability world: generator seed, world seed of the shelf-life truth, as-of time."""
+        return self.root / TRACE_WORLD
 
     @property
     def quarantine(self) -> Path:

@@ -47,10 +47,16 @@ REGION_NAMES = {r.code: r.name for r in geo.REGIONS}
 
 def public_view(v: LotView) -> LotView:
     """What anyone scanning a QR code may see of a lot: product, origin, journey and verification. Quantities,
-    customers (shipment destinations, the names of exits abroad) and shipment documents are left out."""
+    customers (shipment destinations, the names of exits abroad, where a buyer received the lot: only its country)
+    and shipment documents are left out."""
+    def public(t: dict) -> dict:
+        if t.get("place_kind") == "buyer":
+            t = {**t, "place": t.get("country") or "?", "gln": None, "lat": None, "lon": None}
+        return {**t, "destinations": [], "documents": []}
+
     return dataclasses.replace(
         v, master={k: val for k, val in v.master.items() if k != "quantity_kg"},
-        timeline=[{**t, "destinations": [], "documents": []} for t in v.timeline],
+        timeline=[public(t) for t in v.timeline],
         exits=[{**e, "to": e.get("country") or "?"} for e in v.exits])
 
 

@@ -1,8 +1,8 @@
 """Temperature histories of export lots from harvest to arrival at the buyer (the shelf-life training data).
 
-The demo journeys in :mod:`analytics.traceability.generate` stop when the pallets are loaded at the
-port and carry only about 18 readings per lot, so they cannot teach a model what weeks at sea do to
-the fruit. This generator reuses their real products, farms, packhouses, ports and buyers
+The demo journeys in :mod:`analytics.traceability.demo_lots` carry only about 18 readings per lot
+before the vessel sails and one reefer logger reading every few hours at sea, and there are a few
+dozen of them: too few to teach a model what weeks at sea do to the fruit. This generator reuses their real products, farms, packhouses, ports and buyers
 (``analytics.traceability.agro_chains``, read only) and follows each lot to the buyer, one logger reading
 an hour:
 
@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 
 from analytics.shelflife.kinetics import PRODUCTS, product
-from analytics.traceability.agro_chains import BUYERS, CROPS, SITES
+from analytics.traceability.agro_chains import BUYER_PORT, BUYERS, CROPS, SITES
 
 LIMA = ZoneInfo("America/Lima")
 PHASES = ("field", "precool", "cold_room", "haul", "port", "voyage", "destination")
@@ -46,9 +46,7 @@ PHASE_CODE = {name: i for i, name in enumerate(PHASES)}
 PORT_LOCODE = {"C-CALLAO": "PECLL", "PORT-CALLAO": "PECLL", "C-PAITA": "PEPAI", "PORT-PAITA": "PEPAI"}
 AIRPORT = "PELIM"
 # buyer GLN -> UN/LOCODE of the port (or airport city) it receives at
-BUYER_LOCODE = {"8712345000018": "NLRTM", "0614141000418": "USPHL", "0614141000425": "USLAX",
-                "6901234000014": "CNSHA", "4012345000092": "DEHAM", "5412345000013": "BEANR",
-                "4912345000019": "JPTYO"}
+BUYER_LOCODE = BUYER_PORT
 # approximate transit days of direct reefer services (port to port)
 SEA_DAYS: dict[tuple[str, str], tuple[float, float]] = {
     ("PECLL", "USPHL"): (10.0, 14.0), ("PECLL", "USLAX"): (11.0, 15.0), ("PECLL", "NLRTM"): (18.0, 23.0),
@@ -191,6 +189,30 @@ def _excursion(rng: np.random.Generator, base: np.ndarray, p: float, rise: tuple
     return out
 
 
+def leg_temperatures(rng: np.random.Generator, setp: float, route: Route) -> list[tuple[str, float, np.ndarray]]:
+    """The voyage (sea) or flight (air) and, after a sea voyage, discharge, customs and delivery: hourly
+    temperatures of each leg as ``(phase, hours, temps)``. Reefer malfunctions, wrong set points (too cold:
+    chilling injury) and tarmac waits as in the module docstring; the demo traceability journeys draw their
+    voyages from here too, so the tables carry the same excursions the training histories do."""
+    days = rng.uniform(*route.days_range)
+    h = days * 24.0
+    if route.mode == "sea":
+        offset = rng.uniform(-0.3, 0.8)
+        if rng.random() < 0.04:  # wrong set point: too cold for the whole voyage
+            offset = -rng.uniform(2.0, 5.0)
+        base = setp + offset + rng.normal(0, 0.25, _n(h))
+        base = _excursion(rng, base, 0.07, (2.0, 6.0), (12, 96))
+    else:
+        base = setp + rng.uniform(2.0, 6.0) + rng.normal(0, 0.8, _n(h))
+        base = _excursion(rng, base, 0.5, (8.0, 18.0), (1, 4))  # tarmac waits
+    legs = [("voyage", h, base)]
+    if route.mode == "sea":
+        h = rng.uniform(*DESTINATION_HOURS)
+        base = setp + rng.normal(0.5, 0.4) + rng.normal(0, 0.35, _n(h))
+        legs.append(("destination", h, _excursion(rng, base, 0.10, (3.0, 10.0), (2, 12))))
+    return legs
+
+
 def generate_histories(n_lots: int, seed: int, *, products: tuple[str, ...] | None = None,
                        start_year: int = 2021, years: int = 4) -> HistoryBatch:
     """``n_lots`` export lots with hourly temperature histories; deterministic for a seed."""
@@ -256,24 +278,11 @@ def generate_histories(n_lots: int, seed: int, *, products: tuple[str, ...] | No
             target = coast_max_temp("PE-CAL" if "CLL" in route.origin or mode == "air" else "PE-PIU", month, day) - 3
             base[s:s + n] = setp + (target - setp) * (1 - np.exp(-(np.arange(n) + 1) / 8.0))
         lot.add("port", h, base)
-        # 6 voyage (sea) or flight (air)
-        days = rng.uniform(*route.days_range)
-        h = days * 24.0
-        if mode == "sea":
-            offset = rng.uniform(-0.3, 0.8)
-            if rng.random() < 0.04:  # wrong set point: too cold for the whole voyage
-                offset = -rng.uniform(2.0, 5.0)
-            base = setp + offset + rng.normal(0, 0.25, _n(h))
-            base = _excursion(rng, base, 0.07, (2.0, 6.0), (12, 96))
-        else:
-            base = setp + rng.uniform(2.0, 6.0) + rng.normal(0, 0.8, _n(h))
-            base = _excursion(rng, base, 0.5, (8.0, 18.0), (1, 4))  # tarmac waits
-        lot.add("voyage", h, base)
-        # 7 discharge, customs and delivery
-        if mode == "sea":
-            h = rng.uniform(*DESTINATION_HOURS)
-            base = setp + rng.normal(0.5, 0.4) + rng.normal(0, 0.35, _n(h))
-            lot.add("destination", h, _excursion(rng, base, 0.10, (3.0, 10.0), (2, 12)))
+        # 6 voyage (sea) or flight (air), 7 discharge, customs and delivery
+        legs = leg_temperatures(rng, setp, route)
+        for phase, h, base in legs:
+            lot.add(phase, h, base)
+        days = legs[0][1] / 24.0
         lot_id = f"SL{seed % 1000:03d}-{i:05d}"
         hours = np.concatenate(lot.hours)
         lot_rows.append({
@@ -294,5 +303,5 @@ def generate_histories(n_lots: int, seed: int, *, products: tuple[str, ...] | No
 
 __all__ = [
     "AIRPORT", "BUYER_LOCODE", "HistoryBatch", "LOT_SCHEMA", "PHASES", "PORT_LOCODE", "READING_SCHEMA", "Route",
-    "RouteError", "SEA_DAYS", "all_routes", "generate_histories", "make_route", "uses_ca",
+    "RouteError", "SEA_DAYS", "all_routes", "generate_histories", "leg_temperatures", "make_route", "uses_ca",
 ]

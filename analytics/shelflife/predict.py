@@ -33,6 +33,7 @@ from analytics.datadir import SHELFLIFE_META, DataDir
 from analytics.shelflife.features import EXPOSURE_COLUMNS, exposures, feature_frame
 from analytics.shelflife.histories import (
     BUYER_LOCODE,
+    DESTINATION_HOURS,
     LOT_SCHEMA,
     PHASE_CODE,
     PORT_LOCODE,
@@ -86,6 +87,10 @@ class ShipmentForecast:
     drivers: tuple[Driver, ...]
     extra_hours: float = 0.0
     at_temp_c: float | None = None
+    # received by the buyer: the quality recorded at arrival (table ``trace_quality``) next to the forecast
+    arrived: bool = False
+    recorded_remaining_days: float | None = None
+    recorded_grade: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,9 +192,20 @@ def _harvest_time(timeline: list[dict[str, Any]], master: dict[str, Any]) -> dat
     raise ShelfLifeInputError(f"lot {master.get('lot_code')}: no harvest event to start the history from")
 
 
+def _hours(t: datetime, harvest: datetime) -> float:
+    return (t - harvest).total_seconds() / 3600.0
+
+
 def demo_lot_history(data_dir: Path | str, lot: str, gtin: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame,
                                                                                          dict[str, Any]]:
-    """(shipments as lots, their readings, lot info) for a traceability lot, planned voyage included."""
+    """(shipments as lots, their readings, lot info) for a traceability lot.
+
+    A shipment is a loading event for a buyer plus the voyage events that carry its bill of lading
+    (``departing``, ``arriving``, ``receiving`` at the buyer). Its readings are the lot's up to loading (other
+    shipments' loading and voyage readings excluded), then its own voyage and delivery readings. A shipment
+    received by the buyer (``arrived``) ends there; one still on its way continues with the rest of its route's
+    planned time at the product's optimum (``planned`` readings) from its last reading or its departure.
+    """
     from analytics.traceability.agro_chains import BUYERS, site_by_gln
     from analytics.traceability.lots import lookup, lot_view
 
@@ -209,7 +225,13 @@ def demo_lot_history(data_dir: Path | str, lot: str, gtin: str | None = None) ->
     loads = [t for t in view.timeline if t["biz_step"] == "loading" and t["destinations"]]
     if not loads:
         raise ShelfLifeInputError(f"lot {ref.lot} has not been loaded for a buyer yet: no route to forecast")
-    load_keys = {t["event_key"] for t in loads}
+    # which shipment each event belongs to: the loading event itself or an event sharing its documents (the B/L)
+    owner: dict[str, str] = {}
+    for t in loads:
+        docs = set(t["documents"])
+        for e in view.timeline:
+            if e["event_key"] == t["event_key"] or (docs and docs & set(e["documents"])):
+                owner.setdefault(e["event_key"], t["event_key"])
     lot_rows: list[dict[str, Any]] = []
     reading_frames: list[pl.DataFrame] = []
     for t in loads:
@@ -220,31 +242,54 @@ def demo_lot_history(data_dir: Path | str, lot: str, gtin: str | None = None) ->
         route = make_route(PORT_LOCODE[site.key], BUYER_LOCODE[buyer[2]], "sea")
         planned_h = route.planned_days * 24.0
         shipment_id = f"{ref.lot}>{route.destination}#{len(lot_rows) + 1}"
-        own = [r for r in view.readings if r["event_key"] not in load_keys or r["event_key"] == t["event_key"]]
-        obs_h = np.array([(r["time"] - harvest).total_seconds() / 3600.0 for r in own], float)
+        mine = {k for k, o in owner.items() if o == t["event_key"]}
+        steps = {e["biz_step"]: e for e in view.timeline if e["event_key"] in mine and e is not t}
+        own = [r for r in view.readings if r["event_key"] not in owner or r["event_key"] in mine]
+        obs_h = np.array([_hours(r["time"], harvest) for r in own], float)
         obs_t = np.array([r["temp_c"] for r in own], float)
-        # the vessel sails after loading: at the loading event or its last reading, whichever is later
+        voyage_keys = {steps[s]["event_key"] for s in ("arriving",) if s in steps}
+        dest_keys = {steps[s]["event_key"] for s in ("receiving",) if s in steps}
+        phase = np.array([PHASE_CODE["voyage"] if r["event_key"] in voyage_keys else
+                          PHASE_CODE["destination"] if r["event_key"] in dest_keys else PHASE_CODE["port"]
+                          for r in own], np.int8)
         own_load = [h for h, r in zip(obs_h, own, strict=True) if r["event_key"] == t["event_key"]]
-        depart_h = max([(t["time"] - harvest).total_seconds() / 3600.0, *own_load])
-        keep = obs_h <= depart_h + 1e-9
-        n_plan = max(1, int(np.ceil(planned_h)))
-        plan_h = depart_h + planned_h * np.arange(n_plan) / n_plan
-        plan_h = plan_h[1:] if keep.any() and np.isclose(obs_h[keep].max(), depart_h) else plan_h
+        if "departing" in steps:
+            depart_h = _hours(steps["departing"]["time"], harvest)
+        else:  # the vessel sails after loading: at the loading event or its last reading, whichever is later
+            depart_h = max([_hours(t["time"], harvest), *own_load])
+        port_h = _hours(steps["arriving"]["time"], harvest) if "arriving" in steps else None
+        arrived = "receiving" in steps
+        if arrived:
+            end_h = _hours(steps["receiving"]["time"], harvest)
+            keep = obs_h <= end_h + 1e-9
+            plan_h = np.zeros(0)
+        else:
+            keep = obs_h <= (port_h if port_h is not None else depart_h) + 1e-9
+            start = max([depart_h, *obs_h[keep]])
+            end_h = (port_h + sum(DESTINATION_HOURS) / 2 if port_h is not None else depart_h + planned_h)
+            end_h = max(end_h, start + 1.0)
+            n_plan = max(1, int(np.ceil(end_h - start)))
+            plan_h = start + (end_h - start) * np.arange(n_plan) / n_plan
+            plan_h = plan_h[1:] if keep.any() and np.isclose(obs_h[keep].max(), start) else plan_h
         n_plan = plan_h.size
+        plan_phase = PHASE_CODE["destination"] if port_h is not None else PHASE_CODE["voyage"]
         reading_frames.append(pl.DataFrame({
             "lot_id": shipment_id, "hours": np.concatenate([obs_h[keep], plan_h]),
             "temp_c": np.concatenate([obs_t[keep], np.full(n_plan, kin.optimum_c)]),
-            "phase": np.concatenate([np.full(int(keep.sum()), PHASE_CODE["port"], np.int8),
-                                     np.full(n_plan, PHASE_CODE["voyage"], np.int8)]),
+            "phase": np.concatenate([phase[keep], np.full(n_plan, plan_phase, np.int8)]),
             "planned": np.concatenate([np.zeros(int(keep.sum()), bool), np.ones(n_plan, bool)]),
         }, schema=DEMO_READING_SCHEMA).sort("hours"))
+        voyage_days = (port_h - depart_h) / 24.0 if port_h is not None else route.planned_days
         lot_rows.append({
             "lot_id": shipment_id, "product": key, "farm": master.get("site_name"), "region": master.get("region"),
             "packhouse": None, "origin": route.origin, "destination": route.destination, "mode": route.mode,
             "route": route.key, "ca": uses_ca(key, route), "harvest_time": harvest,
-            "harvest_month": harvest.month, "harvest_day": harvest.day, "transit_hours": depart_h + planned_h,
-            "voyage_days": route.planned_days, "buyer": buyer[0], "departure_hours": depart_h})
-    schema: dict[str, Any] = {**LOT_SCHEMA, "buyer": pl.String, "departure_hours": pl.Float64}
+            "harvest_month": harvest.month, "harvest_day": harvest.day, "transit_hours": end_h,
+            "voyage_days": voyage_days, "buyer": buyer[0], "buyer_gln": buyer[2], "departure_hours": depart_h,
+            "departed": "departing" in steps, "port_arrival_hours": port_h, "arrived": arrived})
+    schema: dict[str, Any] = {**LOT_SCHEMA, "buyer": pl.String, "buyer_gln": pl.String,
+                              "departure_hours": pl.Float64, "departed": pl.Boolean,
+                              "port_arrival_hours": pl.Float64, "arrived": pl.Boolean}
     lots = pl.DataFrame(lot_rows, schema=schema)
     info = {"lot": ref.lot, "gtin": ref.gtin, "product": key}
     return lots, pl.concat(reading_frames), info
@@ -296,8 +341,23 @@ def forecast_histories(model: ShelfLifeModel, lots: pl.DataFrame, readings: pl.D
             min_market_days=kin.min_market_days, at_risk=bool(p50 < kin.min_market_days),
             grade=str(grade(row["product"], p50)), physics_days=round(physics, 2),
             hours_out_of_range=round(erow["hours_out_of_range"], 2),
-            hours_unobserved=round(erow["hours_unobserved"], 2), drivers=drivers, extra_hours=h, at_temp_c=t))
+            hours_unobserved=round(erow["hours_unobserved"], 2), drivers=drivers, extra_hours=h, at_temp_c=t,
+            arrived=bool(row.get("arrived") or False)))
     return out
+
+
+def with_recorded(data_dir: Path | str, shipments: Sequence[ShipmentForecast]) -> tuple[ShipmentForecast, ...]:
+    """The shipments with the quality recorded at arrival (``trace_quality``) filled in for those received."""
+    from dataclasses import replace
+
+    from analytics.shelflife.arrivals import recorded_quality
+
+    recorded = recorded_quality(data_dir)
+    out = []
+    for sh in shipments:
+        rec = recorded.get(sh.lot) if sh.arrived else None
+        out.append(replace(sh, recorded_remaining_days=rec[0], recorded_grade=rec[1]) if rec else sh)
+    return tuple(out)
 
 
 def whatif_curve(model: ShelfLifeModel, lots: pl.DataFrame, readings: pl.DataFrame, hours: Sequence[float],
@@ -344,7 +404,7 @@ def predict_lot(data_dir: Path | str, lot: str, *, gtin: str | None = None, extr
     lots, readings, info = demo_lot_history(data_dir, lot, gtin)
     m = model or model_for(data_dir)
     shipments = forecast_histories(m, lots, readings, extra_hours=extra_hours, at_temp_c=at_temp_c)
-    return LotForecast(info["lot"], info["gtin"], info["product"], tuple(shipments), m.name)
+    return LotForecast(info["lot"], info["gtin"], info["product"], with_recorded(data_dir, shipments), m.name)
 
 
 @dataclass(frozen=True)
@@ -372,7 +432,7 @@ def lot_outlook(data_dir: Path | str, lot: str, *, gtin: str | None = None, extr
 
     def forecast(**whatif: Any) -> LotForecast:
         return LotForecast(info["lot"], info["gtin"], info["product"],
-                           tuple(forecast_histories(m, lots, readings, **whatif)), m.name)
+                           with_recorded(data_dir, forecast_histories(m, lots, readings, **whatif)), m.name)
 
     return LotOutlook(forecast(), forecast(extra_hours=h, at_temp_c=t) if h > 0 else None)
 
@@ -448,8 +508,10 @@ def shelf_life_command(data_dir: Path | str, lot: str, *, extra_hours: float = 0
 def cli(args: Any) -> int:
     """``python app.py shelf-life --data-dir DIR --lot LOT [--gtin G] [--extra-hours H --at-temp C] [--json]``.
 
-    Exit 0 with the forecast (one JSON line with ``--json``); exit 2 with ``error: ...`` on stderr for a lot
-    that is not perishable, a bad what-if, an unknown lot, or a data folder without a trained model.
+    Exit 0 with the forecast: with ``--json`` exactly one JSON line (the six contract keys); without it the same
+    keys one per line, then each shipment's P50 and, for one received by the buyer, the quality recorded at arrival
+    (``trace_quality``). Exit 2 with ``error: ...`` on stderr for a lot that is not perishable, a bad what-if, an
+    unknown lot, or a data folder without a trained model.
     """
     import sys
 
@@ -457,8 +519,8 @@ def cli(args: Any) -> int:
     from analytics.traceability.lots import LotNotFound
 
     try:
-        line = shelf_life_command(args.data_dir, args.lot, extra_hours=getattr(args, "extra_hours", 0.0) or 0.0,
-                                  at_temp_c=getattr(args, "at_temp", None), gtin=getattr(args, "gtin", None))
+        fc = predict_lot(args.data_dir, args.lot, gtin=getattr(args, "gtin", None),
+                         extra_hours=getattr(args, "extra_hours", 0.0) or 0.0, at_temp_c=getattr(args, "at_temp", None))
     except LotNotFound as exc:
         print(f"error: unknown lot {args.lot!r}: {exc}", file=sys.stderr)
         return 2
@@ -466,10 +528,14 @@ def cli(args: Any) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "json", False):
-        print(line)
+        print(json.dumps(fc.summary(), ensure_ascii=False))
     else:
-        for k, v in json.loads(line).items():
+        for k, v in fc.summary().items():
             print(f"{k}: {v}")
+        for sh in fc.shipments:
+            state = (f"received, recorded {sh.recorded_remaining_days:.1f} days (grade {sh.recorded_grade})"
+                     if sh.recorded_remaining_days is not None else "received" if sh.arrived else "on its way")
+            print(f"shipment {sh.lot}: P50 {sh.remaining_days_p50:.1f} days; {state}")
     return 0
 
 
@@ -477,5 +543,5 @@ __all__ = [
     "LIVE_PRODUCTS", "MAX_EXTRA_HOURS", "TEMP_LIMITS_C", "Driver", "FleetForecast", "LotForecast", "LotOutlook",
     "ShelfLifeInputError", "ShipmentForecast", "add_exposure", "cli", "demo_lot_history", "forecast_all",
     "forecast_histories", "forecast_in_transit", "lot_outlook", "model_for", "predict_lot", "shelf_life_command",
-    "whatif_curve", "with_live_readings",
+    "whatif_curve", "with_live_readings", "with_recorded",
 ]

@@ -91,6 +91,22 @@ BUYERS: tuple[tuple[str, str, str, float, float], ...] = (
     ("Tokyo Superfoods K.K.", "JP", "4912345000019", 35.68, 139.76),
 )
 
+# Arrival ports abroad: UN/LOCODE -> (terminal name, country, GLN under that country's prefix, lat, lon).
+# The demo reefer voyages end there (``arriving``) before the pallets are received at the buyer.
+DEST_PORTS: dict[str, tuple[str, str, str, float, float]] = {
+    "NLRTM": ("Port of Rotterdam, Maasvlakte reefer terminal", "NL", "8712345900014", 51.95, 4.05),
+    "USPHL": ("Port of Philadelphia, Packer Avenue terminal", "US", "0614141900015", 39.91, -75.14),
+    "USLAX": ("Port of Los Angeles, reefer terminal", "US", "0614141900022", 33.74, -118.26),
+    "CNSHA": ("Port of Shanghai, Yangshan terminal", "CN", "6901234900019", 30.63, 122.07),
+    "DEHAM": ("Port of Hamburg, Burchardkai", "DE", "4012345900019", 53.53, 9.92),
+    "BEANR": ("Port of Antwerp-Bruges, reefer terminal", "BE", "5412345900016", 51.28, 4.32),
+    "JPTYO": ("Port of Tokyo, Oi terminal", "JP", "4912345900012", 35.59, 139.76),
+}
+# buyer GLN -> UN/LOCODE of the port it receives at
+BUYER_PORT: dict[str, str] = {"8712345000018": "NLRTM", "0614141000418": "USPHL", "0614141000425": "USLAX",
+                              "6901234000014": "CNSHA", "4012345000092": "DEHAM", "5412345000013": "BEANR",
+                              "4912345000019": "JPTYO"}
+
 CROPS: dict[str, Crop] = {c.key: c for c in (
     Crop("blueberry", "Arándano", "Blueberries", "01001", True, 0.0, 2.0,
          ("F-VIRU", "F-OLMOS", "F-ICA"),

@@ -1,11 +1,28 @@
-"""Demo agro lots and their EPCIS 2.0 journeys (farm → packhouse → cold store → port → buyer).
+"""Demo agro lots and their EPCIS 2.0 journeys (farm → packhouse → cold store → port → voyage → buyer).
 
 Listed in ``analytics.demo_orders.extensions()`` (``generate``).
 Every event is hashed (GS1 CBV 2.0) and anchored in the data directory's Merkle log.
+
+After the pallets are loaded at the terminal for a buyer, each shipment sails on the real sea route from
+Callao or Paita to the buyer's port (:data:`analytics.traceability.agro_chains.BUYER_PORT`), with a
+transit time drawn from the route's service range (:data:`analytics.shelflife.histories.SEA_DAYS`):
+
+- ``departing`` at the Peruvian terminal when the vessel sails (a few hours after loading);
+- ``arriving`` at the destination port, carrying the reefer logger's voyage readings (one every
+  :data:`VOYAGE_READING_HOURS` h, downloaded at discharge; malfunctions, wrong set points and other
+  excursions drawn as the shelf-life histories draw them, :func:`analytics.shelflife.histories.leg_temperatures`);
+- ``receiving`` at the buyer after discharge, customs and delivery, with that leg's readings.
+
+The demo world is seen as of :data:`AS_OF` (the EPCIS document's creation date): a shipment whose next
+step falls after it has not got there yet (at sea, or at the destination port). The generator seed and the
+world seed of the ground truth are kept in ``trace_world.json`` (:attr:`analytics.datadir.DataDir.trace_world`);
+the quality at arrival of every received shipment is then derived from these tables
+(:func:`analytics.shelflife.arrivals.write_quality`, table ``trace_quality``).
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -13,15 +30,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
 from analytics import storage
+from analytics.datadir import DataDir
+from analytics.shelflife.histories import PORT_LOCODE, leg_temperatures, make_route
+from analytics.shelflife.kinetics import PRODUCTS
 from analytics.traceability import store
 from analytics.traceability.agro_chains import (
+    BUYER_PORT,
     BUYERS,
     COMPANY_PREFIX,
     CROP_CODE,
     CROPS,
+    DEST_PORTS,
     REGION_SHORT,
     SITES,
     Crop,
@@ -34,6 +57,9 @@ DL = "https://id.gs1.org"
 LOTS_PER_CROP = {"blueberry": 14, "avocado": 12, "grape": 10, "asparagus": 8, "mango": 8,
                  "coffee": 12, "cacao": 8, "quinoa": 8}
 EXPORTER_PGLN = gln(COMPANY_PREFIX, "00000")
+AS_OF = datetime(2024, 12, 31, 12, 0, tzinfo=LIMA)  # the demo world's "now": the document's creation date
+VOYAGE_READING_HOURS = 4.0  # one reefer logger reading every 4 h at sea and on the way to the buyer
+SAIL_AFTER_LOADING_H = (4.0, 18.0)  # loading (2 h of readings) to the vessel's departure
 SEASON_MONTHS = {"blueberry": (8, 12), "avocado": (4, 8), "grape": (11, 12), "asparagus": (1, 12),
                  "mango": (11, 12), "coffee": (4, 8), "cacao": (3, 7), "quinoa": (4, 6)}
 
@@ -82,9 +108,23 @@ def _sensors(rng: random.Random, start: datetime, hours: float, crop: Crop, excu
     return elements
 
 
+def _logger(rng: np.random.Generator, start: datetime, hours: float, temps: np.ndarray) -> list[dict[str, Any]]:
+    """One reefer logger's readings (one every VOYAGE_READING_HOURS) of hourly temperatures from ``start``."""
+    device = f"urn:epc:id:giai:{COMPANY_PREFIX}.RF{int(rng.integers(1000, 9999))}"
+    step = hours / len(temps)
+    out = []
+    for i in range(0, len(temps), int(VOYAGE_READING_HOURS)):
+        t = start + timedelta(hours=step * i)
+        out.append({"sensorMetadata": {"time": _iso(t), "deviceID": device},
+                    "sensorReport": [{"type": "Temperature", "value": round(float(temps[i]), 1), "uom": "CEL"}]})
+    return out
+
+
 class _Journeys:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed * 7919 + 204)
+        # the voyages draw from their own stream, so the journeys up to loading stay those of earlier versions
+        self.sea_rng = np.random.default_rng([seed, 7207])
         self.events: list[dict[str, Any]] = []
         self.lots: list[dict[str, Any]] = []
         self.pallet_seq = 0
@@ -175,6 +215,52 @@ class _Journeys:
             t += timedelta(hours=rng.uniform(8, 30))
             self.move(t, g, terminal if port_store != terminal else port_store, None, "loading", crop,
                       False, 2.0, buyer=buyer)
+            self.voyage(t, g, terminal, crop, buyer)
+
+    def voyage(self, loaded: datetime, ssccs: list[str], terminal: str, crop: Crop, buyer: tuple) -> None:
+        """The reefer voyage of a loaded shipment to the buyer's port, and its receipt at the buyer (up to AS_OF)."""
+        rng = self.sea_rng
+        bl = self.events[-1]["bizTransactionList"][-1]  # the loading event's bill of lading
+        dest = BUYER_PORT[buyer[2]]
+        port_gln = DEST_PORTS[dest][2]
+        route = make_route(PORT_LOCODE[terminal], dest, "sea")
+        # the reefer's set point: the product's optimum (ambient 20 °C for the dry cargo, which logs nothing)
+        setp = PRODUCTS[crop.key].optimum_c if crop.key in PRODUCTS else 20.0
+        (_, sea_h, sea_t), (_, dest_h, dest_t) = leg_temperatures(rng, setp, route)
+        depart = loaded + timedelta(hours=float(rng.uniform(*SAIL_AFTER_LOADING_H)))
+        epcs = [f"{DL}/00/{s}" for s in ssccs]
+        owner = [{"type": "owning_party", "source": f"{DL}/417/{EXPORTER_PGLN}"}]
+        if depart > AS_OF:
+            return
+        ev = _base("ObjectEvent", depart, "departing", terminal, epcList=epcs, action="OBSERVE")
+        ev["disposition"] = "in_transit"
+        ev["bizTransactionList"] = [dict(bl)]
+        ev["sourceList"] = [*owner, {"type": "location", "source": _loc(terminal)["id"]}]
+        ev["destinationList"] = [{"type": "location", "destination": f"{DL}/414/{port_gln}"}]
+        self.events.append(ev)
+        at_port = depart + timedelta(hours=sea_h)
+        if at_port > AS_OF:
+            return
+        ev = _base("ObjectEvent", at_port, "arriving", terminal, epcList=epcs, action="OBSERVE")
+        ev["readPoint"] = {"id": f"{DL}/414/{port_gln}"}
+        ev["disposition"] = "in_transit"
+        ev["bizLocation"] = {"id": f"{DL}/414/{port_gln}"}
+        ev["bizTransactionList"] = [dict(bl)]
+        if crop.perishable:
+            ev["sensorElementList"] = _logger(rng, depart, sea_h, sea_t)
+        self.events.append(ev)
+        received = at_port + timedelta(hours=dest_h)
+        if received > AS_OF:
+            return
+        ev = _base("ObjectEvent", received, "receiving", terminal, epcList=epcs, action="OBSERVE")
+        ev["readPoint"] = {"id": f"{DL}/414/{buyer[2]}"}
+        ev["disposition"] = "in_progress"
+        ev["bizLocation"] = {"id": f"{DL}/414/{buyer[2]}"}
+        ev["bizTransactionList"] = [dict(bl)]
+        ev["sourceList"] = owner
+        if crop.perishable:
+            ev["sensorElementList"] = _logger(rng, at_port, dest_h, dest_t)
+        self.events.append(ev)
 
     def fresh_lot(self, crop: Crop, farm_key: str, n: int, year: int) -> None:
         rng = self.rng
@@ -264,8 +350,10 @@ def build(seed: int = 7, scale: float = 1.0) -> tuple[list[dict[str, Any]], list
 
 def generate(data_dir: Path, seed: int, progress: Callable[[str, float], None] | None = None) -> dict[str, int]:
     """Write trace tables and anchor every event hash in ``data_dir/ledger`` (an ``analytics.demo_orders.extensions()`` entry)."""
+    from analytics.shelflife.arrivals import QUALITY, write_quality
+
     data_dir = Path(data_dir)
-    for name in (store.EVENTS, store.ITEMS, store.LOTS):
+    for name in (store.EVENTS, store.ITEMS, store.LOTS, QUALITY):
         p = storage.table_path(data_dir, name)
         if p.exists():
             p.unlink()
@@ -285,6 +373,12 @@ def generate(data_dir: Path, seed: int, progress: Callable[[str, float], None] |
         "product_en": pl.String, "region": pl.String, "site_gln": pl.String, "site_name": pl.String,
         "senasa_code": pl.String, "created_date": pl.Date, "quantity_kg": pl.Float64, "kind": pl.String})
     storage.write_table(lots_df, data_dir, store.LOTS)
+    world = DataDir(data_dir).trace_world
+    world.write_text(json.dumps({"generator_seed": int(seed), "world_seed": int(seed), "as_of": AS_OF.isoformat()},
+                                indent=2) + "\n", encoding="utf-8")
+    if progress:
+        progress("traceability: quality at arrival", 0.9)
+    arrived = write_quality(data_dir)
     if progress:
         progress("traceability", 1.0)
-    return {store.EVENTS: len(ev_rows), store.LOTS: lots_df.height, store.ITEMS: len(item_rows)}
+    return {store.EVENTS: len(ev_rows), store.LOTS: lots_df.height, store.ITEMS: len(item_rows), QUALITY: arrived}

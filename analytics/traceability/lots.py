@@ -11,7 +11,7 @@ import polars as pl
 
 from analytics import geo, storage
 from analytics.traceability import store
-from analytics.traceability.agro_chains import BUYERS, CROPS, site_by_gln
+from analytics.traceability.agro_chains import BUYERS, CROPS, DEST_PORTS, site_by_gln
 from ledger_client import epcis
 from ledger_client.gs1 import normalise_identifier, parse_digital_link
 
@@ -120,18 +120,21 @@ CTE = {  # (event type, bizStep) -> FSMA 204 critical tracking event
 
 
 def place_of(gln_uri: str | None) -> dict[str, Any]:
-    """Name, coordinates and region of a GLN (a demo site, a buyer, or just the GLN)."""
+    """Name, coordinates, region and kind of a GLN (a demo site, a buyer, a port abroad, or just the GLN)."""
     if not gln_uri:
-        return {"gln": None, "name": None, "lat": None, "lon": None, "region": None, "country": None}
+        return {"gln": None, "name": None, "lat": None, "lon": None, "region": None, "country": None, "kind": None}
     parsed = parse_digital_link(gln_uri)
     g = parsed.value if parsed is not None and parsed.ai in ("414", "417") else gln_uri
     site = site_by_gln().get(g)
     if site is not None:
-        return {"gln": g, "name": site.name, "lat": site.lat, "lon": site.lon, "region": site.region, "country": "PE"}
-    for name, country, bg, lat, lon in BUYERS:
-        if bg == g:
-            return {"gln": g, "name": name, "lat": lat, "lon": lon, "region": None, "country": country}
-    return {"gln": g, "name": None, "lat": None, "lon": None, "region": None, "country": None}
+        return {"gln": g, "name": site.name, "lat": site.lat, "lon": site.lon, "region": site.region, "country": "PE",
+                "kind": site.kind}
+    for kind, places in (("buyer", BUYERS), ("port_abroad", tuple(DEST_PORTS.values()))):
+        for name, country, bg, lat, lon in places:
+            if bg == g:
+                return {"gln": g, "name": name, "lat": lat, "lon": lon, "region": None, "country": country,
+                        "kind": kind}
+    return {"gln": g, "name": None, "lat": None, "lon": None, "region": None, "country": None, "kind": None}
 
 
 def _readings(ev: Mapping[str, Any], t_min: float | None, t_max: float | None) -> list[dict[str, Any]]:
@@ -181,7 +184,7 @@ def lot_view(data_dir: Path, gtin: str, lot: str) -> LotView:
         for x in r:
             x["event_key"] = row["event_key"]
         readings.extend(r)
-        for d in dests:
+        for d in dests if row["biz_step"] != "departing" else ():  # a departure names the port, not the buyer
             to = place_of(d) if d else None
             if to and to["country"] not in (None, "PE") and to["lat"] is not None and place["lat"] is not None:
                 exits.append({"from": place["name"] or place["gln"], "lat": place["lat"], "lon": place["lon"],
@@ -192,13 +195,15 @@ def lot_view(data_dir: Path, gtin: str, lot: str) -> LotView:
             "event_key": row["event_key"], "event_type": row["event_type"], "biz_step": row["biz_step"],
             "cte": CTE.get((row["event_type"], row["biz_step"] or ""), "Other"),
             "time": row["event_time"], "place": place["name"] or place["gln"], "gln": place["gln"],
-            "lat": place["lat"], "lon": place["lon"], "disposition": _short_voc(ev.get("disposition")),
+            "lat": place["lat"], "lon": place["lon"], "country": place["country"], "place_kind": place["kind"],
+            "disposition": _short_voc(ev.get("disposition")),
             "destinations": [place_of(d)["name"] or d for d in dests if d], "documents": [d for d in docs if d],
             "excursions": sum(1 for x in r if x["excursion"]), "event_hash": row["event_hash"],
             "leaf_index": row["leaf_index"],
         })
+    # the path stays in Peru; the voyage abroad is drawn by ``exits`` (the ports and buyers abroad are in the timeline)
     path = [{"name": t["place"], "lat": t["lat"], "lon": t["lon"], "time": t["time"], "cte": t["cte"]}
-            for t in timeline if t["lat"] is not None]
+            for t in timeline if t["lat"] is not None and t["country"] in (None, "PE")]
     dedup = [p for i, p in enumerate(path) if i == 0 or p["name"] != path[i - 1]["name"]]
     return LotView(master=master, gtin=gtin, lot=lot, timeline=timeline, path=dedup, readings=readings,
                    temp_band=(t_min, t_max), digital_link=f"https://id.gs1.org/01/{gtin}/10/{lot}", exits=exits)

@@ -66,4 +66,34 @@ TRACE_LOTS = TableSchema(
     primary_key=("gtin", "lot_code"),
 )
 
-TRACEABILITY_SCHEMAS: tuple[TableSchema, ...] = (TRACE_EVENTS, TRACE_ITEMS, TRACE_LOTS)
+TRACE_QUALITY = TableSchema(
+    "trace_quality",
+    (
+        Column("shipment_id", pl.String, doc="<lot>><destination port>#<n>: the lot's n-th loading for a buyer"),
+        Column("lot_code", pl.String),
+        Column("gtin", pl.String, check=lambda c: c.str.contains(r"^0775\d{10}$"), rule="GTIN-14 under GS1 Perú (775)"),
+        Column("product", pl.String, doc="Crop key with a kinetic model (analytics.shelflife.kinetics)"),
+        Column("buyer_gln", pl.String, check=lambda c: c.str.contains(r"^\d{13}$"), rule="13-digit GLN"),
+        Column("route", pl.String, doc="<origin>-<destination>-<mode> (UN/LOCODEs)"),
+        Column("ca", pl.Boolean, doc="Controlled-atmosphere container on the voyage"),
+        Column("harvest_time", TS),
+        Column("departure_time", TS, doc="The vessel's departure (departing event)"),
+        Column("arrival_time", TS, doc="Received at the buyer (receiving event)"),
+        Column("transit_days", pl.Float64, check=lambda c: c > 0, rule="must be > 0", doc="Harvest to arrival"),
+        Column("voyage_days", pl.Float64, check=lambda c: c > 0, rule="must be > 0", doc="Departure to the port abroad"),
+        Column("readings", pl.Int64, check=lambda c: c >= 0, rule="must be ≥ 0",
+               doc="Temperature readings of the shipment's history the truth integrated"),
+        Column("shelf_life_at_harvest_days", pl.Float64, check=lambda c: c > 0, rule="must be > 0"),
+        Column("consumed_days", pl.Float64, check=lambda c: c >= 0, rule="must be ≥ 0"),
+        Column("remaining_days", pl.Float64, check=lambda c: c >= 0, rule="must be ≥ 0",
+               doc="Remaining shelf life at arrival (the ground truth, analytics.shelflife.truth)"),
+        Column("grade", pl.String, check=lambda c: c.is_in(["A", "B", "C", "D"]), rule="A, B, C or D"),
+        Column("world_seed", pl.Int64, doc="Seed of the world's true kinetic parameters (trace_world.json)"),
+    ),
+    doc="Quality at arrival of every demo shipment received by its buyer, drawn from the kinetic truth model "
+        "with the shipment's own temperature readings",
+    date_column="arrival_time",
+    primary_key=("shipment_id",),
+)
+
+TRACEABILITY_SCHEMAS: tuple[TableSchema, ...] = (TRACE_EVENTS, TRACE_ITEMS, TRACE_LOTS, TRACE_QUALITY)
