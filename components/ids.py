@@ -111,6 +111,7 @@ TRACE_EXAMPLES = "trace-examples"
 TRACE_SHELF = "trace-shelf"  # the lot's predicted shelf life at arrival: band, drivers, what-if result
 TRACE_SHELF_HOURS = "trace-shelf-hours"  # what-if: extra hours before departure
 TRACE_SHELF_TEMP = "trace-shelf-temp"  # what-if: temperature of those hours (°C)
+TRACE_SHELF_RECORDED = "trace-shelf-recorded"  # quality recorded at arrival against the forecast (received lots)
 
 # --- segments (/segments) --------------------------------------------------------
 SEGMENTS_K = "segments-k"

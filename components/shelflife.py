@@ -3,7 +3,8 @@ what-if). Public content, like the product and its origin: no buyer, quantity or
 
 The callback passes forecasts as plain mappings (``LotForecast.to_dict()`` shape: ``shipments`` with
 ``remaining_days_p10/p50/p90``, ``at_risk``, ``grade``, ``min_market_days``, ``route``, ``transit_days``,
-``planned_voyage_days``, ``hours_unobserved`` and ``drivers`` with ``key``, ``label_es``, ``label_en``, ``days``,
+``planned_voyage_days``, ``voyage_days``, ``hours_unobserved``, ``arrived``, ``recorded_remaining_days``,
+``recorded_grade`` (the quality recorded when the buyer received it, None before) and ``drivers`` with ``key``, ``label_es``, ``label_en``, ``days``,
 ``value``, ``unit``).
 """
 
@@ -51,6 +52,12 @@ TEXT = {
         "shelf.whatif.result": "Si espera {h} h a {t} °C antes de zarpar: P50 {p50} días ({delta} días), "
                                "banda {lo}–{hi} días.",
         "shelf.model": "Modelo: {name}",
+        "shelf.arrived": "Llegó al comprador {transit} días después de la cosecha, con las lecturas del contenedor "
+                         "durante los {voyage} días de viaje.",
+        "shelf.recorded": "Registrado a la llegada: {n} días · grado {grade} (pronóstico P50 {p50} días, "
+                          "desvío {delta} días)",
+        "shelf.col.recorded": "Registrado",
+        "shelf.in_transit": "En camino",
     },
     "en": {
         "shelf.title": "Predicted shelf life at arrival",
@@ -77,6 +84,11 @@ TEXT = {
         "shelf.whatif.result": "If it waits {h} h at {t} °C before sailing: P50 {p50} days ({delta} days), "
                                "band {lo}–{hi} days.",
         "shelf.model": "Model: {name}",
+        "shelf.arrived": "Reached the buyer {transit} days after harvest, with the container's readings over the "
+                         "{voyage} days of the voyage.",
+        "shelf.recorded": "Recorded at arrival: {n} days · grade {grade} (forecast P50 {p50} days, {delta} days off)",
+        "shelf.col.recorded": "Recorded",
+        "shelf.in_transit": "On its way",
     },
 }
 tr = translator(TEXT)
@@ -168,13 +180,33 @@ def _drivers_table(ship: Mapping[str, Any], lang: str) -> dbc.Table:
     return dbc.Table([head, html.Tbody(rows)], size="sm", className="small mb-0")
 
 
+def _recorded_cell(ship: Mapping[str, Any], lang: str) -> str:
+    """The quality recorded at arrival (days and grade), or "on its way" for a shipment not received yet."""
+    rec = ship.get("recorded_remaining_days")
+    if rec is None:
+        return tr("shelf.in_transit", lang) if not ship.get("arrived") else "—"
+    return f"{_d(rec)} ({ship.get('recorded_grade') or '?'})"
+
+
 def _shipments_table(fc: Mapping[str, Any], lang: str) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(tr(k, lang)) for k in ("shelf.col.dest", "shelf.col.transit")]
-                              + [html.Th(q) for q in ("P10", "P50", "P90")] + [html.Th(tr("shelf.col.status", lang))]))
+                              + [html.Th(q) for q in ("P10", "P50", "P90")]
+                              + [html.Th(tr(k, lang)) for k in ("shelf.col.recorded", "shelf.col.status")]))
     rows = [html.Tr([html.Td(_destination(s)), html.Td(_d(s["transit_days"])), html.Td(_d(s["remaining_days_p10"])),
                      html.Td(_d(s["remaining_days_p50"])), html.Td(_d(s["remaining_days_p90"])),
-                     html.Td(_risk_badge(s, lang))]) for s in fc["shipments"]]
+                     html.Td(_recorded_cell(s, lang)), html.Td(_risk_badge(s, lang))]) for s in fc["shipments"]]
     return dbc.Table([head, html.Tbody(rows)], size="sm", className="small mt-2 mb-0")
+
+
+def recorded_note(ship: Mapping[str, Any], lang: str) -> html.Div | None:
+    """Recorded at arrival against the forecast, for a shipment the buyer received (None otherwise)."""
+    rec = ship.get("recorded_remaining_days")
+    if rec is None:
+        return None
+    delta = float(ship["remaining_days_p50"]) - float(rec)
+    return html.Div(tr("shelf.recorded", lang, n=_d(rec), grade=ship.get("recorded_grade") or "?",
+                       p50=_d(ship["remaining_days_p50"]), delta=f"{delta:+.1f}"),
+                    className="small fw-semibold", id=ids.TRACE_SHELF_RECORDED)
 
 
 def whatif_note(whatif: Mapping[str, Any], change_days: float, lang: str) -> html.Div:
@@ -199,7 +231,14 @@ def forecast_view(fc: Mapping[str, Any], product_name: str, lang: str, theme: st
         html.Div(tr("shelf.min", lang, product=product_name, n=_d(ship["min_market_days"]), grade=ship["grade"]),
                  className="small"),
     ], className="mb-2")
-    notes = [tr("shelf.transit", lang, transit=_d(ship["transit_days"]), voyage=_d(ship["planned_voyage_days"]))]
+    recorded = recorded_note(ship, lang)
+    if recorded is not None:
+        head.children.append(recorded)
+    if ship.get("arrived"):
+        notes = [tr("shelf.arrived", lang, transit=_d(ship["transit_days"]), voyage=_d(ship.get("voyage_days")))]
+    else:
+        notes = [tr("shelf.transit", lang, transit=_d(ship["transit_days"]),
+                    voyage=_d(ship["planned_voyage_days"]))]
     if ship.get("hours_unobserved"):
         notes.append(tr("shelf.unobserved", lang, h=fmt.number(ship["hours_unobserved"], 0)))
     if len(fc["shipments"]) > 1:

@@ -100,7 +100,9 @@ def compute_alerts(data_dir: Path | str, lot_readings: Mapping[str, Sequence[tup
             continue
         forecasts[(fc.gtin, fc.lot)] = fc
         live.add((fc.gtin, fc.lot))
-    alerts = [_alert(f, s, key in live) for key, f in forecasts.items() for s in f.shipments if s.at_risk]
+    # a shipment the buyer has already received is history (its quality is recorded), not an alert
+    alerts = [_alert(f, s, key in live) for key, f in forecasts.items() for s in f.shipments
+              if s.at_risk and not s.arrived]
     alerts.sort(key=lambda a: (a["remaining_days_p50"] - a["min_market_days"], a["lot"], a["shipment"]))
     return ShelfLifeAlerts(computed_at=now.timestamp(), alerts=tuple(alerts[:MAX_ALERTS]), lots=len(forecasts),
                            shipments=sum(len(f.shipments) for f in forecasts.values()), live_lots=len(live),

@@ -89,6 +89,7 @@ class ShipmentForecast:
     at_temp_c: float | None = None
     # received by the buyer: the quality recorded at arrival (table ``trace_quality``) next to the forecast
     arrived: bool = False
+    voyage_days: float | None = None  # departure to the port abroad: recorded once there, else the planned days
     recorded_remaining_days: float | None = None
     recorded_grade: str | None = None
 
@@ -127,7 +128,9 @@ class FleetForecast:
 
     @property
     def at_risk(self) -> list[ShipmentForecast]:
-        return [s for f in self.forecasts for s in f.shipments if s.at_risk]
+        """Shipments on their way whose P50 is below the minimum market life (a received one has its recorded
+        quality instead: it is history, not an alert)."""
+        return [s for f in self.forecasts for s in f.shipments if s.at_risk and not s.arrived]
 
 
 # ---------------------------------------------------------------- histories of demo lots
@@ -342,7 +345,8 @@ def forecast_histories(model: ShelfLifeModel, lots: pl.DataFrame, readings: pl.D
             grade=str(grade(row["product"], p50)), physics_days=round(physics, 2),
             hours_out_of_range=round(erow["hours_out_of_range"], 2),
             hours_unobserved=round(erow["hours_unobserved"], 2), drivers=drivers, extra_hours=h, at_temp_c=t,
-            arrived=bool(row.get("arrived") or False)))
+            arrived=bool(row.get("arrived") or False),
+            voyage_days=round(float(row["voyage_days"]), 2) if row.get("voyage_days") is not None else None))
     return out
 
 
@@ -443,7 +447,9 @@ def with_live_readings(lots: pl.DataFrame, readings: pl.DataFrame, live: Sequenc
 
     ``lots``/``readings`` come from :func:`demo_lot_history`. Live readings between departure and
     ``now`` become observed history; the plan at the optimum continues after ``now``. A vessel still
-    at sea after its planned arrival is assumed to arrive ``now`` (the least it can have lost).
+    at sea after its planned arrival is assumed to arrive ``now`` (the least it can have lost). Live
+    readings say the lot is at sea now: a shipment the tables show as received is taken back to its
+    departure and planned from there (its recorded voyage is not mixed with the live one).
     """
     if now.tzinfo is None:
         raise ShelfLifeInputError("now must be timezone-aware")
@@ -453,6 +459,17 @@ def with_live_readings(lots: pl.DataFrame, readings: pl.DataFrame, live: Sequenc
         now_h = (now - harvest).total_seconds() / 3600.0
         depart = row["departure_hours"]
         mine = readings.filter(pl.col("lot_id") == row["lot_id"])
+        if row.get("arrived") or row.get("port_arrival_hours") is not None:
+            kin = product(row["product"])
+            end = depart + make_route(row["origin"], row["destination"], row["mode"]).planned_days * 24.0
+            n = max(1, int(np.ceil(end - depart)))
+            plan_h = (depart + (end - depart) * np.arange(n) / n)[1:]
+            mine = pl.concat([mine.filter(pl.col("hours") <= depart), pl.DataFrame({
+                "lot_id": row["lot_id"], "hours": plan_h, "temp_c": kin.optimum_c,
+                "phase": np.full(plan_h.size, PHASE_CODE["voyage"], np.int8), "planned": True},
+                schema=DEMO_READING_SCHEMA)])
+            row = {**row, "transit_hours": end, "arrived": False, "port_arrival_hours": None,
+                   "voyage_days": (end - depart) / 24.0}
         hist = mine.filter(~pl.col("planned") | (pl.col("hours") > now_h))
         live_h = np.array([(t - harvest).total_seconds() / 3600.0 for t, _ in live], float)
         live_t = np.array([float(v) for _, v in live], float)
