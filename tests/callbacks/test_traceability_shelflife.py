@@ -135,3 +135,27 @@ def test_the_panel_is_public_page_content(tmp_path: Path) -> None:
     owners = mod.register(app)
     assert owners[ids.TRACE_SHELF] == OutputOwner(ids.PATH_TRACEABILITY)
     assert getattr(mod.shelf_life, "chasqui_memoized", False)  # cached by its inputs
+
+
+def test_received_lot_shows_recorded_against_predicted_and_a_lot_at_sea_its_plan(cb, shelf_dir: Path) -> None:
+    from analytics import storage
+    from analytics.shelflife.predict import forecast_all
+
+    quality = pl.read_parquet(storage.table_path(shelf_dir, "trace_quality"))
+    fleet = forecast_all(shelf_dir)
+    received = next(f for f in fleet.forecasts if f.worst.arrived)
+    worst = received.worst
+    rec = quality.filter(pl.col("shipment_id") == worst.lot).row(0, named=True)
+    assert worst.recorded_remaining_days == pytest.approx(rec["remaining_days"])
+    text = _text(cb.shelf_life({"gtin": received.gtin, "lot": received.lot}, 0, 15, "en", "light"))
+    delta = worst.remaining_days_p50 - rec["remaining_days"]
+    assert (f"Recorded at arrival: {fmt.number(rec['remaining_days'], 1)} days · grade {rec['grade']} "
+            f"(forecast P50 {fmt.number(worst.remaining_days_p50, 1)} days, {delta:+.1f} days off)") in text
+    assert "Reached the buyer" in text and "planned voyage" not in text
+    # a lot with a shipment still at sea: its forecast as planned, nothing recorded for that shipment
+    at_sea = next(f for f in fleet.forecasts if not all(s.arrived for s in f.shipments))
+    text = _text(cb.shelf_life({"gtin": at_sea.gtin, "lot": at_sea.lot}, 0, 15, "en", "light"))
+    if at_sea.worst.arrived:  # split: the table lists the shipment at sea as on its way
+        assert "On its way" in text
+    else:
+        assert "planned voyage" in text and "Recorded at arrival" not in text
