@@ -146,15 +146,15 @@ def test_ledger_is_public_read_only_tlog_tiles_with_caching_headers(served: dict
         cp = http.get(url + "/checkpoint")
         assert cp.status_code == 200 and cp.headers["Cache-Control"].startswith("no-cache")
         origin, size, root = cp.text.split("\n")[:3]
-        assert (origin, int(size), base64.b64decode(root)) == (log.origin, log.size, log.root()) and log.size == 1743
+        assert (origin, int(size), base64.b64decode(root)) == (log.origin, log.size, log.root()) and log.size == 2105
         tile = http.get(url + "/tile/0/000")
         assert tile.status_code == 200 and "immutable" in tile.headers["Cache-Control"]
         assert tile.content == log.nodes(0, 0, 256)
-        # 1,743 leaves: six full level-0 tiles and a partial one of 207, a partial level-1 tile of 6
-        assert http.get(url + "/tile/0/006.p/207").content == log.nodes(0, 1536, 207)
-        assert http.get(url + "/tile/1/000.p/6").content == log.nodes(8, 0, 6)
+        # 2,105 leaves: eight full level-0 tiles and a partial one of 57, a partial level-1 tile of 8
+        assert http.get(url + "/tile/0/008.p/57").content == log.nodes(0, 2048, 57)
+        assert http.get(url + "/tile/1/000.p/8").content == log.nodes(8, 0, 8)
         assert http.head(url + "/tile/0/001").status_code == 200
-        for missing in ("tile/0/007", "tile/0/6", "signer.key", "../ledger/signer.key", "levels/00.bin",
+        for missing in ("tile/0/009", "tile/0/6", "signer.key", "../ledger/signer.key", "levels/00.bin",
                         "witnesses", "cosignatures.json"):
             r = http.get(f"{url}/{missing}")
             assert r.status_code == 404 and b"PRIVATE" not in r.content, missing
@@ -186,7 +186,7 @@ def test_partner_with_only_events_and_key_verifies_over_http(served: dict, tmp_p
     assert {"lot", "verdict", "events", "verified", "tampered", "unanchored", "reason", "witnesses"} <= set(out)
     assert out["lot"] == LOT and out["events"] == out["verified"] >= 10
     assert out["tampered"] == [] and out["unanchored"] == [] and out["witnesses"] == []
-    assert out["checkpoint_size"] == 1743
+    assert out["checkpoint_size"] == 2105
     assert not (DataDir(partner).ledger / "levels").exists()  # no local log was needed or made
     # the key given explicitly, to a folder without one
     bare = partner_folder(served["owner"], tmp_path / "bare", key=False)
@@ -259,7 +259,7 @@ def test_witness_cosigns_verifiers_require_it_and_a_split_view_is_refused(served
     code, out = run(["trust-witness", str(wkey), "--data-dir", str(owner)], capsys)
     assert code == 0 and out["added"] == ["witness.coop.example/w1"]
     code, out = run(witness, capsys)
-    assert code == 0 and out["status"] == "cosigned" and out["size"] == 1743 and "accepted" in out["submitted"]
+    assert code == 0 and out["status"] == "cosigned" and out["size"] == 2105 and "accepted" in out["submitted"]
     assert "witness.coop.example/w1" in httpx.get(url + "/checkpoint").text
 
     partner = partner_folder(owner, tmp_path / "partner")
@@ -278,7 +278,7 @@ def test_witness_cosigns_verifiers_require_it_and_a_split_view_is_refused(served
         code, seen = run(verify, capsys)  # the partner saw the real checkpoint of that size
         assert code == 1 and seen["verdict"] == "tampered" and "split view" in seen["reason"]
     code, out = run(witness, capsys)  # the real log again
-    assert code == 0 and out["previous_size"] == 1743
+    assert code == 0 and out["previous_size"] == 2105
 
 
 # ---------------------------------------------------------------- the real processes
