@@ -3,7 +3,8 @@
 Modules: ``kinetics`` (the documented Q10 model per product and its sources), ``histories`` (lot
 temperature histories from harvest to the buyer), ``truth`` (remaining life and grade at arrival),
 ``features``, ``model`` (Keras quantile net vs gradient boosting vs physics; trainer; persistence)
-and ``predict`` (forecasts, what-ifs, drivers, the ``shelf-life`` command). Importing this package
+``predict`` (forecasts, what-ifs, drivers, the ``shelf-life`` command) and ``arrivals`` (the demo
+shipments' quality at arrival, table ``trace_quality``, from the traceability tables). Importing this package
 never imports TensorFlow.
 """
 

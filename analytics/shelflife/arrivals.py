@@ -3,7 +3,7 @@
 The demo journeys (:mod:`analytics.traceability.demo_lots`) follow each shipment over its sea voyage to the
 buyer. For every shipment the buyer has received, the ground truth (remaining shelf life and grade,
 :func:`analytics.shelflife.truth.arrival_quality`) is computed from the shipment's own temperature readings
-as the tables hold them (:func:`analytics.shelflife.predict.demo_lot_history`: the lot's readings up to
+as the tables hold them (:func:`analytics.shelflife.shipments.demo_lot_history`: the lot's readings up to
 loading, its voyage logger and its delivery readings; readings of the lot's other shipments left out), in the
 world whose seed ``trace_world.json`` keeps (:func:`world_info`). The rows are in ``shipment_id`` order, which
 fixes the truth's noise draws, so anyone can re-derive the table from the tables' own readings.
@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from analytics.datadir import DataDir
-from analytics.shelflife.kinetics import PRODUCTS
+from analytics.shelflife.shipments import shipment_histories
 
 QUALITY = "trace_quality"
 
@@ -31,30 +31,6 @@ def world_info(data_dir: Path | str) -> dict[str, Any]:
     if not isinstance(info, dict) or not isinstance(info.get("world_seed"), int):
         raise ValueError(f"{path.name} names no integer world_seed")
     return info
-
-
-def shipment_histories(data_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(shipments, readings) of every perishable demo lot, as :func:`analytics.shelflife.predict.demo_lot_history`
-    builds them, with ``lot_code`` and ``gtin`` columns; sorted by ``lot_id`` (the shipment id)."""
-    from analytics.shelflife.predict import ShelfLifeInputError, demo_lot_history
-    from analytics.traceability.lots import list_lots
-
-    master = list_lots(Path(data_dir))
-    if master.is_empty():
-        return pl.DataFrame(), pl.DataFrame()
-    lots, readings = [], []
-    for code, gtin, crop in master.select("lot_code", "gtin", "crop").iter_rows():
-        if crop not in PRODUCTS:
-            continue
-        try:
-            ship, r, _ = demo_lot_history(data_dir, code, gtin)
-        except ShelfLifeInputError:
-            continue  # not loaded for a buyer yet: nothing to forecast or record
-        lots.append(ship.with_columns(pl.lit(code).alias("lot_code"), pl.lit(gtin).alias("gtin")))
-        readings.append(r)
-    if not lots:
-        return pl.DataFrame(), pl.DataFrame()
-    return pl.concat(lots).sort("lot_id"), pl.concat(readings).sort("lot_id", "hours")
 
 
 def quality_table(data_dir: Path | str, world_seed: int | None = None) -> pl.DataFrame:
@@ -85,10 +61,10 @@ def quality_table(data_dir: Path | str, world_seed: int | None = None) -> pl.Dat
     return out.select(list(_schema())).cast(_schema())
 
 
-def _schema() -> dict[str, Any]:
+def _schema() -> pl.Schema:
     from analytics.traceability.schemas import TRACE_QUALITY
 
-    return {c.name: c.dtype for c in TRACE_QUALITY.columns}
+    return pl.Schema({c.name: c.dtype for c in TRACE_QUALITY.columns})
 
 
 def write_quality(data_dir: Path | str) -> int:
@@ -128,5 +104,4 @@ def evaluation_set(data_dir: Path | str) -> tuple[pl.DataFrame, np.ndarray]:
     return feats, np.array([recorded[s][0] for s in arrived["lot_id"].to_list()])
 
 
-__all__ = ["QUALITY", "evaluation_set", "quality_table", "recorded_quality", "shipment_histories", "world_info",
-           "write_quality"]
+__all__ = ["QUALITY", "evaluation_set", "quality_table", "recorded_quality", "world_info", "write_quality"]

@@ -18,7 +18,10 @@ end in ``_``, predicting before ``fit`` raises :class:`NotFittedError`):
 learned candidates, widens or narrows each one's band by split-conformal calibration on the
 validation lots (so that 80 % of them fall inside), keeps the one with the lower validation MAE and
 reports its held-out test figures next to the physics baseline's. :func:`train` is the
-``python app.py train`` entry (it returns the model card's ``quality`` section); :func:`save_model`
+``python app.py train`` entry (it returns the model card's ``quality`` section): it trains on the demo
+tables' received shipments (``trace_quality``) when they are enough (:data:`MIN_TABLE_SHIPMENTS`), else on
+simulated histories of the same world, with the tables' shipments as a further held-out test
+(``quality.tables``; ``quality.training_data`` says which); :func:`save_model`
 and :func:`load_model` persist through :mod:`analytics.artifacts` (SHA-256 manifests, verified on load).
 """
 
