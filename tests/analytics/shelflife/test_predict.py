@@ -249,6 +249,9 @@ def test_trainer_writes_the_quality_card_and_verified_artifacts(tmp_path: Path) 
     assert tables["shipments"] == card["training_data"]["table_shipments"] == storage.load_table(
         d, "trace_quality").rows_read > 0
     assert 0 <= tables["coverage_80"] <= 1 and tables["mae"] < tables["baseline_mae"]
+    # with enough received shipments the trainer uses the tables instead (here: too few for any model)
+    with pytest.raises(ValueError, match=rf"not enough lots to train on \({tables['shipments']}; need"):
+        train(d, n_lots=600, train_net=False, min_table_shipments=1)
     assert card["sha256"] == artifacts.read_manifest(d / "models" / card["artifact"])["sha256"]
     storage.write_json(d / "models" / "model_card.json", {"quality": card})
     lot = _lot_of(d, "grape")

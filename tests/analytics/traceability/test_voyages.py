@@ -205,3 +205,22 @@ def test_journey_map_stays_in_peru_and_buyers_are_places_abroad(gen_dir: Path) -
     # one arrow abroad per loading for a buyer; the departures add none
     loads = [t for t in view.timeline if t["biz_step"] == "loading"]
     assert len(view.exits) == len(loads)
+
+
+def test_fsma204_export_lists_the_voyage_events_with_the_bill_of_lading(gen_dir: Path) -> None:
+    from analytics.traceability import exports
+
+    q = pl.read_parquet(storage.table_path(gen_dir, "trace_quality"))
+    row = q.row(0, named=True)
+    rows = exports.fsma204_rows(gen_dir, row["gtin"], row["lot_code"])
+    view = lots.lot_view(gen_dir, row["gtin"], row["lot_code"])
+    by_hash = {r["Event Hash"]: r for r in rows}
+    voyage = [t for t in view.timeline if t["biz_step"] in ("departing", "arriving")
+              or (t["biz_step"] == "receiving" and t["place_kind"] == "buyer")]
+    assert voyage and all(t["event_hash"] in by_hash for t in voyage)
+    for t in voyage:
+        r = by_hash[t["event_hash"]]
+        assert r["Critical Tracking Event"] == ("Shipping" if t["biz_step"] == "departing" else "Receiving")
+        assert r["Reference Document Type"] == "bol" and ":BL-" in r["Reference Document Number"]
+    text = exports.write_fsma204(rows, "csv").decode()
+    assert text.count("\n") == len(rows) + 1
