@@ -208,3 +208,24 @@ def test_verdict_unverifiable_is_neutral_with_the_reason_never_red(cb, trace_set
         assert "unreachable" in text and f"127.0.0.1:{port}" in text  # the reason itself
         assert "danger" not in text and "ALTERADO" not in text and "TAMPERED" not in text
         assert "danger" not in _words(timeline) and ("sin comprobar" if lang == "es" else "not checked") in _words(timeline)
+
+
+def test_public_view_names_the_buyers_country_not_the_buyer(cb, trace_settings) -> None:
+    """A received shipment's last event happens at the buyer: the public view shows the country there, keeps the
+    port abroad (a public place) and drops the buyer's GLN and coordinates."""
+    from analytics.traceability.agro_chains import BUYERS
+    from analytics.traceability.lots import lookup, lot_view
+
+    d = trace_settings.data_dir
+    ref = lookup(d, "AR-LAL-24001")[0]
+    full = lot_view(d, ref.gtin, ref.lot)
+    at_buyer = [t for t in full.timeline if t["place_kind"] == "buyer"]
+    assert at_buyer and all(t["biz_step"] == "receiving" for t in at_buyer)
+    public = cb.public_view(full)
+    text = json.dumps(public.timeline, default=str)
+    assert not any(b[0] in text or b[2] in text for b in BUYERS)
+    shown = [t for t in public.timeline if t["event_key"] in {x["event_key"] for x in at_buyer}]
+    assert [t["place"] for t in shown] == [t["country"] for t in at_buyer]
+    assert all(t["lat"] is None and t["gln"] is None for t in shown)
+    ports = [t for t in public.timeline if t["place_kind"] == "port_abroad"]
+    assert ports and all(t["place"].startswith("Port of") for t in ports)
