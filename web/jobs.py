@@ -426,9 +426,9 @@ def background_manager(settings: Settings) -> MemoManager:
     Its diskcache never evicts: it also holds the secret signing job handles (every stored result expires
     instead).
     """
-    import diskcache
     import multiprocess
 
+    from analytics.shared_cache import open_cache
     from web.runtime import RUNTIME_ENV
 
     if multiprocess.get_start_method(allow_none=True) != "spawn":
@@ -436,7 +436,7 @@ def background_manager(settings: Settings) -> MemoManager:
     os.environ[RUNTIME_ENV] = settings.to_json()
     folder = settings.data.cache.background
     folder.mkdir(parents=True, exist_ok=True)
-    return MemoManager(diskcache.Cache(str(folder), eviction_policy="none"), max_jobs=settings.max_jobs or None,
+    return MemoManager(open_cache(folder, eviction_policy="none"), max_jobs=settings.max_jobs or None,
                        queued=settings.job_queue if settings.job_queue >= 0 else None,
                        per_user=settings.jobs_per_user)
 

@@ -228,12 +228,13 @@ def run_when_free(directory: str, limit: int, payload: bytes, *job_args: Any,
     """The target of a job process: watch the server (default: the parent process), wait for a slot, then load
     and run Dash's job function."""
     import dill
-    import diskcache
+
+    from analytics.shared_cache import open_cache
 
     if server is None:
         server = (os.getppid(), process_started(os.getppid()))
     watch_server(server)
-    cache = diskcache.Cache(directory)
+    cache = open_cache(directory)
     while not try_acquire(cache, limit):
         time.sleep(POLL_SECONDS)
     try:

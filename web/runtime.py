@@ -57,9 +57,9 @@ class Runtime:
         if self._results is None:
             with self._lock:
                 if self._results is None:
-                    import diskcache
+                    from analytics.shared_cache import open_cache
 
-                    self._results = diskcache.Cache(str(self.settings.data.cache.results),
+                    self._results = open_cache(self.settings.data.cache.results,
                                                     size_limit=512 * 2**20)
         return self._results
 

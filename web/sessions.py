@@ -45,9 +45,9 @@ class SessionStore:
 
 def open_store(folder: Any) -> SessionStore:
     """The host's session list in ``folder`` (``settings.data.cache.sign_in``)."""
-    import diskcache
+    from analytics.shared_cache import open_cache
 
-    return SessionStore(diskcache.Cache(str(folder), size_limit=64 * 2**20))
+    return SessionStore(open_cache(folder, size_limit=64 * 2**20))
 
 
 __all__ = ["SessionStore", "open_store"]

@@ -78,9 +78,9 @@ class FailureCounter:
 
 def open_counter(folder: Any) -> FailureCounter:
     """The host's counter in ``folder`` (``settings.data.cache.sign_in``)."""
-    import diskcache
+    from analytics.shared_cache import open_cache
 
-    return FailureCounter(diskcache.Cache(str(folder), size_limit=64 * 2**20))
+    return FailureCounter(open_cache(folder, size_limit=64 * 2**20))
 
 
 __all__ = ["ADDRESS_FAILURES", "USER_FAILURES", "WINDOW_SECONDS", "FailureCounter", "Throttled", "open_counter"]

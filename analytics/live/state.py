@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import diskcache
-
 from analytics.datadir import CacheDir
 from analytics.live.contracts import Event, IotEvent, OrderEvent, ShipmentEvent
+from analytics.shared_cache import open_cache
 
 LIMA = ZoneInfo("America/Lima")
 WINDOW_MINUTES = 60
@@ -116,7 +115,7 @@ class LiveStore:
 
     def __init__(self, directory: Path | str, writer: bool = False):
         self.directory = Path(directory)
-        self.cache = diskcache.Cache(str(self.directory), size_limit=2**30, eviction_policy="none")
+        self.cache = open_cache(self.directory, size_limit=2**30, eviction_policy="none")
         self.writer = writer
         self._seen: set[str] = set()
         self.state: dict[str, Any] = empty_state()

@@ -42,10 +42,10 @@ MITIGATION_RUNS = 300
 
 
 def _cache(data_dir: Path, cache_dir: Path | None = None) -> Any:
-    import diskcache
+    from analytics.shared_cache import open_cache
 
     cache = CacheDir(Path(cache_dir)) if cache_dir is not None else DataDir(Path(data_dir)).cache
-    return diskcache.Cache(str(cache.scenarios), size_limit=256 * 2**20)
+    return open_cache(cache.scenarios, size_limit=256 * 2**20)
 
 
 def network(engine: Any, as_of: date | None = None, use_model: bool = True, cache_dir: Path | None = None) -> Network:

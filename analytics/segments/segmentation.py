@@ -127,9 +127,9 @@ def cache_key(engine: Engine, params: SegmentParams, kind: str = "sweep", **extr
 def _cache(cache_dir: Path | None) -> Any:
     if cache_dir is None:
         return None
-    import diskcache
+    from analytics.shared_cache import open_cache
 
-    return diskcache.Cache(str(CacheDir(Path(cache_dir)).segments), size_limit=2**30)
+    return open_cache(CacheDir(Path(cache_dir)).segments, size_limit=2**30)
 
 
 # ---------------------------------------------------------------------------- runs
