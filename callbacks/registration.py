@@ -18,6 +18,10 @@ from dash import Output
 
 from web.access import OutputOwner
 
+# Dash polls background callbacks every second by default; a kept result (answered from the store on the first
+# poll) then costs a visitor that second. 400 ms: 2.5 light polls a second while a cold job runs.
+MEMO_POLL_MS = 400
+
 
 def output_key(output: Output) -> str:
     """The key of an output's component id in an owners map."""
@@ -65,7 +69,11 @@ class PageCallbacks:
 
     def callback(self, fn: Callable[..., Any], *specs: Any, action: str | None = None, **kwargs: Any) -> None:
         """``app.callback(*specs, **kwargs)(fn)``: ``fn`` stays the module-level function (a background job
-        process finds it by module and name)."""
+        process finds it by module and name). A background callback whose results are kept
+        (``web.jobs.memo_background``) is polled every ``MEMO_POLL_MS``: a stored result is read on the first
+        poll, so the poll interval is all a visitor waits for it."""
+        if kwargs.get("background") and getattr(fn, "chasqui_memoized", False):
+            kwargs.setdefault("interval", MEMO_POLL_MS)
         self.app.callback(*specs, **kwargs)(fn)
         self._own(specs, kwargs, action)
 

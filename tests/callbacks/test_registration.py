@@ -120,3 +120,17 @@ def test_an_output_claimed_by_two_owners_is_refused(app: Dash) -> None:
     other.callback(first, Output("x", "title"), Input("w", "value"))
     with pytest.raises(OwnerConflict, match="'x'"):
         merge(page.owners, other.owners)
+
+
+def test_kept_background_results_are_polled_sooner_than_dash_default(app: Dash) -> None:
+    """A background callback whose results are kept is answered from the store on its first poll: it is polled
+    every MEMO_POLL_MS; background callbacks whose result is read once (imports, retraining) keep Dash's 1 s."""
+    from callbacks.registration import MEMO_POLL_MS
+
+    callbacks.register_all(app)
+    deps = app._callback_list
+    intervals = {d["output"]: d["background"].get("interval") for d in deps if d.get("background")}
+    segments = next(out for out in intervals if ids.SEGMENTS_PROGRESS in out or "segments-summary" in out)
+    upload = next(out for out in intervals if ids.DATA_UPLOAD_RESULT in out)
+    assert intervals[segments] == MEMO_POLL_MS < 1000
+    assert intervals[upload] == 1000
