@@ -16,7 +16,7 @@ from analytics.demand.page_view import DemandPage, demand_page, page_options
 from analytics.demand.stock import StockInputError
 from analytics.demand.weekly import DemandDataError
 from analytics.demand.weekly_forecast import cached_forecast
-from analytics.scenarios import ScenarioError, ScenarioInputs
+from analytics.scenarios import CalibrationError, ScenarioError, ScenarioInputs
 from callbacks.registration import PageCallbacks
 from components import demand as view
 from components import ids
@@ -153,7 +153,7 @@ def update_demand(set_progress: Callable[[tuple[int, str]], None], dc: object, c
                            on_hand=held, cache_dir=rt.settings.cache_dir, progress=progress)
     except FileNotFoundError:
         return _failure(view.t("missing", lang), theme, on_hand=refused_note)
-    except (DemandDataError, StockInputError, ScenarioError) as exc:
+    except (DemandDataError, StockInputError, ScenarioError, CalibrationError) as exc:
         return _failure(view.t("error", lang, msg=str(exc)), theme, on_hand=refused_note)
     fc = page.forecast
     keys = list(fc.keys)
