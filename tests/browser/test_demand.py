@@ -36,8 +36,9 @@ def test_demand_page(dash_duo, settings, app_factory, browser_errors):
 def test_custom_scenario_from_scenarios_and_an_on_hand_upload(dash_duo, settings, app_factory, browser_errors,
                                                               tmp_path):
     """/scenarios' "see the effect on stock" link opens /demand with the scenario's query string; the affected
-    DCs are compared; an uploaded on-hand CSV adds days of cover and lists its rejected row."""
-    app = app_factory(settings, start_live=False)
+    DCs are compared; an uploaded on-hand CSV adds days of cover and lists its rejected row. Its own cache folder:
+    background jobs an earlier test's server left running in this process hold the shared folder's job slots."""
+    app = app_factory(settings.replace(cache_dir=tmp_path / "cache"), start_live=False)
     dash_duo.start_server(app, port=free_port())
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/scenarios?blockade_days=20&blockade_regions=PE-PUN", timeout=30)
     until(lambda: "blockade_days=20" in (dash_duo.find_element("#scenarios-stock-link").get_attribute("href") or ""),
