@@ -163,12 +163,6 @@ def draw_severities(seed: int) -> tuple[EpisodeSeverity, ...]:
         out.append(EpisodeSeverity(ep["episode"], ep["kind"], start, end, regions, **kw))
     return tuple(out)
 
-# Cyber Wow (Peru's online sales event) and other peaks, real dates.
-CYBER_WOW = (
-    ("2022-04-04", "2022-04-07"), ("2022-07-18", "2022-07-21"), ("2022-11-07", "2022-11-10"),
-    ("2023-04-17", "2023-04-20"), ("2023-07-10", "2023-07-13"), ("2023-11-06", "2023-11-09"),
-    ("2024-04-15", "2024-04-18"), ("2024-07-15", "2024-07-18"), ("2024-11-04", "2024-11-07"),
-)
 
 
 def _day_index(d: str | date) -> int:
@@ -184,7 +178,7 @@ def _calendar() -> dict[str, np.ndarray]:
     dom = np.array([d.day for d in dates])
     weekday = np.array([d.weekday() for d in dates])
     cyber = np.zeros(N_DAYS, bool)
-    for a, b in CYBER_WOW:
+    for a, b in geo.CYBER_WOW:  # Cyber Wow (Peru's online sales event), real dates
         cyber[_day_index(a): _day_index(b) + 1] = True
     fiestas = (month == 7) & (dom >= 20) & (dom <= 31)
     christmas = (month == 12) & (dom >= 10) & (dom <= 24)

@@ -221,6 +221,14 @@ DISRUPTIONS: tuple[dict, ...] = (
     },
 )
 
+# Cyber Wow editions (Peru's online sales event; public record, first and last day): the one copy the demo
+# generator, the delivery-days features, the scenario engine and the demand calendar read.
+CYBER_WOW: tuple[tuple[str, str], ...] = (
+    ("2022-04-04", "2022-04-07"), ("2022-07-18", "2022-07-21"), ("2022-11-07", "2022-11-10"),
+    ("2023-04-17", "2023-04-20"), ("2023-07-10", "2023-07-13"), ("2023-11-06", "2023-11-09"),
+    ("2024-04-15", "2024-04-18"), ("2024-07-15", "2024-07-18"), ("2024-11-04", "2024-11-07"),
+)
+
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in km."""

@@ -184,6 +184,17 @@ def compare_saved(names, lang, theme):
     return ui.compare_figure(compare(rt.engine, named, cache_dir=rt.settings.cache_dir), lang, theme)
 
 
+def stock_link(query: object) -> str:
+    """The /demand link with the current scenario's inputs in its query string (``ScenarioInputs.to_query``, parsed
+    back from the one this page shows in its URL, so only keys the scenario knows go along)."""
+    try:
+        inputs = ScenarioInputs.from_query(query) if isinstance(query, str) else ScenarioInputs()
+    except ScenarioError:
+        inputs = ScenarioInputs()
+    q = inputs.to_query()
+    return ids.PATH_DEMAND + (f"?{q}" if q else "")
+
+
 def export_csv(n_clicks, result):
     """The current result as CSV (network and by region, baseline and scenario bands)."""
     if not n_clicks or not isinstance(result, dict):
@@ -235,6 +246,7 @@ def register(app: Dash) -> dict[str, OutputOwner]:
                 prevent_initial_call="initial_duplicate")
     cb.callback(compare_saved, Output(ids.SCENARIOS_COMPARE_FIG, "figure"),
                 Input(ids.SCENARIOS_SAVED, "value"), State(ids.LANG_STORE, "data"), State(ids.THEME_STORE, "data"))
+    cb.callback(stock_link, Output(ids.SCENARIOS_STOCK_LINK, "href"), Input(ids.SCENARIOS_URL, "data"))
     cb.callback(export_csv, Output(ids.SCENARIOS_DOWNLOAD, "data"),
                 Input(ids.SCENARIOS_EXPORT_BTN, "n_clicks"), State(ids.SCENARIOS_RESULT, "data"),
                 prevent_initial_call=True)

@@ -47,6 +47,17 @@ TEXT: dict[str, dict[str, str]] = {
         "waiting": "Calculando el pronóstico (la primera vez tarda unos segundos)…",
         "missing": "Aún no hay datos. Ejecute `python app.py generate`.",
         "error": "No se puede pronosticar: {msg}",
+        "scenario.custom": "personalizado (desde Escenarios)",
+        "col.on_hand": "En stock", "col.cover": "Días de cobertura",
+        "onhand.title": "Stock disponible (CSV)",
+        "onhand.drop": "Arrastre aquí un CSV origin_dc,category,on_hand_units o haga clic para elegirlo",
+        "onhand.help": "CSV en UTF-8 o Latin-1, hasta {mb} MB, una fila por centro y categoría "
+                       "(origin_dc,category,on_hand_units). Añade los días de cobertura a la tabla de stock; las "
+                       "filas inválidas se rechazan con su número y el motivo.",
+        "onhand.done": "{file}: {a} de {n} filas aceptadas, {q} rechazadas.",
+        "onhand.rejected": "Filas rechazadas", "col.row": "Fila", "col.reason": "Motivo",
+        "onhand.more": "… y {n} filas rechazadas más.",
+        "onhand.refused": "Archivo rechazado: {msg}",
     },
     "en": {
         "title": "Demand and stock",
@@ -74,6 +85,17 @@ TEXT: dict[str, dict[str, str]] = {
         "waiting": "Computing the forecast (the first time takes a few seconds)…",
         "missing": "No data yet. Run `python app.py generate`.",
         "error": "Cannot forecast: {msg}",
+        "scenario.custom": "custom (from Scenarios)",
+        "col.on_hand": "On hand", "col.cover": "Days of cover",
+        "onhand.title": "Stock on hand (CSV)",
+        "onhand.drop": "Drop an origin_dc,category,on_hand_units CSV here or click to choose one",
+        "onhand.help": "UTF-8 or Latin-1 CSV, up to {mb} MB, one row per centre and category "
+                       "(origin_dc,category,on_hand_units). Adds days of cover to the stock table; invalid rows are "
+                       "rejected with their number and the reason.",
+        "onhand.done": "{file}: {a} of {n} rows accepted, {q} rejected.",
+        "onhand.rejected": "Rejected rows", "col.row": "Row", "col.reason": "Reason",
+        "onhand.more": "… and {n} more rejected rows.",
+        "onhand.refused": "File refused: {msg}",
     },
 }
 t = translator(TEXT)
@@ -92,9 +114,22 @@ def _number(value: str | None) -> float | None:
     return x if x is not None and x == x and abs(x) < 1e6 else None
 
 
+MAX_QUERY_KEYS = 40  # a scenario opened from /scenarios puts at most a few dozen keys in the URL
+
+
+def scenario_query(extra: dict[str, Any]) -> dict[str, str]:
+    """The query-string keys that are not the page's own, as given (short strings only): a custom scenario's
+    inputs when the page was opened from /scenarios. Which keys mean something is for the callbacks (analytics
+    parses them; unknown ones are ignored there)."""
+    out = {k: v for k, v in extra.items()
+           if isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 40 and len(v) <= 200}
+    return dict(sorted(out.items())[:MAX_QUERY_KEYS])
+
+
 def layout(dc: str | None = None, category: str | None = None, horizon: str | None = None,
-           level: str | None = None, scenario: str | None = None) -> html.Div:
-    """The page; every argument comes from the query string and may be junk."""
+           level: str | None = None, scenario: str | None = None, **extra: Any) -> html.Div:
+    """The page; every argument comes from the query string and may be junk (``extra``: a custom scenario's keys,
+    see :func:`scenario_query`)."""
     lang = current_lang()
     h = _number(horizon)
     lv = _number(level)
@@ -132,6 +167,7 @@ def layout(dc: str | None = None, category: str | None = None, horizon: str | No
     return html.Div(
         [
             dcc.Store(id=ids.DEMAND_QUERY), html.Div(id=ids.DEMAND_QUERY_SYNCED, hidden=True),
+            dcc.Store(id=ids.DEMAND_SCENARIO_QUERY, data=scenario_query(extra)),
             page_header(t("title", lang), t("subtitle", lang)),
             controls, progress,
             html.Div(id=ids.DEMAND_STATUS),
@@ -140,9 +176,49 @@ def layout(dc: str | None = None, category: str | None = None, horizon: str | No
                                     config={"displaylogo": False}), lg=12)], className="g-3 mb-3"),
             dbc.Row([card(html.Div(waiting(), id=ids.DEMAND_STOCK), lg=7),
                      card(html.Div(waiting(), id=ids.DEMAND_COMPARISON), lg=5)], className="g-3 mb-3"),
+            dbc.Row([card(on_hand_section(lang), lg=12)], className="g-3 mb-3"),
             dbc.Row([card(html.Div(waiting(), id=ids.DEMAND_BACKTEST), lg=12)], className="g-3 mb-3"),
         ]
     )
+
+
+def on_hand_section(lang: str) -> html.Div:
+    """The on-hand CSV upload; its size limit and help text come from the settings (``upload_limit``, on load)."""
+    return html.Div([
+        html.H5(t("onhand.title", lang)),
+        dcc.Upload(id=ids.DEMAND_ON_HAND, children=html.Div(t("onhand.drop", lang)), accept=".csv,.txt,text/csv",
+                   multiple=False, className="border border-2 rounded p-3 text-center",
+                   style={"borderStyle": "dashed", "cursor": "pointer"}),
+        html.P(id=ids.DEMAND_ON_HAND_HELP, className="small text-body-secondary mt-1 mb-1"),
+        html.Div(id=ids.DEMAND_ON_HAND_RESULT),
+    ])
+
+
+def upload_limit(max_mb: float, lang: str) -> tuple[int, str]:
+    """The upload's limit (``CHASQUI_UPLOAD_MAX_MB``) as the browser's ``max_size`` in bytes and the help text."""
+    return int(max_mb * 1024 * 1024), t("onhand.help", lang, mb=f"{max_mb:g}")
+
+
+MAX_REJECTED_SHOWN = 50
+
+
+def on_hand_result(filename: str, summary: dict[str, Any] | None, error: str | None, lang: str) -> Any:
+    """What became of an uploaded on-hand file: ``summary`` is the import's JSON (``rows_in``, ``accepted``,
+    ``quarantined``, ``rejected_rows``: row_number and reason), or ``error`` why the file was refused."""
+    if error is not None:
+        return dbc.Alert(t("onhand.refused", lang, msg=error), color="danger", className="mt-2 mb-0")
+    if summary is None:
+        return None
+    rejected = summary["rejected_rows"]
+    parts: list[Any] = [html.Div(t("onhand.done", lang, file=filename, a=fmt.integer(summary["accepted"]),
+                                   n=fmt.integer(summary["rows_in"]), q=fmt.integer(summary["quarantined"])))]
+    if rejected:
+        parts.append(html.Div(t("onhand.rejected", lang), className="fw-semibold mt-2"))
+        parts.append(_table([t("col.row", lang), t("col.reason", lang)],
+                            [[r["row_number"], r["reason"]] for r in rejected[:MAX_REJECTED_SHOWN]]))
+        if len(rejected) > MAX_REJECTED_SHOWN:
+            parts.append(html.P(t("onhand.more", lang, n=len(rejected) - MAX_REJECTED_SHOWN), className="small mb-0"))
+    return dbc.Alert(parts, color="warning" if rejected else "success", className="mt-2 mb-0")
 
 
 def forecast_figure(title: str, actual_weeks: list[date], actual_units: list[float], weeks: list[date],
@@ -193,16 +269,27 @@ def backtest_table(rows: list[dict[str, Any]], targets: dict[str, Any], lang: st
     ])
 
 
-def stock_table(dc: str, level: float, rows: list[dict[str, Any]], lang: str) -> html.Div:
+def stock_table(dc: str, level: float, rows: list[dict[str, Any]], lang: str, on_hand: bool = False) -> html.Div:
     """The stock plan of one DC: a row per category (``category, demand_per_day, safety_stock, reorder_point,
-    lead_time_p50_days, lead_time_p90_days``)."""
-    body = [[r["category"], fmt.number(r["demand_per_day"], 1), fmt.number(r["safety_stock"], 0),
-             fmt.number(r["reorder_point"], 0), fmt.number(r["lead_time_p50_days"], 1),
-             fmt.number(r["lead_time_p90_days"], 1)] for r in rows]
+    lead_time_p50_days, lead_time_p90_days``); with ``on_hand`` (a file was uploaded) also the units on hand and
+    the days of cover (``on_hand_units``, ``days_of_cover``; a dash where the file has no figure for the series or
+    there is no demand to cover)."""
+    dash_ = "—"
+    keys = ["col.category", "col.demand", "col.ss", "col.rop", "col.lt50", "col.lt90"]
+    body = []
+    for r in rows:
+        row = [r["category"], fmt.number(r["demand_per_day"], 1), fmt.number(r["safety_stock"], 0),
+               fmt.number(r["reorder_point"], 0), fmt.number(r["lead_time_p50_days"], 1),
+               fmt.number(r["lead_time_p90_days"], 1)]
+        if on_hand:
+            held, cover = r.get("on_hand_units"), r.get("days_of_cover")
+            row += [dash_ if held is None else fmt.number(held, 0), dash_ if cover is None else fmt.number(cover, 1)]
+        body.append(row)
+    if on_hand:
+        keys += ["col.on_hand", "col.cover"]
     return html.Div([
         html.H5(t("stock", lang, dc=dc, level=fmt.pct(level))),
-        _table([t(k, lang) for k in ("col.category", "col.demand", "col.ss", "col.rop", "col.lt50", "col.lt90")],
-               body),
+        _table([t(k, lang) for k in keys], body),
     ])
 
 

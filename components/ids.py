@@ -150,6 +150,10 @@ DEMAND_EXPORT = "demand-export"
 DEMAND_DOWNLOAD = "demand-download"
 DEMAND_QUERY = "demand-query"  # URL state (synced into the query string)
 DEMAND_QUERY_SYNCED = "demand-query-synced"
+DEMAND_ON_HAND = "demand-on-hand"  # on-hand CSV upload (origin_dc,category,on_hand_units; limits of web.uploads)
+DEMAND_ON_HAND_HELP = "demand-on-hand-help"  # the upload's help text (states the size limit from the settings)
+DEMAND_ON_HAND_RESULT = "demand-on-hand-result"  # accepted / rejected rows of the uploaded file
+DEMAND_SCENARIO_QUERY = "demand-scenario-query"  # a custom scenario's inputs from the URL (opened from /scenarios)
 
 # --- scenarios (/scenarios) --------------------------------------------------
 SCENARIOS_URL = "scenarios-url"
@@ -184,6 +188,7 @@ SCENARIOS_SAVED = "scenarios-saved"
 SCENARIOS_COMPARE_FIG = "scenarios-compare-fig"
 SCENARIOS_EXPORT_BTN = "scenarios-export-btn"
 SCENARIOS_DOWNLOAD = "scenarios-download"
+SCENARIOS_STOCK_LINK = "scenarios-stock-link"  # opens /demand with the current scenario's query string
 
 # --- sourcing (/sourcing) ------------------------------------------------------
 SOURCING_INGREDIENTS = "sourcing-ingredients"

@@ -54,6 +54,7 @@ TEXT = {
         "mit.effect": "{pp} p.p. de retraso · costo {cost} · ingresos en riesgo {rar}",
         "cancel": "Cancelar", "save_name": "Nombre del escenario", "save": "Guardar", "saved": "Comparar escenarios guardados (máx. 3)",
         "export": "Exportar CSV", "compare_fig": "Comparación (P50, barras P10–P90)",
+        "stock_link": "Ver efecto en stock",
         "status": "{runs} simulaciones · {lanes} rutas · datos hasta {as_of} · base: {source} · {secs} s",
         "saved_ok": "Escenario «{name}» guardado.", "name_needed": "El escenario necesita un nombre (1 a 60 caracteres).", "error": "No se pudo simular: {msg}",
         "driver.blockade": "Bloqueos", "driver.pan_norte": "Panamericana Norte", "driver.nino": "Lluvias / El Niño",
@@ -108,6 +109,7 @@ TEXT = {
         "mit.effect": "{pp} pp late · cost {cost} · revenue at risk {rar}",
         "cancel": "Cancel", "save_name": "Scenario name", "save": "Save", "saved": "Compare saved scenarios (max. 3)",
         "export": "Export CSV", "compare_fig": "Comparison (P50, P10–P90 bars)",
+        "stock_link": "See the effect on stock",
         "status": "{runs} runs · {lanes} lanes · data up to {as_of} · baseline: {source} · {secs} s",
         "saved_ok": "Scenario “{name}” saved.", "name_needed": "The scenario needs a name (1 to 60 characters).", "error": "Could not simulate: {msg}",
         "driver.blockade": "Blockades", "driver.pan_norte": "Panamericana Norte", "driver.nino": "Rains / El Niño",
@@ -209,6 +211,9 @@ def controls(lang: str, kwargs: dict[str, Any]) -> dbc.Card:
         label("saved"),
         dcc.Dropdown(id=ids.SCENARIOS_SAVED, options=[], value=[], multi=True),
         dbc.Button(tr("export", lang), id=ids.SCENARIOS_EXPORT_BTN, color="primary", size="sm", className="mt-3"),
+        # opens /demand with this scenario's query string (href set by a callback as the scenario changes)
+        dcc.Link(tr("stock_link", lang), id=ids.SCENARIOS_STOCK_LINK, href=ids.PATH_DEMAND,
+                 className="btn btn-outline-primary btn-sm mt-3 ms-2"),
         dcc.Download(id=ids.SCENARIOS_DOWNLOAD),
     ]))
 

@@ -1,7 +1,7 @@
 """Week-level calendar facts the demand models use: retail peaks, rainy season, disruption episodes.
 
-Public record only (never the demo generator): Cyber Wow editions as listed for the logistics
-models (:data:`analytics.logistics.features.CYBER_WOW`), Fiestas Patrias (20-31 July), the
+Public record only (never the demo generator): Cyber Wow editions
+(:data:`analytics.geo.CYBER_WOW`, the copy every module reads), Fiestas Patrias (20-31 July), the
 Christmas shopping weeks (10-24 December), the Andean rainy season (December to April) and the
 disruption episodes of :data:`analytics.geo.DISRUPTIONS`. Every figure is a share of the week's
 seven days, so a peak that straddles two weeks counts in both in proportion.
@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from analytics import geo
-from analytics.logistics.features import CYBER_WOW
+from analytics.geo import CYBER_WOW
 
 RAINY_MONTHS = (12, 1, 2, 3, 4)
 CALENDAR_FEATURES: tuple[str, ...] = (

@@ -29,7 +29,7 @@ from analytics.demand.reconcile import reconcile
 from analytics.demand.weekly import DemandDataError, Panel, load_panel
 from analytics.engine import Engine
 
-CACHE_VERSION = 1  # bump when a forecast's meaning changes
+CACHE_VERSION = 2  # bump when a forecast's meaning changes (2: series bands, one multiplier for both edges)
 MAX_HORIZON = 12  # the models always forecast 12 weeks; a shorter horizon is a slice of the same forecast
 DEFAULT_HORIZON = 8
 CANDIDATES: tuple[str, ...] = ("gradient_boosting", "seasonal_naive", "ets_croston")

@@ -53,12 +53,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "promise": ("promised_days",),
 }
 
-# Public retail calendar: Cyber Wow editions (real dates), Fiestas Patrias and Christmas rush.
-CYBER_WOW: tuple[tuple[str, str], ...] = (
-    ("2022-04-04", "2022-04-07"), ("2022-07-18", "2022-07-21"), ("2022-11-07", "2022-11-10"),
-    ("2023-04-17", "2023-04-20"), ("2023-07-10", "2023-07-13"), ("2023-11-06", "2023-11-09"),
-    ("2024-04-15", "2024-04-18"), ("2024-07-15", "2024-07-18"), ("2024-11-04", "2024-11-07"),
-)
+# Public retail calendar: Cyber Wow editions (real dates, geo.CYBER_WOW), Fiestas Patrias and Christmas rush.
 BACKLOG_DAYS = 6  # carriers work off a peak's backlog for about a week
 
 
@@ -67,7 +62,7 @@ _NATURAL = {r.code: r.natural_region for r in geo.REGIONS}
 
 def _covered_days() -> list[date]:
     days: set[date] = set()
-    for a, b in CYBER_WOW:
+    for a, b in geo.CYBER_WOW:
         d, end = date.fromisoformat(a), date.fromisoformat(b) + timedelta(days=BACKLOG_DAYS)
         while d <= end:
             days.add(d)

@@ -88,19 +88,14 @@ PREPOSITION_COST_PEN = 4.0  # extra handling + transfer cost per pre-positioned 
 MITIGATION_AIR_SHARE = 0.5  # switch modes: share of road orders of the worst regions moved to air
 
 
-# Public retail calendar (known in advance): Christmas rush, Fiestas Patrias, Cyber Wow editions.
+# Public retail calendar (known in advance): Christmas rush, Fiestas Patrias, Cyber Wow editions (geo.CYBER_WOW).
 # Carriers need about a week to work off a peak's backlog.
-CYBER_WOW_EDITIONS: tuple[tuple[str, str], ...] = (
-    ("2022-04-04", "2022-04-07"), ("2022-07-18", "2022-07-21"), ("2022-11-07", "2022-11-10"),
-    ("2023-04-17", "2023-04-20"), ("2023-07-10", "2023-07-13"), ("2023-11-06", "2023-11-09"),
-    ("2024-04-15", "2024-04-18"), ("2024-07-15", "2024-07-18"), ("2024-11-04", "2024-11-07"),
-)
 PEAK_BACKLOG_DAYS = 6
 
 
 def _peak_set(year: int) -> frozenset[date]:
     starts: list[tuple[date, date]] = [(date(year, 12, 10), date(year, 12, 24)), (date(year, 7, 20), date(year, 7, 31))]
-    starts += [(date.fromisoformat(a), date.fromisoformat(b)) for a, b in CYBER_WOW_EDITIONS
+    starts += [(date.fromisoformat(a), date.fromisoformat(b)) for a, b in geo.CYBER_WOW
                if date.fromisoformat(a).year == year]
     out: set[date] = set()
     for a, b in starts:

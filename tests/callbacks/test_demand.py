@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import polars as pl
@@ -39,7 +40,7 @@ def _run(cb, *args):
 
 
 def test_update_demand_numbers(cb, rt, page):
-    (summary, status, chart, stock, comparison, backtest, dc_opts, cat_opts, query), progress = _run(
+    (summary, status, chart, stock, comparison, backtest, dc_opts, cat_opts, query, on_hand), progress = _run(
         cb, None, None, 8, 0.95, None, "en", "light")
     fc = page.forecast
     assert status is None and progress[-1] == (100, "")
@@ -74,8 +75,9 @@ def test_update_demand_numbers(cb, rt, page):
     assert [c[1] for c in cells] == [fmt.number(x, 3) for x in bt["relative_mae"]]
     assert [c[2] for c in cells] == [fmt.pct(x) for x in bt["coverage_80"]]
     assert [c[6] for c in cells].count("yes") == 1 and cells[bt["chosen"].arg_max()][6] == "yes"
-    # no scenario: a sentence, not an empty table
+    # no scenario: a sentence, not an empty table; no on-hand file: nothing said about one
     assert "Pick a scenario" in comparison.children
+    assert on_hand is None
 
 
 def test_a_chosen_series_and_a_higher_service_level(cb, page):
@@ -93,7 +95,7 @@ def test_a_chosen_series_and_a_higher_service_level(cb, page):
 
 
 def test_scenario_preset_shows_the_affected_dcs_side_by_side(cb, rt, page):
-    (_, status, *_mid, comparison, _bt, _d, _c, query), _ = _run(
+    (_, status, *_mid, comparison, _bt, _d, _c, query, _oh), _ = _run(
         cb, None, None, 8, 0.95, "blockade-south-2022", "en", "light")
     assert status is None and query["scenario"] == "blockade-south-2022"
     ref = demand_page(rt.engine, rt.settings.data_dir, horizon=8, service_level=0.95, scenario="blockade-south-2022",
@@ -146,3 +148,124 @@ def test_export_is_every_series_forecast_as_csv(cb, page):
     assert table["p50"].to_list() == pytest.approx(ref["p50"].to_list(), abs=1e-3)
     assert out["filename"].endswith(".csv") and page.forecast.as_of.isoformat() in out["filename"]
     assert cb.export_forecast(None, 8, 0.95, None) is cb.no_update
+
+
+def _data_url(text: str) -> str:
+    return "data:text/csv;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def test_on_hand_upload_adds_days_of_cover_and_lists_the_rejected_rows(cb, rt, page):
+    fc = page.forecast
+    dc = sorted({k[0] for k in fc.keys})[0]
+    cats = sorted(k[1] for k in fc.keys if k[0] == dc)
+    text = "\n".join([
+        "origin_dc,category,on_hand_units",
+        f"{dc},{cats[0]},120",            # row 1: accepted
+        f"{dc},{cats[1]},0",              # row 2: accepted (nothing on hand: 0 days)
+        f"{dc},{cats[0]},50",             # row 3: duplicate
+        f"{dc},{cats[2]},-4",             # row 4: negative
+        "DC-NOWHERE,electronics,10",      # row 5: unknown series
+        f"{dc},{cats[2]},many",           # row 6: not a number
+        f"{dc},{cats[3]},35.5",           # row 7: accepted
+    ]) + "\n"
+    (_, status, _, stock, *_rest, on_hand), _ = _run(cb, dc, cats[0], 8, 0.95, None, "en", "light",
+                                                     _data_url(text), None, "stock.csv")
+    assert status is None
+    ref = demand_page(rt.engine, rt.settings.data_dir, horizon=8, service_level=0.95, on_hand=text.encode(),
+                      cache_dir=rt.settings.cache_dir)
+    assert ref.on_hand.rows_in == 7 and len(ref.on_hand.accepted) == 3 and len(ref.on_hand.quarantined) == 4
+    # the stock table gains on-hand and days-of-cover columns: the analytics' figures, a dash where none
+    table = next(c for c in stock.children if type(c).__name__ == "Table")
+    header = [th.children for th in table.children[0].children.children]
+    assert header[-2:] == ["On hand", "Days of cover"]
+    rows = ref.stock.table().filter(pl.col("origin_dc") == dc).sort("category")
+    cells = _cells(stock)
+    held = {cats[0]: 120.0, cats[1]: 0.0, cats[3]: 35.5}
+    for r, c in zip(rows.iter_rows(named=True), cells):
+        assert c[0] == r["category"]
+        if r["category"] in held:
+            assert r["on_hand_units"] == held[r["category"]]
+            assert c[6] == fmt.number(held[r["category"]], 0)
+            assert r["days_of_cover"] == pytest.approx(held[r["category"]] / r["demand_per_day"])
+            assert c[7] == fmt.number(r["days_of_cover"], 1)
+        else:
+            assert c[6] == c[7] == "—"
+    # counts add up, and every rejected row is listed with its number and the reason
+    summary = on_hand.children[0].children
+    assert summary == "stock.csv: 3 of 7 rows accepted, 4 rejected."
+    rejected = _cells(on_hand)
+    assert [r[0] for r in rejected] == [3, 4, 5, 6]
+    assert "duplicate" in rejected[0][1] and ">= 0" in rejected[1][1] and "unknown series" in rejected[2][1]
+    assert "not a number" in rejected[3][1]
+
+
+def test_a_refused_upload_says_why_and_the_page_still_shows_the_stock(cb, rt, page):
+    big = "data:text/csv;base64," + base64.b64encode(b"origin_dc,category,on_hand_units\n" + b"x" * 64).decode()
+    (_, status, _, stock, *_rest, on_hand), _ = _run(cb, None, None, 8, 0.95, None, "en", "light", big, None,
+                                                     "stock.xlsx")
+    assert status is None and "only CSV files are accepted" in on_hand.children
+    assert [th.children for th in next(c for c in stock.children if type(c).__name__ == "Table")
+            .children[0].children.children][-1] == "Lead time P90 (days)"  # no cover columns without a file
+    limit = int(rt.settings.upload_max_mb * 1024 * 1024)
+    assert cb.upload_limit("en")[0] == limit and f"{rt.settings.upload_max_mb:g} MB" in cb.upload_limit("en")[1]
+    binary = "data:text/csv;base64," + base64.b64encode(b"origin_dc\x00\x01").decode()
+    *_, on_hand = _run(cb, None, None, 8, 0.95, None, "es", "light", binary, None, "stock.csv")[0]
+    assert "Archivo rechazado" in on_hand.children and "binary" in on_hand.children
+
+
+def test_a_custom_scenario_from_the_url_changes_only_the_affected_dcs(cb, rt, page):
+    """/scenarios links here with its inputs in the query string: a 20-day blockade in Puno only."""
+    from urllib.parse import parse_qsl
+
+    from analytics.scenarios import ScenarioInputs
+
+    inputs = ScenarioInputs(blockade_regions=("PE-PUN",), blockade_days=20)
+    query = dict(parse_qsl(inputs.to_query()))
+    (_, status, *_mid, comparison, _bt, _d, _c, url, _oh), _ = _run(
+        cb, None, None, 8, 0.95, None, "en", "light", None, {**query, "utm": "x"}, None)
+    assert status is None
+    assert url["scenario"] is None and {k: url[k] for k in query} == query and "utm" not in url
+    ref = demand_page(rt.engine, rt.settings.data_dir, horizon=8, service_level=0.95, scenario=inputs,
+                      cache_dir=rt.settings.cache_dir)
+    cmp = ref.stock_comparison()
+    affected = sorted(ref.scenario.affected_dcs)
+    all_dcs = sorted(set(cmp["origin_dc"]))
+    assert 0 < len(affected) < len(all_dcs)
+    assert comparison.children[0].children.startswith("Scenario “custom (from Scenarios)”")
+    assert [r[0] for r in _cells(comparison)] == affected
+    same = cmp.filter(~pl.col("affected"))
+    for col in ("safety_stock", "reorder_point", "lead_time_p90_days"):
+        assert (same[f"baseline_{col}"] == same[f"scenario_{col}"]).all(), col
+    hit = cmp.filter(pl.col("affected"))
+    assert (hit["scenario_reorder_point"] >= hit["baseline_reorder_point"]).all()
+    assert hit["scenario_reorder_point"].sum() > hit["baseline_reorder_point"].sum()
+    # a preset chosen on the page wins over the URL's custom scenario; a no-change query is no scenario
+    (_, status, *_mid, comparison, _bt, _d, _c, url, _oh), _ = _run(
+        cb, None, None, 8, 0.95, "blockade-south-2022", "en", "light", None, query, None)
+    assert url["scenario"] == "blockade-south-2022" and "blockade_days" not in url
+    (*_head, comparison, _bt, _d, _c, url, _oh), _ = _run(cb, None, None, 8, 0.95, None, "en", "light", None,
+                                                          {"utm": "x"}, None)
+    assert "Pick a scenario" in comparison.children
+    (_, status, *_rest), _ = _run(cb, None, None, 8, 0.95, None, "en", "light", None, {"blockade_days": "many"}, None)
+    assert "scenario from the URL" in status.children
+
+
+def test_the_layout_keeps_the_urls_scenario_keys_for_the_callback():
+    from components import ids
+    from components.demand import layout
+
+    page = layout(dc="DC-LIM", horizon="8", blockade_days="20", blockade_regions="PE-PUN", utm="x", junk=3)
+    store = _find(page, ids.DEMAND_SCENARIO_QUERY)
+    assert store.data == {"blockade_days": "20", "blockade_regions": "PE-PUN", "utm": "x"}
+
+
+def _find(node, id_):
+    if getattr(node, "id", None) == id_:
+        return node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children] if children is not None else []:
+        found = _find(child, id_)
+        if found is not None:
+            return found
+    return None
+

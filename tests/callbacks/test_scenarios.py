@@ -207,3 +207,15 @@ def test_layout_reads_the_replay_from_the_url():
     nodes = {getattr(n, "id", None): n for n in _walk(ui.layout("es", preset="<bad>", replay="0"))}
     assert nodes[ids.SCENARIOS_PRESET].value is None and nodes[ids.SCENARIOS_REPLAY].value is False
     assert ui.replay_query("yaku-2023", True) == "preset=yaku-2023&replay=1" and ui.replay_query(None, True) == ""
+
+
+def test_stock_link_opens_demand_with_the_scenarios_query():
+    """The "see the effect on stock" link carries the scenario shown (its URL query) to /demand, re-encoded by
+    ScenarioInputs, so keys the scenario does not know (or junk) do not go along."""
+    query = "?blockade_days=30&fuel_pct=10&blockade_regions=PE-CUS%2CPE-PUN&utm=x"
+    href = cb.stock_link(query)
+    assert href == "/demand?blockade_days=30&fuel_pct=10&blockade_regions=PE-CUS%2CPE-PUN"
+    assert ScenarioInputs.from_query(href.split("?", 1)[1]) == ScenarioInputs.from_query(query)
+    assert cb.stock_link("") == cb.stock_link(None) == "/demand"
+    assert cb.stock_link("?blockade_days=many") == "/demand"  # a value the scenario cannot take: the plain page
+

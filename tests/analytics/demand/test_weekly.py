@@ -84,3 +84,27 @@ def test_orders_on_or_after_the_as_of_date_are_never_read(seed_dirs, tmp_path: P
     after, _ = load_panel(PolarsEngine(d), as_of)
     assert np.array_equal(before.units, after.units) and before.keys == after.keys
     assert after.weeks[-1] == as_of - timedelta(days=7)
+
+
+def test_every_cyber_wow_reader_uses_the_one_list_in_geo():
+    """Cyber Wow dates live once (analytics.geo.CYBER_WOW): the demand calendar, the scenario engine's peak days,
+    the delivery-days features and the demo generator all follow it."""
+    from datetime import date, timedelta
+
+    from analytics import demo_orders, geo
+    from analytics.demand.calendar import week_calendar
+    from analytics.logistics import features
+    from analytics.scenarios.inputs import is_peak_day
+
+    days = {date.fromisoformat(a) + timedelta(days=i) for a, b in geo.CYBER_WOW
+            for i in range((date.fromisoformat(b) - date.fromisoformat(a)).days + 1)}
+    assert len(days) == 4 * len(geo.CYBER_WOW)
+    for d in sorted(days):
+        monday = d - timedelta(days=d.weekday())
+        assert week_calendar(monday)["cyber_share"] > 0
+        assert is_peak_day(d) and d in set(features._CYBER_BACKLOG)
+    cal = demo_orders._calendar()
+    generated = {demo_orders.START + timedelta(days=int(i)) for i in np.flatnonzero(cal["cyber"])}
+    assert generated == {d for d in days if d >= demo_orders.START}
+    for module in (features, demo_orders):
+        assert not hasattr(module, "CYBER_WOW")
