@@ -155,12 +155,12 @@ def cached_forecast(data_dir: Path | str, engine: Engine, as_of: date | None, ho
     folder = CacheDir(Path(cache_dir)).demand if cache_dir is not None else DataDir(data_dir).cache.demand
     if not use_cache:
         return weekly_forecast(engine, as_of, horizon, seed, progress=progress)
-    import diskcache
+    from analytics.shared_cache import open_cache
 
     key = ("forecast", CACHE_VERSION, storage.table_version(data_dir, "orders"), engine.name,
            as_of.isoformat() if as_of else None, int(horizon), int(seed))
     try:
-        with diskcache.Cache(str(folder), size_limit=256 * 2**20) as cache:
+        with open_cache(folder, size_limit=256 * 2**20) as cache:
             hit = cache.get(key)
             if isinstance(hit, DemandForecast):
                 return hit

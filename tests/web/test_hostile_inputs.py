@@ -18,6 +18,13 @@ import pytest
 from tests.conftest import ROOT
 from tests.fixtures.web import forged_body
 
+
+class _PlotlyJSON(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        import plotly.io as pio
+
+        return json.loads(pio.to_json(o)) if hasattr(o, "to_plotly_json") else str(o)
+
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 JS_URL = "javascript:alert(document.cookie)"
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.xlsx"  # no "/", so it survives as the upload's base name
@@ -105,7 +112,10 @@ def test_forged_callbacks_with_wrongly_typed_values(open_app):
                 assert _raw_html_findings(r.get_json()) == [], (dep["output"][:80], repr(value)[:40])
             tried += 1
     assert tried >= 25 * len(HOSTILE_VALUES)
-    assert len(skipped_background) <= 6
+    # background callbacks start worker processes: each is named here and fed hostile values directly (below, or
+    # import_upload in the upload tests); a new one must be added to both
+    skipped = {inspect.unwrap(open_app.callback_map[out]["callback"]).__name__ for out in skipped_background}
+    assert skipped == BACKGROUND_CALLED_DIRECTLY
 
 
 @pytest.mark.parametrize("body", [
@@ -148,12 +158,52 @@ def test_page_router_with_hostile_paths(open_app):
     assert "wp-admin" not in text and 'path="other"' in text
 
 
+BACKGROUND_CALLED_DIRECTLY = {"import_upload", "replay_episode", "retrain", "scenario_insights", "show_runs",
+                              "update_demand", "update_segments"}
+
+
+def _refused_or_empty(fn, *args) -> None:
+    """``fn(*args)`` either refuses the input with the callback's own input error or returns; never anything else."""
+    from analytics.segments.features import SegmentInputError
+    from callbacks.demand import DemandInputError
+
+    try:
+        fn(*args)
+    except (DemandInputError, SegmentInputError):
+        pass
+
+
 def test_background_callbacks_called_directly_with_hostile_values(rt):
-    from callbacks import logistics, scenarios
+    from dash.exceptions import PreventUpdate
+
+    from callbacks import data, demand, logistics, scenarios, segments
 
     for value in HOSTILE_VALUES:
         fig, text = scenarios.scenario_insights(lambda *_: None, value, value, value)
         assert text == "" and not fig.data
+        replay = scenarios.replay_episode(value, value, value, value)
+        assert _raw_html_findings(json.loads(json.dumps(replay, cls=_PlotlyJSON))) == []
+        assert _raw_html_findings(json.loads(json.dumps(data.show_runs(value), cls=_PlotlyJSON))) == []
+        # a hostile click count never retrains: only a truthy one does (a real click), which is the button's job
+        if not value:
+            assert logistics.retrain(lambda *_: None, value, value, value) == (dash.no_update, dash.no_update)
+        # the heavy jobs (segmentation, forecast) run only after their inputs pass these checks
+        _refused_or_empty(segments.parse_params, value, value, value, value)
+        _refused_or_empty(segments.parse_date, value)
+        _refused_or_empty(demand.parse_controls, value, value, value)
+        _refused_or_empty(demand.custom_scenario, value)
+        assert demand.read_upload(value, value)[0] is None  # refused, with its reason, or nothing uploaded
+        assert demand._choose([("DC-LIM", "hogar"), ("DC-ARE", "moda")], value, value) in (
+            ("DC-ARE", "moda"), ("DC-LIM", "hogar"))
+        picked = demand.select_series(value, value, value, value)
+        assert all(v is None or v is dash.no_update or isinstance(v, str) for v in picked)
+        try:
+            out = demand.update_demand(lambda *_: None, value, value, value, value, value, value, value, value,
+                                       value, value) if value not in ("", None) else None
+        except PreventUpdate:
+            out = None
+        if out is not None:  # every hostile control value is refused before any forecast runs
+            assert out[1] is not None and out[0] == ""
         args = [1] + [value] * 7
         if next(iter(inspect.signature(logistics.export_csv).parameters)) == "set_progress":
             args.insert(0, lambda *_: None)  # while it was a background callback
