@@ -39,8 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
 # longer reads), so: each worker writes, at collection, which tests belong to which group into GROUPS_ENV's folder,
 # and the controller's scheduler (xdist's LoadScopeScheduling, whose scope is that group, else the test itself)
 # reads it before it hands out tests.
-EXPENSIVE_FIXTURES = {"spark_session": "spark", "trained_dir": "logistics-trained", "trained": "sourcing-trained",
-                      "broker": "broker"}
+EXPENSIVE_FIXTURES = {"spark_session": "spark", "spark_target": "spark", "trained_dir": "logistics-trained",
+                      "trained": "sourcing-trained", "broker": "broker"}  # spark_target's local variant: spark_session
 GROUPS_ENV = "CHASQUI_TEST_GROUPS"
 
 

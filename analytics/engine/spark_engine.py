@@ -111,12 +111,17 @@ def build_session(master: str = "local[*]", conf: dict[str, str] | None = None,
     settings = {**BASE_CONF, **(conf or {})}
     try:
         if is_connect_url(master):
+            # The Connect builder itself, not pyspark.sql's: that one also marks the whole process as Spark
+            # Connect (SPARK_CONNECT_MODE_ENABLED), after which a classic session in it (tests, benchmarks) breaks.
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
+
             _grpc_under_gevent()
-            builder = SparkSession.builder.remote(master).appName(app_name)
+            remote = ConnectSession.builder.remote(master).appName(app_name)
             for k, v in settings.items():
                 if k.startswith(_SESSION_ONLY):
-                    builder = builder.config(k, v)
-            return builder.create()  # not getOrCreate: that would hand back another server's session
+                    remote = remote.config(k, v)
+            # not getOrCreate: that would hand back another server's session
+            return remote.create()  # type: ignore[return-value]  # the Connect flavour of SparkSession
         else:
             # pyspark starts Python workers with $PYSPARK_PYTHON (default: `python3` on PATH, which is not
             # necessarily this virtualenv); point it at this interpreter unless the user chose one.
@@ -273,8 +278,6 @@ class SparkEngine:
 
     def _quarantine(self, name: str, schema: TableSchema, valid: nw.Expr) -> None:
         """Write the broken rows like storage.load_table does: columns + row_number (file order) + reason."""
-        from pyspark.sql import functions as F
-
         files = storage.table_files(self.data_dir, name)
         offsets: dict[str, int] = {}
         total = 0
@@ -283,6 +286,7 @@ class SparkEngine:
             total += pl.scan_parquet(f).select(pl.len()).collect().item()
         sdf = self._read(name)
         cols = sdf.columns
+        F = spark_functions(sdf)
         tagged = sdf.select(*cols, F.col("_metadata.file_path").alias("__file"),
                             F.col("_metadata.row_index").alias("__row_index"))
         bad = nw.from_native(tagged).filter(~valid).with_columns(_reason_expr(schema).alias("reason"))
@@ -428,6 +432,18 @@ def _local_path(uri: str) -> str:
     return unquote(urlparse(uri).path) if uri.startswith("file:") else uri
 
 
+def spark_functions(sdf: Any) -> Any:
+    """``pyspark.sql.functions`` for a classic frame, ``pyspark.sql.connect.functions`` for a Spark Connect one
+    (a process may hold both: each frame gets columns of its own kind)."""
+    if type(sdf).__module__.startswith("pyspark.sql.connect"):
+        from pyspark.sql.connect import functions as connect_functions
+
+        return connect_functions
+    from pyspark.sql import functions
+
+    return functions
+
+
 def _is_spark_frame(native: Any) -> bool:
     mod = type(native).__module__
     return mod.startswith("pyspark.sql")
@@ -502,4 +518,5 @@ def to_polars(native: SparkDataFrame) -> pl.DataFrame:
 
 
 __all__ = ["BASE_CONF", "LOCAL_CONF", "SparkEngine", "SparkEngineError", "build_session", "is_connect_url",
+           "spark_functions",
            "to_polars"]

@@ -72,9 +72,10 @@ def score_frame(sdf: SparkDataFrame, models_dir: Path | str) -> SparkDataFrame:
 
 def score_table(engine: SparkEngine, models_dir: Path | str, table: str = "orders") -> SparkDataFrame:
     """The engine's validated ``table`` scored on Spark, plus ``risk_value`` = late_risk x amount_pen."""
-    from pyspark.sql import functions as F
+    from analytics.engine.spark_engine import spark_functions
 
     scored = score_frame(engine.spark_frame(table), models_dir)
+    F = spark_functions(scored)
     return scored.withColumn("risk_value", F.col("late_risk") * F.col("amount_pen"))
 
 
@@ -84,14 +85,14 @@ def write_scores(engine: SparkEngine, models_dir: Path | str, out_table: str = "
     layout both engines read); replaces an earlier single-file or folder version of ``out_table``."""
     import uuid
 
-    from pyspark.sql import functions as F
-
+    from analytics.engine.spark_engine import spark_functions
     from analytics.storage import PARTITION_COLUMN, swap_in_partitioned
 
     d = engine.data_dir
     tmp = d / f".{out_table}.{uuid.uuid4().hex}.tmp"
-    scored = score_table(engine, models_dir, table).withColumn(
-        PARTITION_COLUMN, F.date_format(F.col("order_date"), "yyyy-MM"))
+    scored = score_table(engine, models_dir, table)
+    F = spark_functions(scored)
+    scored = scored.withColumn(PARTITION_COLUMN, F.date_format(F.col("order_date"), "yyyy-MM"))
     scored.write.partitionBy(PARTITION_COLUMN).parquet(str(tmp.resolve()))
     final = swap_in_partitioned(tmp, d, out_table)
     engine.invalidate()

@@ -4,16 +4,15 @@ server). Run with ``-m cluster``."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from analytics.datadir import CacheDir
-from tests.fixtures.spark import ON_CLUSTERS, SparkTarget
+from tests.fixtures.spark import CLUSTERS, ON_CLUSTERS, SparkTarget, spark_engine_for
 
 pytestmark = pytest.mark.spark
+ROOT = Path(__file__).resolve().parents[3]
 
 BLOCKADE = (["PE-PUN", "PE-CUS"], 30, 0, 0, 0, 0, 10, 0, "electronics", 0, 8)
 LOGISTICS = ("2024-10-01", "2024-12-31", ["Rápido Inca", "Chaski Express"], None, None, None, "risk", 0, "en", "light")
@@ -33,13 +32,6 @@ def _pages(progress: list) -> dict[str, tuple]:
     }
 
 
-def _fresh(target: SparkTarget) -> None:
-    """Forget the Spark summaries and table checks the parity tests left: the pages must compute them."""
-    assert target.cache_dir is not None
-    for sub in ("summaries", "validated"):
-        shutil.rmtree(CacheDir(target.cache_dir).spark / sub, ignore_errors=True)
-
-
 def _spark_runtime(app_factory, settings, target: SparkTarget):
     from analytics.engine.spark_engine import SparkEngine
     from web.runtime import runtime
@@ -54,13 +46,23 @@ def _spark_runtime(app_factory, settings, target: SparkTarget):
     return engine
 
 
-@ON_CLUSTERS
-def test_every_page_same_on_spark(spark_target, settings, app_factory):
+@pytest.fixture(scope="module")
+def polars_pages(settings) -> dict[str, tuple]:
+    """The pages on Polars, computed once for both deployments."""
     from web.runtime import configure
 
     configure(settings)
-    want = _pages([])
-    _fresh(spark_target)
+    return _pages([])
+
+
+@ON_CLUSTERS
+def test_every_page_same_on_spark(spark_target, settings, app_factory, polars_pages):
+    from web.runtime import configure
+
+    want = polars_pages
+    # The app shares the parity tests' cache folder: the validation records and per-day summaries they computed
+    # on this deployment are read back, as a second Chasqui process on the host would (run alone, it computes
+    # them itself).
     engine = _spark_runtime(app_factory, settings, spark_target)
     progress: list = []
     try:
@@ -118,3 +120,33 @@ def test_logistics_page_same_on_spark(spark_target, trained_spark_dir: Path, set
     assert ranking_g["data"][0]["y"] == ranking_w["data"][0]["y"]
     assert ranking_g["data"][0]["x"] == pytest.approx(ranking_w["data"][0]["x"], rel=1e-9)
     assert title_g == title_w and str(kpis_g) == str(kpis_w) and str(status_g) == str(status_w)
+
+
+@pytest.mark.parametrize("spark_target", [CLUSTERS[1]], indirect=True)  # standalone: the host's server runs
+def test_cli_reuses_the_hosts_spark_and_starts_no_jvm(spark_target, settings):
+    """Another Chasqui process (the CLI: ``python app.py warm --page /``) connects to the host's Spark Connect
+    server that the tests' engines use. It cannot start a JVM at all: JAVA_HOME points nowhere, so any driver
+    or second server of its own would fail. The server afterwards is the same process."""
+    import json
+    import os
+    import subprocess
+
+    from analytics.engine.spark_server import current, server_dir
+
+    folder = server_dir(spark_target.cache_dir)
+    engine = spark_engine_for(spark_target, settings.data_dir)
+    try:
+        engine.row_count("orders")  # this process leases the host's server (started with the cluster)
+        before = current(folder)
+        assert before is not None and before.master == spark_target.master
+        env = {**os.environ, "CHASQUI_ENGINE": "spark", "CHASQUI_SPARK_MASTER": spark_target.master,
+               "CHASQUI_CACHE_DIR": str(spark_target.cache_dir), "CHASQUI_DATA_DIR": str(settings.data_dir),
+               "CHASQUI_LIVE": "0", "CHASQUI_DEMO_FEED": "0", "CHASQUI_WARM": "0", "JAVA_HOME": "/nonexistent"}
+        out = subprocess.run([sys.executable, "app.py", "warm", "--force", "--page", "/"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        assert report["failed"] == {} and report["warmed"] >= 1 and all(k.startswith("/ ") for k in report["seconds"])
+        assert current(folder) == before  # the same server (supervisor and JVM, same pids and start times)
+    finally:
+        engine.stop()
