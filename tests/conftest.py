@@ -40,7 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
 # and the controller's scheduler (xdist's LoadScopeScheduling, whose scope is that group, else the test itself)
 # reads it before it hands out tests.
 EXPENSIVE_FIXTURES = {"spark_session": "spark", "spark_target": "spark", "trained_dir": "logistics-trained",
-                      "trained": "sourcing-trained", "broker": "broker"}  # spark_target's local variant: spark_session
+                      "trained": "sourcing-trained", "broker": "broker", "fitted_by_seed": "shelflife-fitted",
+                      "forecast1": "demand", "seed_dirs": "demand"}
+# spark_target's local variant uses spark_session; first match wins: Spark's demand parity test joins the Spark group
 GROUPS_ENV = "CHASQUI_TEST_GROUPS"
 
 

@@ -4,6 +4,7 @@ DataCo-shaped CSV (markets instead of DCs) imported with the DataCo importer."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,15 +19,34 @@ QUALITY_SEEDS = (1, 2, 3)
 DATACO_FIXTURE = ROOT / "data" / "fixtures" / "dataco_sample.csv"
 
 
+class SeedDirs(Mapping[int, Path]):
+    """Generated demo data (40,000 orders) per quality seed, each generated the first time a test asks for it:
+    most tests read seed 1 only, and a worker that runs none of the three-seed quality tests skips seeds 2-3."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._dirs: dict[int, Path] = {}
+
+    def __getitem__(self, seed: int) -> Path:
+        if seed not in QUALITY_SEEDS:
+            raise KeyError(seed)
+        if seed not in self._dirs:
+            d = self._factory.mktemp(f"demand-seed{seed}")
+            generate_dataset(d, n_orders=QUALITY_ORDERS, seed=seed)
+            self._dirs[seed] = d
+        return self._dirs[seed]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(QUALITY_SEEDS)
+
+    def __len__(self) -> int:
+        return len(QUALITY_SEEDS)
+
+
 @pytest.fixture(scope="session")
-def seed_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
-    """Generated demo data (40,000 orders) for each quality seed. Read-only."""
-    out = {}
-    for seed in QUALITY_SEEDS:
-        d = tmp_path_factory.mktemp(f"demand-seed{seed}")
-        generate_dataset(d, n_orders=QUALITY_ORDERS, seed=seed)
-        out[seed] = d
-    return out
+def seed_dirs(tmp_path_factory: pytest.TempPathFactory) -> SeedDirs:
+    """Generated demo data (40,000 orders) for each quality seed, generated on first use. Read-only."""
+    return SeedDirs(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,10 @@ from analytics.scenarios.mechanisms import port_fit, priors
 from analytics.scenarios.planner import within_tolerance
 from tests.conftest import ROOT
 
-# Three 300,000-order datasets: run with `pytest -m backtest` (left out of `make test` until the planner meets
-# every preset on every seed; see the backtest table in benchmarks/RESULTS.md).
-pytestmark = pytest.mark.backtest
+# Three 300,000-order datasets (core tables only: ~3 CPU-seconds each) and twelve 1,000-run replays (~1.5 CPU-seconds
+# each): about 35 CPU-seconds for the module, in `make test` (select it alone with `pytest -m backtest`). The
+# `xdist_group` keeps the module on one worker so its module-scoped datasets are generated once, not once per worker.
+pytestmark = [pytest.mark.backtest, pytest.mark.xdist_group("backtest")]
 
 SEEDS = (1, 2, 3)
 ORDERS = 300_000
