@@ -69,8 +69,13 @@ def test_short_load_on_gunicorn_workers(gunicorn_server, tmp_path):
     report = tmp_path / "load"
     cmd = loadtest.locust_command(base, users=3, duration=4.0, report=report, master_metrics=master)
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
-    check = json.loads((tmp_path / "load_metrics_check.json").read_text())
+    check_file = tmp_path / "load_metrics_check.json"
+    if run.returncode != 0:  # the whole story, untruncated: the counter check, Locust's failures, the log's end
+        failures = (tmp_path / "load_failures.csv")
+        pytest.fail(f"locust exit {run.returncode}\ncheck: {check_file.read_text() if check_file.exists() else '-'}\n"
+                    f"failures: {failures.read_text() if failures.exists() else '-'}\n"
+                    f"stdout: {run.stdout[-4000:]}\nstderr: {run.stderr[-4000:]}", pytrace=False)
+    check = json.loads(check_file.read_text())
     assert check["ok"], check  # counted by the master = sent
     with open(tmp_path / "load_stats.csv", newline="") as f:
         stats = {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
