@@ -241,25 +241,28 @@ class _Journeys:
         at_port = depart + timedelta(hours=sea_h)
         if at_port > AS_OF:
             return
-        ev = _base("ObjectEvent", at_port, "arriving", terminal, epcList=epcs, action="OBSERVE")
-        ev["readPoint"] = {"id": f"{DL}/414/{port_gln}"}
-        ev["disposition"] = "in_transit"
-        ev["bizLocation"] = {"id": f"{DL}/414/{port_gln}"}
-        ev["bizTransactionList"] = [dict(bl)]
-        if crop.perishable:
-            ev["sensorElementList"] = _logger(rng, depart, sea_h, sea_t)
-        self.events.append(ev)
+        self._observed_at(at_port, "arriving", terminal, epcs, port_gln, "in_transit", bl, None,
+                          _logger(rng, depart, sea_h, sea_t) if crop.perishable else None)
         received = at_port + timedelta(hours=dest_h)
         if received > AS_OF:
             return
-        ev = _base("ObjectEvent", received, "receiving", terminal, epcList=epcs, action="OBSERVE")
-        ev["readPoint"] = {"id": f"{DL}/414/{buyer[2]}"}
-        ev["disposition"] = "in_progress"
-        ev["bizLocation"] = {"id": f"{DL}/414/{buyer[2]}"}
+        self._observed_at(received, "receiving", terminal, epcs, buyer[2], "in_progress", bl, owner,
+                          _logger(rng, at_port, dest_h, dest_t) if crop.perishable else None)
+
+    def _observed_at(self, when: datetime, step: str, terminal: str, epcs: list[str], gln: str, disposition: str,
+                     bl: dict[str, Any], source: list[dict[str, str]] | None,
+                     logger: list[dict[str, Any]] | None) -> None:
+        """An ObjectEvent read abroad, at the site with GLN ``gln`` (a port, a buyer), with the voyage logger's
+        readings when the cargo logs any."""
+        ev = _base("ObjectEvent", when, step, terminal, epcList=epcs, action="OBSERVE")
+        ev["readPoint"] = {"id": f"{DL}/414/{gln}"}
+        ev["disposition"] = disposition
+        ev["bizLocation"] = {"id": f"{DL}/414/{gln}"}
         ev["bizTransactionList"] = [dict(bl)]
-        ev["sourceList"] = owner
-        if crop.perishable:
-            ev["sensorElementList"] = _logger(rng, at_port, dest_h, dest_t)
+        if source is not None:
+            ev["sourceList"] = source
+        if logger is not None:
+            ev["sensorElementList"] = logger
         self.events.append(ev)
 
     def fresh_lot(self, crop: Crop, farm_key: str, n: int, year: int) -> None:
