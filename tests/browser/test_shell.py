@@ -13,18 +13,18 @@ pytestmark = pytest.mark.browser
 def test_overview_page(dash_duo, settings, app_factory, browser_errors):
     app = app_factory(settings)
     dash_duo.start_server(app, port=free_port())
-    dash_duo.wait_for_text_to_equal("#shell-navbar .navbar-brand span", "Chasqui", timeout=20)
-    dash_duo.wait_for_contains_text("#overview-kpis", "60,000", timeout=20)
+    dash_duo.wait_for_text_to_equal("#shell-navbar .navbar-brand span", "Chasqui", timeout=60)
+    dash_duo.wait_for_contains_text("#overview-kpis", "60,000", timeout=60)
     # the region chart is drawn from data (Lima first)
-    dash_duo.wait_for_element("#overview-regions .main-svg", timeout=20)
+    dash_duo.wait_for_element("#overview-regions .main-svg", timeout=60)
     # navigation links for every page
     links = [a.get_attribute("href") for a in dash_duo.find_elements("#shell-navbar a.nav-link")]
     for path in ("/logistics", "/segments", "/scenarios", "/traceability", "/sourcing", "/data"):
         assert any(h.endswith(path) for h in links), path
     # a shareable URL with a date range filters the numbers
-    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/?start=2024-01-01&end=2024-01-31", timeout=20)
-    dash_duo.wait_for_element("#overview-kpis", timeout=20)
-    dash_duo.wait_for_text_to_equal("#overview-kpis .card .text-uppercase", "PEDIDOS", timeout=20)
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/?start=2024-01-01&end=2024-01-31", timeout=60)
+    dash_duo.wait_for_element("#overview-kpis", timeout=60)
+    dash_duo.wait_for_text_to_equal("#overview-kpis .card .text-uppercase", "PEDIDOS", timeout=60)
     text = dash_duo.find_element("#overview-kpis").text
     assert "60,000" not in text
     assert browser_errors(dash_duo) == []
@@ -33,20 +33,20 @@ def test_overview_page(dash_duo, settings, app_factory, browser_errors):
 def test_language_switch_and_data_page(dash_duo, settings, app_factory, browser_errors):
     app = app_factory(settings)
     dash_duo.start_server(app, port=free_port())
-    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/data", timeout=20)
-    dash_duo.wait_for_contains_text("#data-summary-table", "orders", timeout=20)
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/data", timeout=60)
+    dash_duo.wait_for_contains_text("#data-summary-table", "orders", timeout=60)
     assert "60,000" in dash_duo.find_element("#data-summary-table").text
     assert "Conjuntos de datos" in dash_duo.find_element("body").text
     # switch to English: the cookie is set and the page reloads in English
     dash_duo.find_element("#shell-lang-switch label[for$='1'], #shell-lang-switch input[value='en']").click()
-    dash_duo.wait_for_contains_text("body", "Datasets", timeout=20)
+    dash_duo.wait_for_contains_text("body", "Datasets", timeout=60)
     assert browser_errors(dash_duo) == []
 
 
 def test_theme_switch_restyles_page_and_charts(dash_duo, settings, app_factory, browser_errors):
     app = app_factory(settings)
     dash_duo.start_server(app, port=free_port())
-    dash_duo.wait_for_element("#overview-trend .main-svg", timeout=20)
+    dash_duo.wait_for_element("#overview-trend .main-svg", timeout=60)
     dash_duo.find_element("#shell-theme-switch").click()
     until(lambda: dash_duo.driver.execute_script(
         "return document.documentElement.getAttribute('data-bs-theme')") == "dark", timeout=10)

@@ -30,7 +30,7 @@ def test_sourcing_page(dash_duo, settings, app_factory, browser_errors) -> None:
         "xpath", "./ancestor::label").click()
     dash_duo.find_element(".dash-dropdown-search").send_keys(Keys.ESCAPE)
     dash_duo.wait_for_contains_text("#sourcing-grid", "Maca", timeout=30)
-    dash_duo.wait_for_element("#sourcing-pareto .main-svg", timeout=20)
+    dash_duo.wait_for_element("#sourcing-pareto .main-svg", timeout=60)
     until(lambda: "maca" in dash_duo.driver.current_url, timeout=30)
     assert "ing=cacao%2Cmaca" in dash_duo.driver.current_url or "ing=cacao,maca" in dash_duo.driver.current_url
     assert "Abastecimiento sostenible" in dash_duo.find_element("body").text
