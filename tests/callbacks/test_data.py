@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from callbacks import data as cb
 from components import datasets, ids
+from tests.fixtures.web import find_component
 from web.runtime import configure
-
-
-def _find(node, cid):
-    if getattr(node, "id", None) == cid:
-        return node
-    children = getattr(node, "children", None)
-    for ch in children if isinstance(children, list | tuple) else [children] if children is not None else []:
-        hit = _find(ch, cid)
-        if hit is not None:
-            return hit
-    return None
 
 
 def test_upload_limit_follows_the_setting(settings) -> None:
@@ -31,9 +21,9 @@ def test_upload_limit_follows_the_setting(settings) -> None:
 
 
 def test_layout_states_no_limit_of_its_own() -> None:
-    upload = _find(datasets.layout(), ids.DATA_UPLOAD)
+    upload = find_component(datasets.layout(), ids.DATA_UPLOAD)
     assert upload is not None and getattr(upload, "max_size", -1) == -1  # the callback sets it on load
-    assert _find(datasets.layout(), ids.DATA_UPLOAD_HELP).children is None
+    assert find_component(datasets.layout(), ids.DATA_UPLOAD_HELP).children is None
 
 
 def _text(node) -> str:
@@ -60,7 +50,7 @@ def test_runs_list_shows_every_training_run_and_the_live_versions(tmp_path) -> N
     first = train_all(d, trainers=[toy_trainer])["mlflow"]["run_id"]
     second = train_all(d, trainers=[toy_trainer])["mlflow"]["run_id"]
     view = cb.show_runs("en")
-    table = _find(view, ids.DATA_RUNS_TABLE)
+    table = find_component(view, ids.DATA_RUNS_TABLE)
     rows = table.children[1].children
     assert [r.children[0].children.children for r in rows] == [second[:12], first[:12]]
     assert "toy v2" in _text(rows[0]) and "live" in _text(rows[0]) and "live" not in _text(rows[1])

@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 
 from analytics.demand.page_view import demand_page, page_options
 from components import format as fmt
+from tests.fixtures.web import find_component
 
 
 @pytest.fixture(scope="module")
@@ -255,17 +256,5 @@ def test_the_layout_keeps_the_urls_scenario_keys_for_the_callback():
     from components.demand import layout
 
     page = layout(dc="DC-LIM", horizon="8", blockade_days="20", blockade_regions="PE-PUN", utm="x", junk=3)
-    store = _find(page, ids.DEMAND_SCENARIO_QUERY)
+    store = find_component(page, ids.DEMAND_SCENARIO_QUERY)
     assert store.data == {"blockade_days": "20", "blockade_regions": "PE-PUN", "utm": "x"}
-
-
-def _find(node, id_):
-    if getattr(node, "id", None) == id_:
-        return node
-    children = getattr(node, "children", None)
-    for child in children if isinstance(children, list) else [children] if children is not None else []:
-        found = _find(child, id_)
-        if found is not None:
-            return found
-    return None
-

@@ -13,6 +13,7 @@ from dash import dcc
 from analytics import geo
 from components import ids, maps
 from tests.conftest import ROOT
+from tests.fixtures.web import find_component
 
 START, END = "2023-01-01", "2023-06-30"
 
@@ -133,23 +134,12 @@ def test_map_graphs_fetch_plotly_base_layer_from_the_app(settings, app_factory):
     assert {"land", "countries", "coastlines", "ocean", "lakes", "rivers", "subunits"} <= set(stub["objects"])
     for layout, graph_id in ((logistics.layout(), ids.LOGISTICS_MAP), (overview.layout(), ids.OVERVIEW_MAP),
                              (traceability.layout(), ids.TRACE_MAP), (sourcing.layout(), ids.SOURCING_MAP)):
-        graph = _find(layout, graph_id)
+        graph = find_component(layout, graph_id)
         assert graph.config["topojsonURL"] == "/assets/plotly-geo/", graph_id
     app = app_factory(settings)
     with app.server.test_client() as client:
         res = client.get("/assets/plotly-geo/world_110m.json")
         assert res.status_code == 200 and res.get_json()["type"] == "Topology"
-
-
-def _find(node, cid):
-    if getattr(node, "id", None) == cid:
-        return node
-    children = getattr(node, "children", None)
-    for ch in children if isinstance(children, list | tuple) else [children] if children is not None else []:
-        hit = _find(ch, cid)
-        if hit is not None:
-            return hit
-    return None
 
 
 def _graphs(node) -> list[dcc.Graph]:

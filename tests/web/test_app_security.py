@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.fixtures.web import basic, forged_body
+from tests.fixtures.web import basic, find_serialised, forged_body
 
 HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy")
 SIXTY_MB = 60 * 1024 * 1024
@@ -107,32 +107,21 @@ def test_sign_in_protects_pages_by_role(auth_app):
     assert b"may not open /logistics" in c.get("/logistics", headers=basic("mia")).data
 
 
-def _find(node, component_id):
-    """The component with ``component_id`` in a serialised layout (None if absent)."""
-    if isinstance(node, dict):
-        if node.get("props", {}).get("id") == component_id:
-            return node
-        return next((f for v in node.values() if (f := _find(v, component_id)) is not None), None)
-    if isinstance(node, list):
-        return next((f for v in node if (f := _find(v, component_id)) is not None), None)
-    return None
-
-
 def test_navbar_shows_who_is_signed_in(auth_app, open_app):
     from components import ids
 
     c = auth_app.server.test_client()
     layout = c.get("/_dash-layout", headers=basic("mia")).get_json()
-    badge = _find(layout, ids.NAVBAR_USER)
+    badge = find_serialised(layout, ids.NAVBAR_USER)
     assert badge["props"]["children"] == "mia" and badge["props"]["title"] == "Roles: marketing"
-    assert _find(layout, ids.NAVBAR_SIGNOUT) is None  # HTTP basic: the browser holds the credentials
+    assert find_serialised(layout, ids.NAVBAR_SIGNOUT) is None  # HTTP basic: the browser holds the credentials
     en = auth_app.server.test_client()
     en.set_cookie("chasqui_lang", "en")
     layout_en = en.get("/_dash-layout", headers=basic("tito")).get_json()
-    assert _find(layout_en, ids.NAVBAR_USER)["props"]["title"] == "Roles: traceability admin"
-    assert _find(c.get("/_dash-layout").get_json(), ids.NAVBAR_USER) is None  # anonymous (public page)
-    assert _find(c.get("/_dash-layout", headers=basic("mia", "wrong")).get_json(), ids.NAVBAR_USER) is None
-    assert _find(open_app.server.test_client().get("/_dash-layout").get_json(), ids.NAVBAR_USER) is None
+    assert find_serialised(layout_en, ids.NAVBAR_USER)["props"]["title"] == "Roles: traceability admin"
+    assert find_serialised(c.get("/_dash-layout").get_json(), ids.NAVBAR_USER) is None  # anonymous (public page)
+    assert find_serialised(c.get("/_dash-layout", headers=basic("mia", "wrong")).get_json(), ids.NAVBAR_USER) is None
+    assert find_serialised(open_app.server.test_client().get("/_dash-layout").get_json(), ids.NAVBAR_USER) is None
 
 
 def test_sign_in_applies_to_callback_requests(auth_app):

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from werkzeug.serving import make_server
 
-from tests.fixtures.web import basic, forged_body
+from tests.fixtures.web import basic, find_serialised, forged_body
 from web import oidc
 from web.settings import Settings, SettingsError
 
@@ -212,21 +212,11 @@ def login(c, next_: str = "/logistics"):
     return c.get(authorize(start(c, next_)))
 
 
-def _find(node: Any, component_id: str) -> Any:
-    if isinstance(node, dict):
-        if node.get("props", {}).get("id") == component_id:
-            return node
-        return next((f for v in node.values() if (f := _find(v, component_id)) is not None), None)
-    if isinstance(node, list):
-        return next((f for v in node if (f := _find(v, component_id)) is not None), None)
-    return None
-
-
 def signout_form(c) -> dict[str, str]:
     """The navbar's sign-out form (action, method, the hidden token) as the layout serves it."""
-    form = _find(c.get("/_dash-layout").get_json(), "shell-navbar-signout")
+    form = find_serialised(c.get("/_dash-layout").get_json(), "shell-navbar-signout")
     assert form is not None and form["type"] == "Form"
-    token = _find(form, "shell-navbar-signout-csrf")["props"]
+    token = find_serialised(form, "shell-navbar-signout-csrf")["props"]
     assert token["name"] == "csrf" and token["type"] == "hidden"
     return {"action": form["props"]["action"], "method": form["props"]["method"], "csrf": token["value"]}
 
