@@ -12,7 +12,7 @@ from callbacks.registration import PageCallbacks
 from components import ids
 from components import overview as view
 from components.i18n import normalize_lang, t
-from components.layout import error_alert
+from components.layout import error_alert, slow_note_running
 from components.theme import blank_figure, normalize_theme
 from web.access import OutputOwner
 from web.jobs import memoized
@@ -76,7 +76,8 @@ def register(app: Dash) -> dict[str, OutputOwner]:
                 Output(ids.OVERVIEW_QUERY, "data"), Output(ids.OVERVIEW_MAP, "figure"),
                 Input(ids.OVERVIEW_DATES, "start_date"), Input(ids.OVERVIEW_DATES, "end_date"),
                 Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
-                Input(ids.OVERVIEW_MAP_METRIC, "value"))
+                Input(ids.OVERVIEW_MAP_METRIC, "value"),
+                running=slow_note_running(ids.OVERVIEW_SLOW))
     cb.clientside(ClientsideFunction("chasqui", "syncQuery"), Output(ids.OVERVIEW_QUERY_SYNCED, "children"),
                   Input(ids.OVERVIEW_QUERY, "data"), prevent_initial_call=True)
     return cb.owners

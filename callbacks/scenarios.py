@@ -29,6 +29,7 @@ from callbacks.registration import PageCallbacks
 from components import ids
 from components import scenarios as ui
 from components.i18n import normalize_lang
+from components.layout import slow_note_running
 from components.theme import normalize_theme
 from web.access import OutputOwner
 from web.jobs import memo_background, memoized
@@ -224,7 +225,8 @@ def register(app: Dash) -> dict[str, OutputOwner]:
                 Output(ids.SCENARIOS_REGIONS_FIG, "figure"), Output(ids.SCENARIOS_STATUS, "children"),
                 Output(ids.SCENARIOS_URL, "data"),
                 *[Input(c, "value") for c in CONTROLS],
-                Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"))
+                Input(ids.LANG_STORE, "data"), Input(ids.THEME_STORE, "data"),
+                running=slow_note_running(ids.SCENARIOS_SLOW))
     cb.clientside(SYNC_URL_JS, Output(ids.SCENARIOS_URL_SYNC, "data"), Input(ids.SCENARIOS_URL, "data"),
                   Input(ids.SCENARIOS_REPLAY_URL, "data"))
     cb.callback(replay_episode, Output(ids.SCENARIOS_BACKTEST, "children"), Output(ids.SCENARIOS_REPLAY_URL, "data"),

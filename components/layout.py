@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html, page_container
+from dash import Output, dcc, html, page_container
 
 from components import ids
 from components.i18n import t
@@ -91,6 +91,23 @@ def kpi_card(label: str, value: str, detail: str | None = None, card_id: Any = N
         body.append(html.Div(detail, className="small text-body-secondary"))
     kwargs = {"id": card_id} if card_id is not None else {}
     return dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm", **kwargs)
+
+
+# A callback's ``running=`` sets a slow note's class: shown while the callback runs (the stylesheet lets it appear
+# only after a second, so a quick answer never flashes it), hidden otherwise.
+SLOW_NOTE_SHOWN = "chasqui-slow-note small text-body-secondary mb-2"
+SLOW_NOTE_HIDDEN = SLOW_NOTE_SHOWN + " d-none"
+
+
+def slow_note(note_id: str, message: str) -> html.Div:
+    """What a long first computation is doing, with a moving bar; hidden until a ``running=`` output shows it."""
+    return html.Div([dbc.Progress(value=100, striped=True, animated=True, className="mb-1", style={"height": "6px"}),
+                     html.Span(message)], id=note_id, className=SLOW_NOTE_HIDDEN, role="status")
+
+
+def slow_note_running(note_id: str) -> list[tuple[Any, str, str]]:
+    """The ``running=`` argument that shows the slow note ``note_id`` while a callback runs."""
+    return [(Output(note_id, "className"), SLOW_NOTE_SHOWN, SLOW_NOTE_HIDDEN)]
 
 
 def error_alert(message: str) -> dbc.Alert:

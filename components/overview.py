@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 from components import format as fmt
 from components import ids, maps
 from components.i18n import current_lang, t, translator
-from components.layout import kpi_card, page_header
+from components.layout import kpi_card, page_header, slow_note
 from components.live import live_section
 from components.theme import RISK_SCALE, blank_figure, style
 
@@ -24,10 +24,14 @@ MAP_METRICS = ("revenue", "orders")
 TEXT = {
     "es": {"map": "Mapa de regiones", "map.revenue": "Ingresos", "map.orders": "Pedidos",
            "map.none": "Sin mapa: las regiones de estos datos no son del Perú. Vea el ranking.",
+           "slow": "Preparando los datos: la primera consulta tras un cambio de datos valida los pedidos y arma "
+                   "el resumen diario que usan las siguientes (con el motor Spark puede tardar un minuto).",
            "map.help": "Color: ingresos o pedidos (escala logarítmica). Pase el cursor por una región para ver "
                        "su tasa de retraso; el ranking la muestra en color."},
     "en": {"map": "Map of the regions", "map.revenue": "Revenue", "map.orders": "Orders",
            "map.none": "No map: the regions in this data are not Peru's. See the ranking.",
+           "slow": "Preparing the data: the first query after the data changes validates the orders and builds "
+                   "the daily summary the next ones use (on the Spark engine this can take a minute).",
            "map.help": "Colour: revenue or orders (log scale). Hover over a region for its late rate; the "
                        "ranking shows it in colour."},
 }
@@ -63,6 +67,7 @@ def layout(start: str | None = None, end: str | None = None) -> html.Div:
                     width="auto"),
                 className="mb-3"),
             html.Div(id=ids.OVERVIEW_STATUS),
+            slow_note(ids.OVERVIEW_SLOW, tr("slow", lang)),
             dcc.Loading(dbc.Row(id=ids.OVERVIEW_KPIS, className="g-3 mb-3")),
             dbc.Row(dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
                 id=ids.OVERVIEW_TREND, config={"displaylogo": False, "displayModeBar": "hover"},

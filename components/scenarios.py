@@ -17,6 +17,7 @@ from dash import dcc, html
 from components import format as fmt
 from components import ids
 from components.i18n import translator
+from components.layout import slow_note
 from components.theme import blank_figure, style
 
 MAX_URL_CODES = 64  # a URL list longer than this is not one this page wrote
@@ -24,6 +25,9 @@ MAX_URL_CODES = 64  # a URL list longer than this is not one this page wrote
 TEXT = {
     "es": {
         "title": "Escenarios: planificación ¿qué pasa si…?", "preset": "Episodio de referencia",
+        "slow": ("Calibrando el modelo con el historial de pedidos: la primera simulación tras un cambio de datos "
+                 "ajusta cada mecanismo (con el motor Spark son varias consultas y puede tardar un minuto); las "
+                 "siguientes reutilizan la calibración."),
         "replay": "Reproducir el episodio con los datos previos (backtest)",
         "bt.title": "Backtest: alza prevista de la tasa de retraso frente a lo ocurrido",
         "bt.summary": ("Reproducido al {as_of} (solo datos anteriores al episodio, {start} → {end}), regiones {regions}: "
@@ -79,6 +83,9 @@ TEXT = {
     },
     "en": {
         "title": "Scenarios: what-if planning", "preset": "Reference episode",
+        "slow": ("Calibrating the model on the order history: the first simulation after the data changes fits "
+                 "every mechanism (on the Spark engine that is several queries and can take a minute); the next "
+                 "ones reuse the calibration."),
         "replay": "Replay the episode with the data before it (backtest)",
         "bt.title": "Backtest: predicted rise in late rate against what happened",
         "bt.summary": ("Replayed as of {as_of} (only data before the episode, {start} → {end}), regions {regions}: "
@@ -229,6 +236,7 @@ def layout(lang: str, **kwargs: Any) -> html.Div:
             dbc.Col(controls(lang, kwargs), lg=3),
             dbc.Col([
                 html.Div(id=ids.SCENARIOS_STATUS, className="small text-muted mb-2"),
+                slow_note(ids.SCENARIOS_SLOW, tr("slow", lang)),
                 dcc.Loading(html.Div(id=ids.SCENARIOS_BACKTEST)),
                 dcc.Loading(html.Div(id=ids.SCENARIOS_KPIS)),
                 dcc.Graph(id=ids.SCENARIOS_REGIONS_FIG, config={"displayModeBar": False},

@@ -59,3 +59,38 @@ def test_theme_switch_restyles_page_and_charts(dash_duo, settings, app_factory, 
     until(lambda: dash_duo.driver.execute_script(
         "return document.documentElement.getAttribute('data-bs-theme')") == "dark", timeout=15)
     assert browser_errors(dash_duo) == []
+
+
+def test_a_slow_first_query_says_what_it_is_doing(dash_duo, settings, app_factory, browser_errors, monkeypatch):
+    """While the Overview's query runs (the first one after a data change can take a minute on Spark), a note
+    with a moving bar says what is being prepared; it appears only after a second and goes when the answer comes."""
+    import threading
+
+    import callbacks.overview as overview_callbacks
+
+    release = threading.Event()
+    started = threading.Event()
+    real = overview_callbacks.overview
+
+    def held(engine, flt):
+        started.set()
+        release.wait(120)
+        return real(engine, flt)
+
+    monkeypatch.setattr(overview_callbacks, "overview", held)
+    app = app_factory(settings)
+    dash_duo.start_server(app, port=free_port())
+    note = "#overview-slow"
+    try:
+        # a date range of its own, so that no earlier test's result is in the result cache
+        dash_duo.wait_for_page(url=f"{dash_duo.server_url}/?start=2024-03-05&end=2024-03-09", timeout=60)
+        until(started.is_set, timeout=60)
+        until(lambda: dash_duo.find_element(note).is_displayed(), timeout=30)
+        assert "Preparando los datos" in dash_duo.find_element(note).text
+        assert dash_duo.find_element(f"{note} .progress-bar-animated") is not None
+    finally:
+        release.set()
+    dash_duo.wait_for_text_to_equal("#overview-kpis .card .text-uppercase", "PEDIDOS", timeout=60)
+    until(lambda: "d-none" in dash_duo.find_element(note).get_attribute("class").split(), timeout=30)
+    assert not dash_duo.find_element(note).is_displayed()
+    assert browser_errors(dash_duo) == []

@@ -47,3 +47,42 @@ def test_every_callback_id_is_in_the_layout(settings, app_factory):
     # and every id constant is unique
     values = [v for k, v in vars(ids_module).items() if k.isupper() and isinstance(v, str)]
     assert len(values) == len(set(values))
+
+
+def _with_class(component, cls: str, found: dict) -> None:
+    """id -> component for every component in a tree whose className has ``cls``."""
+    if isinstance(component, (list, tuple)):
+        for c in component:
+            _with_class(c, cls, found)
+        return
+    if not hasattr(component, "to_plotly_json"):
+        return
+    if cls in (getattr(component, "className", None) or "").split():
+        found[component.id] = component
+    for prop in getattr(component, "_prop_names", []):
+        value = getattr(component, prop, None)
+        if hasattr(value, "to_plotly_json") or isinstance(value, (list, tuple)):
+            _with_class(value, cls, found)
+
+
+def test_every_slow_note_is_shown_while_its_callback_runs(settings, app_factory):
+    """A slow note (what a long first computation is doing) starts hidden and is shown by the ``running=`` of the
+    callback that does the computation: the Overview's query and the Scenarios simulation."""
+    from components import ids
+    from components.layout import SLOW_NOTE_HIDDEN, SLOW_NOTE_SHOWN
+
+    app = app_factory(settings)
+    app.server.test_client().get("/")
+    notes: dict = {}
+    _with_class(app.validation_layout, "chasqui-slow-note", notes)
+    assert set(notes) == {ids.OVERVIEW_SLOW, ids.SCENARIOS_SLOW}
+    assert all(n.className == SLOW_NOTE_HIDDEN for n in notes.values())
+    shown_by = {}
+    for spec in app._callback_list:
+        for target, value in (spec.get("running") or {}).get("running", {}).items():
+            if target.rsplit(".", 1)[0] in notes:
+                assert value == SLOW_NOTE_SHOWN and target.endswith(".className")
+                assert spec["running"]["runningOff"][target] == SLOW_NOTE_HIDDEN
+                shown_by[target.rsplit(".", 1)[0]] = spec["output"]
+    assert ids.OVERVIEW_KPIS in shown_by.get(ids.OVERVIEW_SLOW, "")
+    assert ids.SCENARIOS_RESULT in shown_by.get(ids.SCENARIOS_SLOW, "")
