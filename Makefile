@@ -15,6 +15,8 @@ PYTEST_ARGS ?= -n auto
 USERS ?= 50
 DURATION ?= 60
 WORKERS ?= 4
+# LOADTEST_ARGS=--warm: gunicorn's warm-up watcher fills the result cache before the users arrive (default: cold)
+LOADTEST_ARGS ?=
 # Every Python package (and app.py) is type-checked; `make test` runs this after ruff.
 TYPED := app.py analytics callbacks components ledger_client pages web
 
@@ -83,7 +85,7 @@ screenshots: $(VENV)/.installed-dev system-deps
 	$(PY) -m benchmarks.screenshots --out docs/screenshots
 
 loadtest: $(VENV)/.installed-dev
-	$(PY) benchmarks/loadtest.py --users $(USERS) --duration $(DURATION) --workers $(WORKERS) --orders $(ORDERS)
+	$(PY) benchmarks/loadtest.py --users $(USERS) --duration $(DURATION) --workers $(WORKERS) --orders $(ORDERS) $(LOADTEST_ARGS)
 
 clean-data:
 	rm -rf $(DATA_DIR)

@@ -204,8 +204,10 @@ def locust_command(base: str, users: int, duration: float, report: Path, master_
 
 
 def start_gunicorn(data_dir: Path, port: int, workers: int, env_extra: dict[str, str] | None = None,
-                   log: Path | None = None) -> subprocess.Popen:
-    env = {**os.environ, "CHASQUI_DATA_DIR": str(data_dir), "CHASQUI_HOST": "127.0.0.1",
+                   log: Path | None = None, warm: bool = False) -> subprocess.Popen:
+    """gunicorn as deployed; ``warm``: with the master's warm-up watcher (off by default: a benchmark of the first
+    visit wants nothing computed ahead of it)."""
+    env = {**os.environ, "CHASQUI_DATA_DIR": str(data_dir), "CHASQUI_HOST": "127.0.0.1", "CHASQUI_WARM": str(int(warm)),
            "CHASQUI_PORT": str(port), "CHASQUI_LIVE": "0", "CHASQUI_DEMO_FEED": "0", "WEB_CONCURRENCY": str(workers),
            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="chasqui-prom-"), "CHASQUI_LOG_LEVEL": "WARNING",
            "PYTHONPATH": str(ROOT), **(env_extra or {})}
@@ -229,6 +231,19 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError("gunicorn did not become ready")
 
 
+def wait_warm(log: Path, proc: subprocess.Popen, timeout: float = 3600) -> dict[str, Any]:
+    """Wait for the master's warm-up watcher to report a finished warm-up in the gunicorn log (its JSON line)."""
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("{") and '"total_seconds"' in line:
+                return json.loads(line)
+        time.sleep(1)
+    raise TimeoutError(f"no warm-up finished within {timeout:.0f} s (see {log})")
+
+
 def stop_gunicorn(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -248,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--report", type=Path, default=ROOT / "benchmarks" / "out" / "loadtest",
                     help="prefix of Locust's CSV and HTML reports")
+    ap.add_argument("--warm", action="store_true",
+                    help="let gunicorn's warm-up watcher fill the result cache before the users arrive (default: cold)")
     args = ap.parse_args(argv)
     if not 1 <= args.users <= 500 or not 1 <= args.duration <= 3600:
         ap.error("--users must be 1..500 and --duration 1..3600")
@@ -262,9 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     proc = start_gunicorn(data_dir, port, args.workers, log=tmp / "gunicorn.log",
                           env_extra={"METRICS_PORT": str(mport), "METRICS_ADDR": "127.0.0.1",
-                                     "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")})
+                                     "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}, warm=args.warm)
     try:
         wait_ready(base, proc)
+        if args.warm:
+            report = wait_warm(tmp / "gunicorn.log", proc)
+            print(f"warmed by gunicorn's watcher in {report['total_seconds']} s", flush=True)
         print(f"{args.users} users, {args.duration:.0f} s, {args.workers} gunicorn workers, data {data_dir}",
               flush=True)
         code = subprocess.run(locust_command(base, args.users, args.duration, args.report,

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -91,13 +93,50 @@ def post_worker_init(worker) -> None:
         app.test_client().get("/_dash-dependencies")
 
 
+WARM_EVERY_SECONDS = 60.0
+_warmer: list[subprocess.Popen] = []
+
+
+def _start_warmer(server) -> subprocess.Popen | None:
+    """Unless ``CHASQUI_WARM=0``: ``python app.py warm --watch 60`` as the master's child, so that the first visitor
+    after a deploy or a restart, or after a ``prepare``, ``train`` or import, finds every page's default view in the
+    result cache (as ``python app.py serve`` does). A process of its own, not a thread: the master imports nothing
+    of the app before it forks the workers. It ends by itself when the master is gone."""
+    from web.settings import Settings, SettingsError
+
+    try:
+        if not Settings.from_env(os.environ).warm:
+            return None
+    except SettingsError:
+        return None  # the workers refuse the setting with its own message
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}  # it serves no metrics
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, str(root / "app.py"), "warm", "--watch", str(WARM_EVERY_SECONDS)],
+                            cwd=root, env=env, stdin=subprocess.DEVNULL)
+    _warmer.append(proc)
+    server.log.info("warm-up watcher started (pid %s)", proc.pid)
+    return proc
+
+
+def on_exit(server) -> None:
+    """Stop the warm-up watcher with the master."""
+    for proc in _warmer:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def when_ready(server) -> None:
-    """With METRICS_PORT set, the master serves the summed metrics itself on that port.
+    """Start the warm-up watcher; with METRICS_PORT set, the master serves the summed metrics itself on that port.
 
     The master handles no page traffic, so a scrape there stays fast when every worker thread is busy
     with callbacks (``/metrics`` on the app port waits in the same queue as page requests). Keep the
     port internal (no sign-in on it): Prometheus only.
     """
+    _start_warmer(server)
     port = os.environ.get("METRICS_PORT")
     if not port:
         return

@@ -17,8 +17,9 @@
     python app.py stock --data-dir DIR --service-level 0.95 [--on-hand FILE.csv] [--scenario PRESET] --json
     python app.py prepare --data-dir DIR      (generate + train when missing; used by `make run`)
     python app.py bench [--quick]
-    python app.py warm --data-dir DIR          (every page's default view into the result cache; `serve` does it
-                                                in the background whenever the data version is not warm)
+    python app.py warm --data-dir DIR [--watch SECONDS]   (every page's default view into the result cache;
+                                                `serve` and gunicorn's master do it in the background whenever the
+                                                data version is not warm)
     python app.py hash-password USER ROLE[,ROLE]   (a users-file line; password from stdin or asked for)
 
 Each command reads the settings (``CHASQUI_*``, then its flags) and calls one analytics function; only
@@ -236,14 +237,41 @@ def cmd_warm(args: argparse.Namespace) -> int:
     raw = os.environ.get(RUNTIME_ENV) if args.from_runtime_env else None
     settings = Settings.from_json(raw) if raw else settings_from_args(args)
     parent = os.getppid()  # started by a server: stop when it stops (we are then handed to another parent)
-    should_stop = (lambda: os.getppid() != parent) if args.from_runtime_env else None
+
+    def orphaned() -> bool:
+        return os.getppid() != parent
+
+    should_stop = orphaned if args.from_runtime_env or args.watch is not None else None
     # sign-in and the live feed do not change a result: this process serves nobody
     settings = settings.replace(auth_file=None, oidc_issuer=None, live=False, demo_feed=False)
-    t0 = time.perf_counter()
-    report = warm(create_app(settings), settings, force=args.force, pages=tuple(args.page) or None,
-                  should_stop=should_stop)
-    print(json.dumps({**report.as_dict(), "total_seconds": round(time.perf_counter() - t0, 2)}))
-    return 1 if report.failed else 0
+    app = create_app(settings)
+    pages = tuple(args.page) or None
+    if args.watch is None:
+        t0 = time.perf_counter()
+        report = warm(app, settings, force=args.force, pages=pages, should_stop=should_stop)
+        print(json.dumps({**report.as_dict(), "total_seconds": round(time.perf_counter() - t0, 2)}))
+        return 1 if report.failed else 0
+    return _watch_and_warm(app, settings, pages, max(args.watch, 0.1), orphaned)
+
+
+def _watch_and_warm(app: object, settings: Settings, pages: tuple[str, ...] | None, every: float,
+                    orphaned: Callable[[], bool]) -> int:
+    """``warm --watch SECONDS`` (what gunicorn's master starts): warm now, then look every SECONDS and warm again
+    whenever the data version is not warm (a ``prepare``, ``train`` or an import); one JSON line per warm-up.
+    Ends when its parent (the server) is gone."""
+    from web.warmup import is_warm, warm
+
+    while not orphaned():
+        if not is_warm():
+            t0 = time.perf_counter()
+            report = warm(app, settings, pages=pages, should_stop=orphaned)
+            if not report.skipped:
+                print(json.dumps({**report.as_dict(), "total_seconds": round(time.perf_counter() - t0, 2)}),
+                      flush=True)
+        deadline = time.monotonic() + every
+        while time.monotonic() < deadline and not orphaned():
+            time.sleep(min(0.5, every))
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -270,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(sp)
     sp.add_argument("--force", action="store_true", help="warm even if this data version is marked warm")
     sp.add_argument("--page", action="append", default=[], help="only this page path (repeatable; default: all)")
+    sp.add_argument("--watch", type=float, default=None, metavar="SECONDS",
+                    help="keep running: warm again whenever the data version changes (looks every SECONDS); ends "
+                         "with its parent process (gunicorn's master starts it so)")
     sp.add_argument("--from-runtime-env", action="store_true", help=argparse.SUPPRESS)  # started by the server
     sp.set_defaults(func=cmd_warm)
 

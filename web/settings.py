@@ -58,7 +58,7 @@ ENV_VARS: dict[str, tuple[str, Any, str]] = {
     "log_level": ("CHASQUI_LOG_LEVEL", str, "Logging level (DEBUG, INFO, WARNING, ...)"),
     "demo_feed": ("CHASQUI_DEMO_FEED", _bool, "Replay demo events into the live feed (1/0)"),
     "live": ("CHASQUI_LIVE", _bool, "Start the live Kafka listener with the app (1/0)"),
-    "warm": ("CHASQUI_WARM", _bool, "`serve` warms every page's default view in the background (1/0)"),
+    "warm": ("CHASQUI_WARM", _bool, "`serve` (and gunicorn's master) warms every page's default view in the background (1/0)"),
     "lang": ("CHASQUI_LANG", str, "Default UI language: `es` (es-PE) or `en`"),
     "demo_feed_rate": ("CHASQUI_DEMO_FEED_RATE", float, "Demo events per second"),
     # sign-in, request limits and background jobs

@@ -39,7 +39,7 @@ def entry_point(demo_dir, tmp_path_factory):
     port = free_port()
     env = {**os.environ, "CHASQUI_DATA_DIR": str(data), "CHASQUI_CACHE_DIR": str(work / "cache"),
            "CHASQUI_HOST": "127.0.0.1", "CHASQUI_PORT": str(port), "CHASQUI_LIVE": "0", "CHASQUI_DEMO_FEED": "0",
-           "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"), "CHASQUI_LOG_LEVEL": "WARNING",
+           "CHASQUI_WARM": "0", "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"), "CHASQUI_LOG_LEVEL": "WARNING",
            "PYTHONPATH": str(ROOT)}
     env.pop("CHASQUI_TRUST_PROXY", None)
     env.pop("FORWARDED_ALLOW_IPS", None)

@@ -138,3 +138,98 @@ def test_a_stopped_or_dead_warm_up_does_not_mark_the_version(warm_app):
     assert not warmup.is_warm()
     report = warmup.warm(app, s, pages=("/data",))
     assert not report.skipped and report.seconds and warmup.is_warm()
+
+
+def _warm_state(settings: Any) -> Any:
+    """The warm-up marker of the current data version for these settings (a dict, or None)."""
+    from web import warmup
+    from web.runtime import configure
+
+    configure(settings)
+    return warmup.runtime().results.get(warmup.marker())
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # ended, waiting for whoever adopted it to reap it
+
+
+def test_warm_watch_warms_each_data_version_and_ends_with_its_parent(writable_demo_dir: Path, tmp_path: Path):
+    """``app.py warm --watch`` (what gunicorn's master starts): warms the current data version, warms again after the
+    data changes, and ends once the process that started it is gone."""
+    import subprocess
+    import sys
+    import time
+
+    from dash.testing.wait import until
+
+    from tests.conftest import ROOT
+    from web.settings import Settings
+
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(CHASQUI_DATA_DIR=str(writable_demo_dir), CHASQUI_CACHE_DIR=str(tmp_path / "cache"),
+               CHASQUI_LIVE="0", CHASQUI_DEMO_FEED="0")
+    settings = Settings.from_env(env).replace(auth_file=None, oidc_issuer=None)
+    starter = ("import subprocess, sys; p = subprocess.Popen([sys.executable, 'app.py', 'warm', '--watch', '0.5', "
+               "'--page', '/data']); print(p.pid, flush=True); sys.stdin.read()")
+    parent = subprocess.Popen([sys.executable, "-c", starter], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    watcher = int(parent.stdout.readline())
+    try:
+        until(lambda: "finished" in (_warm_state(settings) or {}), timeout=120)
+        first = _warm_state(settings)
+        orders = writable_demo_dir / "orders.parquet"
+        st = orders.stat()
+        os.utime(orders, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # an import rewrote the orders
+        changed = time.time()
+        assert _warm_state(settings) is None  # a new data version, not warm yet
+        until(lambda: "finished" in (_warm_state(settings) or {}), timeout=60)
+        second = _warm_state(settings)
+        assert first["warmed"] >= 1 and second["warmed"] == first["warmed"] and second["finished"] > changed
+        assert not _gone(watcher)  # the one watcher warmed both versions and still looks
+    finally:
+        parent.stdin.close()  # its parent ends: the watcher is handed to another parent and stops
+        parent.wait(30)
+    t_end = time.time() + 30
+    while not _gone(watcher) and time.time() < t_end:
+        time.sleep(0.2)
+    assert _gone(watcher)
+
+
+def test_gunicorn_master_starts_the_watcher_and_stops_it(tmp_path: Path):
+    """``deploy/gunicorn.conf.py``: when ready, the master starts ``app.py warm --watch 60`` (not with
+    ``CHASQUI_WARM=0``), without the metrics folder in its environment, and stops it on exit."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import json, runpy, subprocess\n"
+            "calls = []\n"
+            "class Proc:\n"
+            "    pid = 4242\n"
+            "    def poll(self): return None\n"
+            "    def terminate(self): calls.append('terminate')\n"
+            "    def wait(self, timeout=None): return 0\n"
+            "subprocess.Popen = lambda cmd, **kw: calls.append([cmd, 'PROMETHEUS_MULTIPROC_DIR' in kw['env']]) or Proc()\n"
+            "conf = runpy.run_path('deploy/gunicorn.conf.py')\n"
+            "class Server:\n"
+            "    class log:\n"
+            "        info = staticmethod(lambda *a: None)\n"
+            "conf['when_ready'](Server)\n"
+            "conf['on_exit'](Server)\n"
+            "print(json.dumps(calls))\n")
+    base = {k: v for k, v in os.environ.items() if k != "METRICS_PORT"}
+    base["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prom")
+    runs = {}
+    for warm in ("1", "0"):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, "CHASQUI_WARM": warm},
+                             capture_output=True, text=True, timeout=60, check=True)
+        runs[warm] = json.loads(out.stdout.strip().splitlines()[-1])
+    (cmd, has_metrics_dir), stopped = runs["1"]
+    assert cmd[0] == sys.executable and cmd[1].endswith("app.py") and cmd[2:] == ["warm", "--watch", "60.0"]
+    assert has_metrics_dir is False and stopped == "terminate"
+    assert runs["0"] == []
