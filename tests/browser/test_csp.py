@@ -1,4 +1,4 @@
-"""Headless Chromium: every page renders under the Content-Security-Policy with no violation logged."""
+"""Headless Chromium: the Content-Security-Policy is sent and enforced; an upload works under it."""
 
 from __future__ import annotations
 
@@ -9,46 +9,27 @@ from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.browser
 
-PAGES = {
-    "/": "#overview-trend .main-svg",
-    "/logistics": "#logistics-map .main-svg",
-    "/segments": "#segments-curves .main-svg",
-    "/scenarios": "#scenarios-regions-fig .main-svg",
-    "/traceability": "#trace-query",
-    "/sourcing": "#sourcing-pareto .main-svg",
-    "/data": "#data-summary-table",
-}
-
-
-def _settled(dash_duo) -> bool:
-    """No callback in flight and every Plotly graph on the page drawn."""
-    return dash_duo.redux_state_rqs == [] and dash_duo.driver.execute_script(
-        "return [...document.querySelectorAll('.js-plotly-plot')].every(g => g.querySelector('.main-svg'))")
-
 
 def _csp_messages(logs: list[dict]) -> list[str]:
     return [e["message"] for e in logs if "Content Security Policy" in e.get("message", "")
             or "Refused to" in e.get("message", "")]
 
 
-def test_every_page_runs_under_the_csp(dash_duo, settings, app_factory, browser_errors):
+def test_the_policy_is_sent_and_enforced(dash_duo, settings, app_factory, browser_errors):
+    """The policy is in the response and the browser enforces it: an injected inline script is refused and
+    reported. (Every page, in both themes, is loaded under this policy with no violation and no console error in
+    ``test_maps.py``'s check of the requests each page makes.)"""
     app = app_factory(settings)
     dash_duo.start_server(app, port=free_port())
     dash_duo.driver.set_script_timeout(120)  # the fetch below waits for the server (slow on a busy machine)
     csp = dash_duo.driver.execute_script(
         "return fetch('/').then(r => r.headers.get('content-security-policy'))")
     assert "script-src 'self' 'sha256-" in csp and "'unsafe-inline'" not in csp.split("style-src")[0]
-    seen = []
-    for path, selector in PAGES.items():
-        dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}", timeout=30)
-        dash_duo.wait_for_element(selector, timeout=40)
-        until(lambda: _settled(dash_duo), timeout=40)  # late callbacks answered, plotly done drawing
-        logs = dash_duo.get_logs() or []
-        seen.append(path)
-        assert _csp_messages(logs) == [], (path, _csp_messages(logs))
-        assert [e for e in logs if e.get("level") == "SEVERE"] == [], (path, logs)
-    assert len(seen) == len(PAGES)
-    # control: the policy is enforced and a violation would be seen by this test
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/data", timeout=30)
+    dash_duo.wait_for_element("#data-summary-table", timeout=40)
+    logs = dash_duo.get_logs() or []
+    assert _csp_messages(logs) == [] and [e for e in logs if e.get("level") == "SEVERE"] == [], logs
+    # a violation is seen: the policy is enforced and the check above would have caught one
     dash_duo.driver.execute_script(
         "const s = document.createElement('script'); s.textContent = 'window.__pwned = 1';"
         "document.body.appendChild(s);")

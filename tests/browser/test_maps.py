@@ -24,6 +24,8 @@ class Seen:
     local: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)  # requests that left the app's host
     refused: list[str] = field(default_factory=list)  # requests the page tried and the CSP refused
+    csp: list[str] = field(default_factory=list)  # any Content-Security-Policy violation the console reported
+    severe: list[str] = field(default_factory=list)  # console errors
 
 
 def visit(data_dir: Path, pages: tuple[shots.Page, ...], themes: tuple[str, ...] = ("light",)) -> Seen:
@@ -42,17 +44,24 @@ def visit(data_dir: Path, pages: tuple[shots.Page, ...], themes: tuple[str, ...]
                     urls = shots.requested_urls(driver)
                     seen.foreign += shots.foreign(urls, srv.url)
                     seen.local += [u for u in urls if u.startswith(srv.url)]
-                    seen.refused += [e["message"] for e in driver.get_log("browser")
+                    logs = driver.get_log("browser")
+                    seen.refused += [e["message"] for e in logs
                                      if re.search(r"Refused to (connect|load)", e.get("message", ""))]
+                    seen.csp += [f"{theme} {page.path}: {e['message']}" for e in logs
+                                 if "Content Security Policy" in e.get("message", "")
+                                 or "Refused to" in e.get("message", "")]
+                    seen.severe += [f"{theme} {page.path}: {e['message']}" for e in logs if e.get("level") == "SEVERE"]
         finally:
             driver.quit()
     return seen
 
 
 def test_no_page_sends_a_request_off_the_app_host(trained_dir):
-    """Every page (light and dark), maps included: nothing is fetched from another host, nothing is refused."""
+    """Every page (light and dark), maps included, served with the app's Content-Security-Policy: nothing is
+    fetched from another host, nothing is refused, no policy violation and no error in the console."""
     seen = visit(trained_dir, shots.all_pages(), ("light", "dark"))
     assert seen.foreign == [] and seen.refused == []
+    assert seen.csp == [] and seen.severe == []
     # the maps asked plotly's base-layer topology from the app itself, and drew from the shipped outlines
     assert any(u.endswith("/assets/plotly-geo/world_110m.json") for u in seen.local)
     assert len(seen.local) > 50  # the check watched real traffic (bundles, callbacks, assets)
