@@ -128,3 +128,37 @@ def test_dockerfile_healthcheck_command_against_the_server(gunicorn_server):
     cmd = json.loads(re.search(r"HEALTHCHECK .*?CMD (\[.*\])", text).group(1))
     cmd = [sys.executable if c == "python" else c.replace("8050", str(port)) for c in cmd]
     assert subprocess.run(cmd, timeout=30).returncode == 0
+
+
+def test_load_test_waits_for_the_masters_warm_up(tmp_path):
+    """``loadtest.py --warm``: the users start once gunicorn's warm-up watcher has printed its report (one JSON line
+    among the server's log lines); a server that exits first is an error, not a wait."""
+    import threading
+    import time
+
+    log = tmp_path / "gunicorn.log"
+    log.write_text("[INFO] Booting worker with pid: 1\n")
+
+    class Running:
+        returncode = None
+
+        def poll(self):
+            return None
+
+    def report_later():
+        time.sleep(0.5)
+        with log.open("a") as f:
+            f.write('{"version": "v1", "skipped": false, "seconds": {"/ overview-kpis": 0.2}, "total_seconds": 7.5}\n')
+
+    threading.Thread(target=report_later).start()
+    assert loadtest.wait_warm(log, Running(), timeout=30)["total_seconds"] == 7.5
+
+    class Exited(Running):
+        returncode = 3
+
+        def poll(self):
+            return 3
+
+    log.write_text("[ERROR] Worker failed to boot.\n")
+    with pytest.raises(RuntimeError, match="gunicorn exited with 3"):
+        loadtest.wait_warm(log, Exited(), timeout=30)
