@@ -8,8 +8,9 @@ Two things go wrong with a plain ``diskcache.Cache`` under load, both seen in th
   at a time runs that set-up (a cheap lock: it is held only while opening).
 - writing: a write transaction (``set``, ``touch``, ``transact``...) raises ``diskcache.Timeout`` as soon as
   SQLite reports the database busy, unless the caller passed ``retry=True``; Dash's own background manager never
-  does. :class:`SharedCache` makes every write transaction wait for the lock instead, so a busy moment slows a
-  request down instead of failing it.
+  does. :class:`SharedCache` makes every statement, ``BEGIN IMMEDIATE`` included, wait for the lock instead (up to
+  ``WAIT_SECONDS``, then ``diskcache.Timeout`` as before), so a busy moment slows a request down instead of
+  failing it.
 
 Every wait is a Python sleep, never a wait inside SQLite or ``flock``. A gunicorn gevent worker runs many requests
 as greenlets of one thread, each with its own SQLite connection: a request that holds a write transaction (or the
@@ -33,7 +34,7 @@ from typing import Any
 import diskcache
 
 LOCK_NAME = ".open.lock"
-BUSY_SECONDS = 0.05  # SQLite's own wait for a lock (in C: the whole thread waits, every greenlet on it too)
+BUSY_SECONDS = 0.005  # SQLite's own wait for a lock (in C: the whole thread waits, every greenlet on it too)
 WAIT_SECONDS = 60.0  # then a statement is tried again after a sleep, for up to this long (diskcache's own limit)
 
 
@@ -71,7 +72,9 @@ class SharedCache(diskcache.Cache):
         return execute_when_free
 
     def _transact(self, retry: bool = False, filename: Any = None) -> Any:
-        return super()._transact(retry=True, filename=filename)
+        # ``BEGIN IMMEDIATE`` waits in ``_sql`` (sleeps, up to WAIT_SECONDS); diskcache's own ``retry`` would try
+        # again at once, with no sleep, on any error (a connection left inside a transaction: a busy loop)
+        return super()._transact(retry=False, filename=filename)
 
 
 @contextlib.contextmanager

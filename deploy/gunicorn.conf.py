@@ -100,8 +100,9 @@ _warmer: list[subprocess.Popen] = []
 def _start_warmer(server) -> subprocess.Popen | None:
     """Unless ``CHASQUI_WARM=0``: ``python app.py warm --watch 60`` as the master's child, so that the first visitor
     after a deploy or a restart, or after a ``prepare``, ``train`` or import, finds every page's default view in the
-    result cache (as ``python app.py serve`` does). A process of its own, not a thread: the master imports nothing
-    of the app before it forks the workers. It ends by itself when the master is gone."""
+    result cache (as ``python app.py serve`` does). A process of its own, not a thread: of the app, the master
+    imports only ``web.settings`` (standard library only) before it forks the workers. It ends by itself when the
+    master is gone."""
     from web.settings import Settings, SettingsError
 
     try:

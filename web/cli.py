@@ -262,12 +262,15 @@ def _watch_and_warm(app: object, settings: Settings, pages: tuple[str, ...] | No
     from web.warmup import is_warm, warm
 
     while not orphaned():
-        if not is_warm():
-            t0 = time.perf_counter()
-            report = warm(app, settings, pages=pages, should_stop=orphaned)
-            if not report.skipped:
-                print(json.dumps({**report.as_dict(), "total_seconds": round(time.perf_counter() - t0, 2)}),
-                      flush=True)
+        try:
+            if not is_warm():
+                t0 = time.perf_counter()
+                report = warm(app, settings, pages=pages, should_stop=orphaned)
+                if not report.skipped:
+                    print(json.dumps({**report.as_dict(), "total_seconds": round(time.perf_counter() - t0, 2)}),
+                          flush=True)
+        except Exception:  # a failed look (a busy cache past its wait...) must not end the watching
+            log.exception("warm-up failed; trying again in %.0f s", every)
         deadline = time.monotonic() + every
         while time.monotonic() < deadline and not orphaned():
             time.sleep(min(0.5, every))

@@ -233,3 +233,23 @@ def test_gunicorn_master_starts_the_watcher_and_stops_it(tmp_path: Path):
     assert cmd[0] == sys.executable and cmd[1].endswith("app.py") and cmd[2:] == ["warm", "--watch", "60.0"]
     assert has_metrics_dir is False and stopped == "terminate"
     assert runs["0"] == []
+
+
+def test_a_failed_look_does_not_end_the_watching(warm_app, monkeypatch):
+    """``warm --watch``: a look that fails (a cache still busy after its wait) is logged and tried again later."""
+    import sqlite3
+
+    from web import cli, warmup
+
+    app, s = warm_app
+    looks: list[int] = []
+
+    def flaky() -> bool:
+        looks.append(1)
+        if len(looks) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return True  # warm: nothing to do
+
+    monkeypatch.setattr(warmup, "is_warm", flaky)
+    assert cli._watch_and_warm(app, s, ("/data",), 0.1, lambda: len(looks) >= 3) == 0
+    assert len(looks) == 3
