@@ -93,9 +93,10 @@ def kpi_card(label: str, value: str, detail: str | None = None, card_id: Any = N
     return dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm", **kwargs)
 
 
-# A callback's ``running=`` sets a slow note's class: shown while the callback runs (the stylesheet lets it appear
-# only after a second, so a quick answer never flashes it), hidden otherwise.
-SLOW_NOTE_SHOWN = "chasqui-slow-note small text-body-secondary mb-2"
+# A callback's ``running=`` sets a slow note's class: shown while the callback runs (the stylesheet floats it over the
+# page's corner, so the page never moves, and lets it appear only after a second, so a quick answer never flashes
+# it), hidden otherwise.
+SLOW_NOTE_SHOWN = "chasqui-slow-note small text-body bg-body border rounded shadow p-2"
 SLOW_NOTE_HIDDEN = SLOW_NOTE_SHOWN + " d-none"
 
 
