@@ -114,17 +114,8 @@ def test_page_layout_tolerates_unknown_keys_and_reads_url(settings, app_factory)
 
     layout = page.layout(blockade_days="25", blockade_regions="PE-PUN,PE-BAD", fuel_pct="x", whatever="1")
 
-    def find(node, id_):
-        if getattr(node, "id", None) == id_:
-            return node
-        children = getattr(node, "children", None)
-        for ch in children if isinstance(children, list | tuple) else [children] if children is not None else []:
-            hit = find(ch, id_)
-            if hit is not None:
-                return hit
-        return None
-
     from components import ids
+    from tests.fixtures.web import find_component as find
 
     assert find(layout, ids.SCENARIOS_BLOCK_DAYS).value == 25
     assert find(layout, ids.SCENARIOS_FUEL).value == 0
