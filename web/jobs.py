@@ -271,14 +271,13 @@ class MemoManager(DiskcacheManager):
         """Start the job process; it waits for one of ``max_jobs`` slots before loading the callback
         (``web.jobslots``), so many different requests at once cannot exhaust the host."""
         import dill
-        from multiprocess import Process
 
         from web import jobslots
 
-        process = Process(target=jobslots.run_when_free,
-                          args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
-                                self._make_progress_key(key), args, context),
-                          kwargs={"server": server_identity()})
+        process = job_context().Process(target=jobslots.run_when_free,
+                                        args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
+                                              self._make_progress_key(key), args, context),
+                                        kwargs={"server": server_identity(), "environ": dict(os.environ)})
         process.start()
         self.reaper.add(process)
         return int(process.pid)
@@ -418,21 +417,37 @@ class MemoManager(DiskcacheManager):
         return super().job_running(job)
 
 
+# What a job process needs before it runs (every page's callbacks, with Dash, Polars, scikit-learn, plotly):
+# 3-4 CPU-seconds of imports that a freshly spawned interpreter paid again for every job.
+JOB_PRELOAD = ("callbacks", "web.jobslots", "web.runtime", "analytics.shared_cache", "dill")
+
+
+@functools.cache
+def job_context() -> Any:
+    """How job processes start: forked from multiprocess's fork server, a process that was itself started
+    fresh (exec, not fork) and only *imports* ``JOB_PRELOAD``; it never runs a query, so no Polars thread pool,
+    no JVM and no server state exists to be forked (a job forked from the server process itself could hang).
+    A job starts in milliseconds with its imports done, instead of spawning an interpreter. One fork server per
+    server process, started by its first job; ``run_when_free`` gives each job the environment and the
+    working folder of the moment it was started, as a spawned process would have had."""
+    import multiprocess
+
+    ctx = multiprocess.get_context("forkserver")
+    ctx.set_forkserver_preload(list(JOB_PRELOAD))
+    return ctx
+
+
 def background_manager(settings: Settings) -> MemoManager:
-    """The app's background-callback manager. Jobs run in *spawned* processes that configure themselves
-    from the environment (``web.runtime.RUNTIME_ENV``): Polars (and the JVM, with the Spark engine) are not
-    fork-safe, a forked job can hang. This is the one place that decides how jobs start.
+    """The app's background-callback manager. Jobs run in processes forked from a fork server that has their
+    imports done (``job_context``) and configure themselves from the environment (``web.runtime.RUNTIME_ENV``).
+    This is the one place that decides how jobs start.
 
     Its diskcache never evicts: it also holds the secret signing job handles (every stored result expires
     instead).
     """
-    import multiprocess
-
     from analytics.shared_cache import open_cache
     from web.runtime import RUNTIME_ENV
 
-    if multiprocess.get_start_method(allow_none=True) != "spawn":
-        multiprocess.set_start_method("spawn", force=True)
     os.environ[RUNTIME_ENV] = settings.to_json()
     folder = settings.data.cache.background
     folder.mkdir(parents=True, exist_ok=True)
@@ -441,4 +456,4 @@ def background_manager(settings: Settings) -> MemoManager:
                        per_user=settings.jobs_per_user)
 
 
-__all__ = ["MemoManager", "Reaper", "background_manager", "busy_notice", "server_identity", "code_version", "context_version", "memo_background", "memoized", "result_key"]
+__all__ = ["JOB_PRELOAD", "MemoManager", "Reaper", "background_manager", "busy_notice", "job_context", "server_identity", "code_version", "context_version", "memo_background", "memoized", "result_key"]

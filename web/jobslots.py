@@ -224,13 +224,17 @@ def watch_server(server: tuple[int, float | None], interval: float = WATCH_SECON
 
 
 def run_when_free(directory: str, limit: int, payload: bytes, *job_args: Any,
-                  server: tuple[int, float | None] | None = None) -> None:
+                  server: tuple[int, float | None] | None = None, environ: dict[str, str] | None = None) -> None:
     """The target of a job process: watch the server (default: the parent process), wait for a slot, then load
-    and run Dash's job function."""
+    and run Dash's job function. ``environ``: the server's environment when it started the job (a process forked
+    from the fork server has the server's environment of the fork server's start)."""
     import dill
 
     from analytics.shared_cache import open_cache
 
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     if server is None:
         server = (os.getppid(), process_started(os.getppid()))
     watch_server(server)

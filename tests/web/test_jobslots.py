@@ -98,3 +98,64 @@ def test_max_jobs_setting():
     assert Settings().max_jobs == 0 and jobslots.default_limit() >= 2
     with pytest.raises(SettingsError, match="CHASQUI_MAX_JOBS"):
         Settings.from_env({"CHASQUI_MAX_JOBS": "-1"})
+
+
+# A job that reports what its process had when it started: modules already imported, its parent, one variable of
+# the environment, its working folder.
+REPORT = '''
+def job(result_key, progress_key, args, context):
+    import json, os, sys
+    report = {"preloaded": [m for m in ("callbacks.segments", "sklearn", "polars") if m in sys.modules],
+              "parent": open(f"/proc/{os.getppid()}/cmdline", "rb").read().decode(errors="replace"),
+              "probe": os.environ.get("CHASQUI_PROBE"), "cwd": os.getcwd()}
+    with open(args["out"] + ".tmp", "w") as fh:
+        json.dump(report, fh)
+    os.replace(args["out"] + ".tmp", args["out"])
+'''
+
+
+def test_a_job_is_forked_with_its_imports_done_and_the_environment_of_its_start(settings, tmp_path: Path,
+                                                                                 monkeypatch):
+    """Jobs come from the fork server (every page's callbacks imported before the job starts: no interpreter
+    and no 3-4 s of imports per job), yet each sees the environment and folder of the moment it was started;
+    a job waiting for a slot shares the server's pages (it costs no more memory of its own than a spawned one)."""
+    import diskcache
+
+    from web.jobs import background_manager
+    from web.runtime import RUNTIME_ENV
+
+    monkeypatch.setenv(RUNTIME_ENV, "")  # background_manager sets it; restored after the test
+    monkeypatch.delenv("CHASQUI_PROBE", raising=False)
+    manager = background_manager(settings.replace(cache_dir=tmp_path / "cache", max_jobs=1))
+    ns: dict = {}
+    exec(REPORT, ns)
+
+    def start(name: str) -> tuple[int, Path]:
+        out = tmp_path / f"{name}.json"
+        return manager._spawn(f"key-{name}", ns["job"], {"out": str(out)}, {}), out
+
+    def report(out: Path) -> dict:
+        deadline = time.monotonic() + 120
+        while not out.exists():
+            assert time.monotonic() < deadline, "the job did not run"
+            time.sleep(0.05)
+        return json.loads(out.read_text())
+
+    first = report(start("first")[1])
+    monkeypatch.setenv("CHASQUI_PROBE", "set after the fork server started")
+    monkeypatch.chdir(tmp_path)
+    cache = diskcache.Cache(manager.handle.directory)
+    assert jobslots.try_acquire(cache, 1)  # the only slot is taken: the next job waits
+    try:
+        pid, out = start("second")
+        time.sleep(1.0)
+        assert not out.exists() and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        # what it holds of its own (the rest is shared with the fork server): within the bound of a bare waiter
+        assert psutil.Process(pid).memory_full_info().uss / 2**20 < 120
+    finally:
+        jobslots.release(cache)
+    second = report(out)
+    assert first["preloaded"] == second["preloaded"] == ["callbacks.segments", "sklearn", "polars"]
+    assert "multiprocess.forkserver" in first["parent"] and second["parent"] == first["parent"]
+    assert first["probe"] is None and second["probe"] == "set after the fork server started"
+    assert second["cwd"] == str(tmp_path) and first["cwd"] != str(tmp_path)
