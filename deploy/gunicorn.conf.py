@@ -9,7 +9,7 @@ worker's live gauges are dropped when it exits.
 Workers are gevent workers: each connection is a greenlet, so a client that sends its headers or body a byte
 at a time holds a few kilobytes, not a thread. With the threaded worker, 16 such clients took every thread of
 4 workers × 4 threads and ``/healthz`` stopped answering (the liveness probe would restart every pod).
-Background jobs stay separate processes (spawned, not forked; ``web.jobs``), the result cache and the job
+Background jobs stay separate processes (forked from a fork server, never from a worker; ``web.jobs``), the result cache and the job
 manager are diskcache files (SQLite, no sockets), and the live listener's Kafka client is plain sockets, so
 they work unchanged under gevent's cooperative sockets (``tests/web/test_attack_slow_clients.py`` runs a
 Segments job and the health check while slow clients are held). SECURITY.md says why gevent rather than

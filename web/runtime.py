@@ -1,10 +1,10 @@
 """The per-process runtime the callbacks use: settings and the engine.
 
 ``create_app`` calls ``configure(settings)`` once per process (each gunicorn worker builds its own
-app). Background-callback jobs run in *spawned* processes (Polars is not fork-safe: a forked child
-can hang in its thread pool), so ``create_app`` also hands the settings down in the
-``CHASQUI_RUNTIME_SETTINGS`` environment variable and a fresh job process configures itself from it
-on first use. Tests call ``configure`` with their own settings. This is configuration, set once,
+app). Background-callback jobs run in processes forked from a fork server that only imported the code
+(never from a server process: Polars is not fork-safe once its thread pool runs), so ``create_app`` also
+hands the settings down in the ``CHASQUI_RUNTIME_SETTINGS`` environment variable, each job gets the
+environment of its start, and a job process configures itself from it on first use. Tests call ``configure`` with their own settings. This is configuration, set once,
 not shared mutable state.
 """
 
