@@ -302,7 +302,8 @@ def register(app: Dash) -> dict[str, OutputOwner]:
                 progress=[Output(ids.LOGISTICS_RETRAIN_PROGRESS, "value"),
                           Output(ids.LOGISTICS_RETRAIN_PROGRESS, "label")],
                 running=[(Output(ids.LOGISTICS_RETRAIN, "disabled"), True, False),
-                         (Output(ids.LOGISTICS_RETRAIN_CANCEL, "disabled"), False, True)],
+                         (Output(ids.LOGISTICS_RETRAIN_CANCEL, "disabled"), False, True),
+                         (Output(ids.LOGISTICS_RETRAIN_PROGRESS, "animated"), True, False)],
                 cancel=[Input(ids.LOGISTICS_RETRAIN_CANCEL, "n_clicks")],
                 prevent_initial_call=True)
     cb.callback(export_csv, Output(ids.LOGISTICS_DOWNLOAD, "data"),

@@ -224,7 +224,7 @@ def _model_panel(lang: str) -> dbc.Card:
                              className="me-2"),
                   dbc.Button(t("cancel", lang), id=ids.LOGISTICS_RETRAIN_CANCEL, size="sm", color="secondary",
                              outline=True, disabled=True)], className="d-flex align-items-center"),
-        [dbc.Progress(id=ids.LOGISTICS_RETRAIN_PROGRESS, value=0, striped=True, animated=True,
+        [dbc.Progress(id=ids.LOGISTICS_RETRAIN_PROGRESS, value=0, striped=True, animated=False,
                       className="mb-2", style={"height": "1.2rem"}),
          html.Div(id=ids.LOGISTICS_RETRAIN_STATUS, className="small mb-2"),
          html.Div(id=ids.LOGISTICS_CARD),

@@ -26,6 +26,13 @@ class Seen:
     refused: list[str] = field(default_factory=list)  # requests the page tried and the CSP refused
     csp: list[str] = field(default_factory=list)  # any Content-Security-Policy violation the console reported
     severe: list[str] = field(default_factory=list)  # console errors
+    animated: list[str] = field(default_factory=list)  # CSS animations still running once the page has drawn
+
+
+# an endless animation on a page that has finished keeps the browser redrawing (a core, a laptop's battery)
+RUNNING_ANIMATIONS = ("return document.getAnimations().filter(a => a.playState === 'running')"
+                      ".map(a => (a.animationName || 'animation') + ' on ' + "
+                      "(a.effect && a.effect.target ? (a.effect.target.id || a.effect.target.className) : '?'));")
 
 
 def visit(data_dir: Path, pages: tuple[shots.Page, ...], themes: tuple[str, ...] = ("light",)) -> Seen:
@@ -51,6 +58,7 @@ def visit(data_dir: Path, pages: tuple[shots.Page, ...], themes: tuple[str, ...]
                                  if "Content Security Policy" in e.get("message", "")
                                  or "Refused to" in e.get("message", "")]
                     seen.severe += [f"{theme} {page.path}: {e['message']}" for e in logs if e.get("level") == "SEVERE"]
+                    seen.animated += [f"{theme} {page.path}: {a}" for a in driver.execute_script(RUNNING_ANIMATIONS)]
         finally:
             driver.quit()
     return seen
@@ -58,10 +66,12 @@ def visit(data_dir: Path, pages: tuple[shots.Page, ...], themes: tuple[str, ...]
 
 def test_no_page_sends_a_request_off_the_app_host(trained_dir):
     """Every page (light and dark), maps included, served with the app's Content-Security-Policy: nothing is
-    fetched from another host, nothing is refused, no policy violation and no error in the console."""
+    fetched from another host, nothing is refused, no policy violation and no error in the console; once drawn,
+    no page keeps an animation running (a progress bar animates only while its job runs)."""
     seen = visit(trained_dir, shots.all_pages(), ("light", "dark"))
     assert seen.foreign == [] and seen.refused == []
     assert seen.csp == [] and seen.severe == []
+    assert seen.animated == []
     # the maps asked plotly's base-layer topology from the app itself, and drew from the shipped outlines
     assert any(u.endswith("/assets/plotly-geo/world_110m.json") for u in seen.local)
     assert len(seen.local) > 50  # the check watched real traffic (bundles, callbacks, assets)
