@@ -128,10 +128,14 @@ def _held_pmfs(control: np.ndarray) -> np.ndarray:
 
 
 def _mle(control: np.ndarray, treated: np.ndarray) -> tuple[float, float]:
+    """The grid point (share held, mean wait) of highest likelihood for the treated histogram. Only the days some
+    treated order took enter the log-likelihood (the others have weight 0): ~3x fewer logs than every bin,
+    same grid point (checked on 400 simulated holds)."""
     p = np.clip(control / max(control.sum(), 1e-12), 1e-12, None)
     held = _held_pmfs(control)  # [M, D]
-    mix = (1 - _H_GRID)[:, None, None] * p[None, None, :] + _H_GRID[:, None, None] * held[None, :, :]
-    ll = (np.log(mix) * treated[None, None, :]).sum(-1)  # [H, M]
+    seen = np.flatnonzero(treated)
+    mix = (1 - _H_GRID)[:, None, None] * p[None, None, seen] + _H_GRID[:, None, None] * held[None, :, seen]
+    ll = np.log(mix) @ treated[seen]  # [H, M]
     i, j = np.unravel_index(int(np.argmax(ll)), ll.shape)
     return float(_H_GRID[i]), float(_M_GRID[j])
 
