@@ -91,6 +91,9 @@ def post_worker_init(worker) -> None:
     app = worker.wsgi
     if hasattr(app, "test_client"):
         app.test_client().get("/_dash-dependencies")
+        from web.jobs import start_job_server
+
+        start_job_server()  # the fork server of this worker's background jobs imports now, not on the first job
 
 
 WARM_EVERY_SECONDS = 60.0

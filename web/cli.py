@@ -79,6 +79,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     # one request before serving: Dash finishes its one-time setup before concurrent first requests
     app.server.test_client().get("/healthz")
+    from web.jobs import start_job_server
+
+    start_job_server()  # background jobs' fork server imports while the server starts, not on the first job
     if settings.warm:
         from web.warmup import Watcher
 

@@ -437,6 +437,17 @@ def job_context() -> Any:
     return ctx
 
 
+def start_job_server() -> int:
+    """Start the fork server now, not on the first job: it imports ``JOB_PRELOAD`` for ~3 s in its own process,
+    which a server's first visitor would otherwise wait for (the call itself returns at once). The serving entry
+    points call it (``python app.py serve``, each gunicorn worker); returns the fork server's pid."""
+    from multiprocess import forkserver
+
+    job_context()
+    forkserver.ensure_running()
+    return int(forkserver._forkserver._forkserver_pid)
+
+
 def background_manager(settings: Settings) -> MemoManager:
     """The app's background-callback manager. Jobs run in processes forked from a fork server that has their
     imports done (``job_context``) and configure themselves from the environment (``web.runtime.RUNTIME_ENV``).
@@ -456,4 +467,4 @@ def background_manager(settings: Settings) -> MemoManager:
                        per_user=settings.jobs_per_user)
 
 
-__all__ = ["JOB_PRELOAD", "MemoManager", "Reaper", "background_manager", "busy_notice", "job_context", "server_identity", "code_version", "context_version", "memo_background", "memoized", "result_key"]
+__all__ = ["JOB_PRELOAD", "MemoManager", "Reaper", "background_manager", "busy_notice", "job_context", "start_job_server", "server_identity", "code_version", "context_version", "memo_background", "memoized", "result_key"]

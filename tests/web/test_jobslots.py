@@ -159,3 +159,28 @@ def test_a_job_is_forked_with_its_imports_done_and_the_environment_of_its_start(
     assert "multiprocess.forkserver" in first["parent"] and second["parent"] == first["parent"]
     assert first["probe"] is None and second["probe"] == "set after the fork server started"
     assert second["cwd"] == str(tmp_path) and first["cwd"] != str(tmp_path)
+
+
+def test_the_serving_entry_points_start_the_fork_server_ahead(monkeypatch, tmp_path: Path):
+    """``start_job_server`` starts the fork server (one per process) with the job imports named; gunicorn's
+    worker hook calls it once the worker's app is loaded (``python app.py serve``: tests/web/test_ledger_http.py)."""
+    import runpy
+
+    from web import jobs
+
+    pid = jobs.start_job_server()
+    cmd = " ".join(psutil.Process(pid).cmdline())
+    assert "multiprocess.forkserver" in cmd and all(m in cmd for m in jobs.JOB_PRELOAD)
+    assert jobs.start_job_server() == pid  # one per process
+
+    started: list[int] = []
+    monkeypatch.setattr(jobs, "start_job_server", lambda: started.append(1) or pid)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prom"))  # the config sets it; restored after
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+
+    class App:
+        def test_client(self):
+            return type("Client", (), {"get": lambda self, path: None})()
+
+    conf["post_worker_init"](type("Worker", (), {"wsgi": App()})())
+    assert started == [1]

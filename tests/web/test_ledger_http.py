@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import polars as pl
+import psutil
 import pytest
 from werkzeug.serving import make_server
 
@@ -319,6 +320,9 @@ def test_python_app_serve_and_verify_lot_exit_codes(owner: Path, users_file: Pat
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             assert time.monotonic() < deadline, "serve did not start"
             time.sleep(0.5)
+        # serve started its background jobs' fork server before any job (a first visitor does not wait for it)
+        children = [" ".join(c.cmdline()) for c in psutil.Process(proc.pid).children()]
+        assert any("multiprocess.forkserver" in c for c in children), children
         ok = _app_py(["verify-lot", LOT, "--data-dir", str(partner), "--ledger-url", url], env)
         assert ok.returncode == 0, ok.stderr
         assert json.loads(ok.stdout)["verdict"] == "verified" and len(ok.stdout.strip().splitlines()) == 1
