@@ -3,8 +3,9 @@
 Dash starts one process per background-callback request. Without a bound, a crowd (or a script)
 asking for many *different* k-means runs or Monte Carlo scenarios starts as many heavy processes at
 once: memory runs out and every one of them crawls. Here each job process first takes one of
-``limit`` slots and only then unpickles the callback (which is when polars, scikit-learn and the data
-are loaded); until a slot frees it waits as a small interpreter (about 50 MB). Slots are held
+``limit`` slots and only then unpickles the callback and loads its data; until a slot frees it waits, holding
+little memory of its own (it is forked from the fork server of ``web.jobs.job_context``, whose imported
+libraries it shares; a job started without one, as a plain interpreter, waits in about 50 MB). Slots are held
 in the shared diskcache by process id and start time, so the slot of a job that was cancelled or
 died is taken back by the next one that looks. First come, first served is not guaranteed (the
 waiters poll), but nothing starves for long: a slot is re-checked every ``POLL_SECONDS``.
