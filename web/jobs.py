@@ -274,7 +274,9 @@ class MemoManager(DiskcacheManager):
 
         from web import jobslots
 
-        process = job_context().Process(target=jobslots.run_when_free,
+        context = job_context()
+        _forget_a_dead_job_server()
+        process = context.Process(target=jobslots.run_when_free,
                                         args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
                                               self._make_progress_key(key), args, context),
                                         kwargs={"server": server_identity(), "environ": dict(os.environ)})
@@ -428,8 +430,12 @@ def job_context() -> Any:
     fresh (exec, not fork) and only *imports* ``JOB_PRELOAD``; it never runs a query, so no Polars thread pool,
     no JVM and no server state exists to be forked (a job forked from the server process itself could hang).
     A job starts in milliseconds with its imports done, instead of spawning an interpreter. One fork server per
-    server process, started by its first job; ``run_when_free`` gives each job the environment and the
-    working folder of the moment it was started, as a spawned process would have had."""
+    server process (``start_job_server``, else the first job starts it; about 250 MB resident, most of it the
+    libraries); ``run_when_free`` gives each job the environment and the working folder of the moment it was
+    started, as a spawned process would have had, except what the preloaded libraries read once at import
+    (``POLARS_MAX_THREADS``, OpenBLAS/OpenMP thread counts): those keep the values of the fork server's start.
+    Polars' out-of-core spill cleaner thread is not forked into a job (a job that spilled to disk would leave
+    its spill files to Polars' next start-up sweep; the page jobs work in memory)."""
     import multiprocess
 
     ctx = multiprocess.get_context("forkserver")
@@ -444,8 +450,32 @@ def start_job_server() -> int:
     from multiprocess import forkserver
 
     job_context()
+    _forget_a_dead_job_server()
     forkserver.ensure_running()
     return int(forkserver._forkserver._forkserver_pid)
+
+
+def _forget_a_dead_job_server() -> None:
+    """multiprocess notices that its fork server died (killed, out of memory) with ``os.waitpid``, which fails
+    for good once something else has reaped it (gevent's child watcher does, in a gunicorn worker that has run a
+    subprocess): every later job would fail. Forget a dead one here, so the next start launches another."""
+    from multiprocess import forkserver
+
+    fs = forkserver._forkserver
+    pid = fs._forkserver_pid
+    if pid is None:
+        return
+    try:
+        alive = os.waitpid(pid, os.WNOHANG)[0] == 0
+    except ChildProcessError:  # reaped by somebody else: gone
+        alive = False
+    if alive:
+        return
+    with fs._lock:
+        if fs._forkserver_pid == pid:
+            if fs._forkserver_alive_fd is not None:
+                os.close(fs._forkserver_alive_fd)
+            fs._forkserver_pid = fs._forkserver_address = fs._forkserver_alive_fd = None
 
 
 def background_manager(settings: Settings) -> MemoManager:

@@ -184,3 +184,31 @@ def test_the_serving_entry_points_start_the_fork_server_ahead(monkeypatch, tmp_p
 
     conf["post_worker_init"](type("Worker", (), {"wsgi": App()})())
     assert started == [1]
+
+
+def test_a_fork_server_that_died_and_was_reaped_elsewhere_is_replaced(settings, tmp_path: Path, monkeypatch):
+    """The fork server is killed and reaped by somebody else (gevent's child watcher does that in a gunicorn
+    worker): multiprocess alone would fail every later job (its own wait for the dead server raises); the next
+    job starts a new fork server and runs."""
+    import os
+    import signal
+
+    from web import jobs
+    from web.runtime import RUNTIME_ENV
+
+    monkeypatch.setenv(RUNTIME_ENV, "")
+    old = jobs.start_job_server()
+    os.kill(old, signal.SIGKILL)
+    os.waitpid(old, 0)  # reaped here, as gevent's watcher would
+    manager = jobs.background_manager(settings.replace(cache_dir=tmp_path / "cache"))
+    ns: dict = {}
+    exec(REPORT, ns)
+    out = tmp_path / "after.json"
+    manager._spawn("key-after", ns["job"], {"out": str(out)}, {})
+    deadline = time.monotonic() + 120
+    while not out.exists():
+        assert time.monotonic() < deadline, "no job ran after the fork server died"
+        time.sleep(0.05)
+    assert "multiprocess.forkserver" in json.loads(out.read_text())["parent"]
+    new = jobs.start_job_server()
+    assert new != old and "multiprocess.forkserver" in " ".join(psutil.Process(new).cmdline())
