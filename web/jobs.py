@@ -274,12 +274,12 @@ class MemoManager(DiskcacheManager):
 
         from web import jobslots
 
-        context = job_context()
+        starter = job_context()
         _forget_a_dead_job_server()
-        process = context.Process(target=jobslots.run_when_free,
-                                        args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
-                                              self._make_progress_key(key), args, context),
-                                        kwargs={"server": server_identity(), "environ": dict(os.environ)})
+        process = starter.Process(target=jobslots.run_when_free,
+                                  args=(self.handle.directory, self.max_jobs, dill.dumps(job_fn), key,
+                                        self._make_progress_key(key), args, context),
+                                  kwargs={"server": server_identity(), "environ": dict(os.environ)})
         process.start()
         self.reaper.add(process)
         return int(process.pid)

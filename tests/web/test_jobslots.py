@@ -107,7 +107,8 @@ def job(result_key, progress_key, args, context):
     import json, os, sys
     report = {"preloaded": [m for m in ("callbacks.segments", "sklearn", "polars") if m in sys.modules],
               "parent": open(f"/proc/{os.getppid()}/cmdline", "rb").read().decode(errors="replace"),
-              "probe": os.environ.get("CHASQUI_PROBE"), "cwd": os.getcwd()}
+              "probe": os.environ.get("CHASQUI_PROBE"), "cwd": os.getcwd(), "key": result_key,
+              "progress_key": progress_key, "args": args, "context": context}
     with open(args["out"] + ".tmp", "w") as fh:
         json.dump(report, fh)
     os.replace(args["out"] + ".tmp", args["out"])
@@ -132,7 +133,7 @@ def test_a_job_is_forked_with_its_imports_done_and_the_environment_of_its_start(
 
     def start(name: str) -> tuple[int, Path]:
         out = tmp_path / f"{name}.json"
-        return manager._spawn(f"key-{name}", ns["job"], {"out": str(out)}, {}), out
+        return manager._spawn(f"key-{name}", ns["job"], {"out": str(out)}, {"triggered_inputs": [name]}), out
 
     def report(out: Path) -> dict:
         deadline = time.monotonic() + 120
@@ -159,6 +160,9 @@ def test_a_job_is_forked_with_its_imports_done_and_the_environment_of_its_start(
     assert "multiprocess.forkserver" in first["parent"] and second["parent"] == first["parent"]
     assert first["probe"] is None and second["probe"] == "set after the fork server started"
     assert second["cwd"] == str(tmp_path) and first["cwd"] != str(tmp_path)
+    # Dash's job function gets exactly what the manager was given
+    assert second["key"] == "key-second" and second["progress_key"] == manager._make_progress_key("key-second")
+    assert second["args"] == {"out": str(out)} and second["context"] == {"triggered_inputs": ["second"]}
 
 
 def test_the_serving_entry_points_start_the_fork_server_ahead(monkeypatch, tmp_path: Path):
