@@ -101,7 +101,7 @@ def test_max_jobs_setting():
 
 
 # A job that reports what its process had when it started: modules already imported, its parent, one variable of
-# the environment, its working folder.
+# the environment, its working folder, and what it was given.
 REPORT = '''
 def job(result_key, progress_key, args, context):
     import json, os, sys
@@ -113,6 +113,21 @@ def job(result_key, progress_key, args, context):
         json.dump(report, fh)
     os.replace(args["out"] + ".tmp", args["out"])
 '''
+
+
+def _report_job():
+    ns: dict = {}
+    exec(REPORT, ns)  # defined here, pickled by value as Dash's nested job function is
+    return ns["job"]
+
+
+def _report(out: Path) -> dict:
+    """The report the job writes to ``out``, once it has run."""
+    deadline = time.monotonic() + 120
+    while not out.exists():
+        assert time.monotonic() < deadline, "the job did not run"
+        time.sleep(0.05)
+    return json.loads(out.read_text())
 
 
 def test_a_job_is_forked_with_its_imports_done_and_the_environment_of_its_start(settings, tmp_path: Path,
@@ -128,21 +143,13 @@ def test_a_job_is_forked_with_its_imports_done_and_the_environment_of_its_start(
     monkeypatch.setenv(RUNTIME_ENV, "")  # background_manager sets it; restored after the test
     monkeypatch.delenv("CHASQUI_PROBE", raising=False)
     manager = background_manager(settings.replace(cache_dir=tmp_path / "cache", max_jobs=1))
-    ns: dict = {}
-    exec(REPORT, ns)
+    job = _report_job()
 
     def start(name: str) -> tuple[int, Path]:
         out = tmp_path / f"{name}.json"
-        return manager._spawn(f"key-{name}", ns["job"], {"out": str(out)}, {"triggered_inputs": [name]}), out
+        return manager._spawn(f"key-{name}", job, {"out": str(out)}, {"triggered_inputs": [name]}), out
 
-    def report(out: Path) -> dict:
-        deadline = time.monotonic() + 120
-        while not out.exists():
-            assert time.monotonic() < deadline, "the job did not run"
-            time.sleep(0.05)
-        return json.loads(out.read_text())
-
-    first = report(start("first")[1])
+    first = _report(start("first")[1])
     monkeypatch.setenv("CHASQUI_PROBE", "set after the fork server started")
     monkeypatch.chdir(tmp_path)
     cache = diskcache.Cache(manager.handle.directory)
@@ -155,7 +162,7 @@ def test_a_job_is_forked_with_its_imports_done_and_the_environment_of_its_start(
         assert psutil.Process(pid).memory_full_info().uss / 2**20 < 120
     finally:
         jobslots.release(cache)
-    second = report(out)
+    second = _report(out)
     assert first["preloaded"] == second["preloaded"] == ["callbacks.segments", "sklearn", "polars"]
     assert "multiprocess.forkserver" in first["parent"] and second["parent"] == first["parent"]
     assert first["probe"] is None and second["probe"] == "set after the fork server started"
@@ -205,14 +212,8 @@ def test_a_fork_server_that_died_and_was_reaped_elsewhere_is_replaced(settings, 
     os.kill(old, signal.SIGKILL)
     os.waitpid(old, 0)  # reaped here, as gevent's watcher would
     manager = jobs.background_manager(settings.replace(cache_dir=tmp_path / "cache"))
-    ns: dict = {}
-    exec(REPORT, ns)
     out = tmp_path / "after.json"
-    manager._spawn("key-after", ns["job"], {"out": str(out)}, {})
-    deadline = time.monotonic() + 120
-    while not out.exists():
-        assert time.monotonic() < deadline, "no job ran after the fork server died"
-        time.sleep(0.05)
-    assert "multiprocess.forkserver" in json.loads(out.read_text())["parent"]
+    manager._spawn("key-after", _report_job(), {"out": str(out)}, {})
+    assert "multiprocess.forkserver" in _report(out)["parent"]
     new = jobs.start_job_server()
     assert new != old and "multiprocess.forkserver" in " ".join(psutil.Process(new).cmdline())
