@@ -35,7 +35,7 @@ Path(_mp_dir).mkdir(parents=True, exist_ok=True)  # (only gunicorn sets it: CLI 
 bind = os.environ.get("GUNICORN_BIND") or (
     f"{os.environ.get('CHASQUI_HOST', '0.0.0.0')}:{os.environ.get('CHASQUI_PORT', '8050')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-worker_class = "gevent"
+worker_class = "web.gunicorn_worker.ChasquiGeventWorker"  # gevent, closing idle keep-alives on stop
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))  # open connections per worker
 timeout = 120  # background callbacks run outside the request; a slow page callback stays well under this
 graceful_timeout = 30

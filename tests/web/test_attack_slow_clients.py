@@ -182,7 +182,7 @@ def test_gunicorn_trusts_forwarded_headers_only_with_chasqui_trust_proxy(trust, 
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     allow, worker = json.loads(r.stdout)
-    assert allow == expected and worker == "gevent"
+    assert allow == expected and worker == "web.gunicorn_worker.ChasquiGeventWorker"
     if trust == "1":
         env["FORWARDED_ALLOW_IPS"] = "10.0.0.2"
         r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
