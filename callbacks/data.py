@@ -1,9 +1,9 @@
-"""Data page callbacks: dataset catalogue and model list, the training runs (MLflow), the upload limit, the
-DataCo upload (an action)."""
+"""Data page callbacks: dataset catalogue (a table's schema and quarantined rows drawn when its item is opened)
+and model list, the training runs (MLflow), the upload limit, the DataCo upload (an action)."""
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State
+from dash import ALL, Dash, Input, Output, State
 
 from analytics.data_inventory import model_catalog, table_catalog
 from callbacks.registration import PageCallbacks
@@ -22,8 +22,8 @@ ACTION_IMPORT = "data-import"  # replaces the orders table: needs a role allowed
 def show_catalog(lang: object):
     lang = normalize_lang(lang)
     data_dir = runtime().settings.data_dir
-    return (datasets.tables_view(table_catalog(data_dir), str(data_dir), lang),
-            datasets.models_view(model_catalog(data_dir), lang))
+    summary, items = datasets.tables_view(table_catalog(data_dir), str(data_dir), lang)
+    return summary, items, None, datasets.models_view(model_catalog(data_dir), lang)
 
 
 @memo_background
@@ -34,6 +34,20 @@ def show_runs(lang: object):
 
     settings = runtime().settings
     return datasets.runs_view(list_runs(settings.data_dir, settings.mlflow_uri), SHOWN_METRICS, normalize_lang(lang))
+
+
+def show_table_details(active: object, lang: object, bodies: object) -> list[object]:
+    """The body of every table item on the Data page: the opened ones drawn, the closed ones emptied (the page
+    keeps only what is on screen)."""
+    lang = normalize_lang(lang)
+    if isinstance(active, str):
+        opened = {active}
+    else:
+        opened = {a for a in active if isinstance(a, str)} if isinstance(active, list) else set()
+    names = [b.get("table") if isinstance(b, dict) else None for b in (bodies if isinstance(bodies, list) else [])]
+    wanted = opened.intersection(n for n in names if isinstance(n, str))
+    found = {e["table"]: e for e in table_catalog(runtime().settings.data_dir, wanted)} if wanted else {}
+    return [datasets.table_details(found[n], lang) if n in found else None for n in names]
 
 
 def upload_limit(lang: object) -> tuple[int, str]:
@@ -56,8 +70,12 @@ def import_upload(contents: object, filename: object, lang: object):
 def register(app: Dash) -> dict[str, OutputOwner]:
     """The Data page's callbacks on ``app``; returns the owner of every output."""
     cb = PageCallbacks(app, PAGE)
-    cb.callback(show_catalog, Output(ids.DATA_TABLES, "children"), Output(ids.DATA_MODELS, "children"),
+    cb.callback(show_catalog, Output(ids.DATA_TABLES, "children"), Output(ids.DATA_ACCORDION, "children"),
+                Output(ids.DATA_ACCORDION, "active_item"), Output(ids.DATA_MODELS, "children"),
                 Input(ids.LANG_STORE, "data"))
+    cb.callback(show_table_details, Output(ids.data_table_body(ALL), "children"),
+                Input(ids.DATA_ACCORDION, "active_item"), State(ids.LANG_STORE, "data"),
+                State(ids.data_table_body(ALL), "id"), prevent_initial_call=True)
     cb.callback(show_runs, Output(ids.DATA_RUNS, "children"), Input(ids.LANG_STORE, "data"), background=True)
     cb.callback(upload_limit, Output(ids.DATA_UPLOAD, "max_size"), Output(ids.DATA_UPLOAD_HELP, "children"),
                 Input(ids.LANG_STORE, "data"))

@@ -18,7 +18,8 @@ def layout() -> html.Div:
     return html.Div([
         page_header(t("data.title", lang)),
         html.H4(t("data.tables", lang)),
-        html.Div(id=ids.DATA_TABLES, className="mb-4"),
+        html.Div(id=ids.DATA_TABLES),
+        dbc.Accordion(id=ids.DATA_ACCORDION, start_collapsed=True, always_open=True, className="mb-4"),
         html.H4(t("data.models", lang)),
         html.Div(id=ids.DATA_MODELS),
         html.H4(RUNS_TEXT["en" if lang == "en" else "es"]["title"], className="mt-4"),
@@ -130,7 +131,20 @@ def _quarantine_table(rows: list[dict[str, Any]]) -> dbc.Table | None:
                      className="table-compact", size="sm", striped=True)
 
 
-def tables_view(catalog: list[dict[str, Any]], data_dir: str, lang: str) -> html.Div:
+def table_details(entry: dict[str, Any], lang: str) -> list[Any]:
+    """What an opened table item shows: its description, its columns with their rules, its quarantined rows."""
+    body: list[Any] = [html.P(entry["doc"], className="text-body-secondary") if entry["doc"] else None,
+                       _schema_table(entry["columns"], lang)]
+    q = _quarantine_table(entry["quarantine_sample"])
+    if q is not None:
+        body += [html.H6(t("data.quarantine_rows", lang)), q]
+    return body
+
+
+def tables_view(catalog: list[dict[str, Any]], data_dir: str, lang: str) -> tuple[html.Div, list[Any]]:
+    """The summary of every table, and the accordion's items: one per table, whose body (:func:`table_details`)
+    is drawn only when it is opened (every schema drawn at once made the page ~1,300 components, and the browser
+    spent 7-9 s of script on them at each visit)."""
     items = []
     for entry in catalog:
         rng = f"{entry['date_min']} → {entry['date_max']}" if entry["date_min"] else "—"
@@ -138,12 +152,8 @@ def tables_view(catalog: list[dict[str, Any]], data_dir: str, lang: str) -> html
                                                                   f"{t('data.rows', lang).lower()} · {rng}"),
                            dbc.Badge(f"{t('data.quarantined', lang)}: {entry['quarantined']}",
                                      color="danger" if entry["quarantined"] else "secondary", className="ms-2")])
-        body = [html.P(entry["doc"], className="text-body-secondary") if entry["doc"] else None,
-                _schema_table(entry["columns"], lang)]
-        q = _quarantine_table(entry["quarantine_sample"])
-        if q is not None:
-            body += [html.H6(t("data.quarantine_rows", lang)), q]
-        items.append(dbc.AccordionItem(body, title=title, item_id=entry["table"]))
+        items.append(dbc.AccordionItem(html.Div(id=ids.data_table_body(entry["table"])), title=title,
+                                       item_id=entry["table"]))
     summary = dbc.Table(
         [html.Thead(html.Tr([html.Th("Tabla" if lang == "es" else "Table"), html.Th(t("data.rows", lang)),
                              html.Th(t("data.range", lang)), html.Th(t("data.quarantined", lang))])),
@@ -151,8 +161,7 @@ def tables_view(catalog: list[dict[str, Any]], data_dir: str, lang: str) -> html
                               html.Td(f"{e['date_min']} → {e['date_max']}" if e["date_min"] else "—"),
                               html.Td(str(e["quarantined"]), className="text-end")]) for e in catalog])],
         className="table-compact", striped=True, hover=True, id=ids.DATA_SUMMARY_TABLE)
-    return html.Div([html.P([t("data.dir", lang) + ": ", html.Code(data_dir)], className="small"), summary,
-                     dbc.Accordion(items, start_collapsed=True, always_open=True)])
+    return html.Div([html.P([t("data.dir", lang) + ": ", html.Code(data_dir)], className="small"), summary]), items
 
 
 def models_view(models: list[dict[str, Any]], lang: str) -> html.Div:

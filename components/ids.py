@@ -57,6 +57,8 @@ DATA_SUMMARY_TABLE = "data-summary-table"
 DATA_MODELS_TABLE = "data-models-table"
 DATA_RUNS = "data-runs"  # training runs tracked in MLflow and the live model versions
 DATA_RUNS_TABLE = "data-runs-table"
+DATA_ACCORDION = "data-accordion"  # one item per table; an item's schema and quarantine drawn when it is opened
+DATA_TABLE_BODY = "data-table-body"
 
 # --- page blocks: one block per page, prefixed by its route ------------------
 
@@ -222,6 +224,11 @@ LIVE_STATUS = "live-status"
 
 
 # --- dict ids: built here only (pass dash.ALL / MATCH as the key to match every one in a callback) ----
+
+def data_table_body(table: Any) -> dict[str, Any]:
+    """The body of a table's item on the Data page (``table``: a table name, or ``ALL`` in a callback)."""
+    return {"type": DATA_TABLE_BODY, "table": table}
+
 
 def live_tile_value(tile: Any) -> dict[str, Any]:
     """The value text of a live tile (``tile``: a tile key, or ``ALL`` in a callback)."""

@@ -140,20 +140,46 @@ def _cells(component) -> list[list[str]]:
     return rows
 
 
+def _find_ids(node, kind: str) -> list:
+    """The ids of type ``kind`` under a component, in order."""
+    found = []
+    if isinstance(node, list | tuple):
+        for n in node:
+            found += _find_ids(n, kind)
+    elif hasattr(node, "to_plotly_json"):
+        if isinstance(getattr(node, "id", None), dict) and node.id.get("type") == kind:
+            found.append(node.id)
+        found += _find_ids(getattr(node, "children", None), kind)
+    return found
+
+
 def test_data_callback_lists_tables_quarantine_and_models(quarantined_trained_rt):
-    from callbacks.data import show_catalog
+    from callbacks.data import show_catalog, show_table_details
+    from components import ids
 
     _, card = quarantined_trained_rt
-    tables, models = show_catalog("es")
+    tables, items, active, models = show_catalog("es")
+    assert active is None  # every item closed
     rows = _cells(tables)
     summary = {r[0]: r[1:] for r in rows if len(r) == 4}
     # table, rows in the file, date range, quarantined rows
     assert summary["orders"] == ["60,000", "2021-10-01 → 2024-12-31", str(len(BROKEN_ORDERS))]
     assert summary["customers"][-1] == "0" and summary["regions"] == ["25", "—", "0"]
-    # the quarantined rows themselves: 1-based row number and the broken rule
-    quarantined = [r for r in rows if r and r[0].isdigit() and "amount_pen" in (r[1] if len(r) > 1 else "")]
+    # every table has an item, drawn empty: its schema and quarantined rows come when it is opened
+    names = [name for name in summary if name != "Tabla"]  # the summary's rows under its header
+    bodies = [ids.data_table_body(name) for name in names]
+    assert _find_ids(items, ids.DATA_TABLE_BODY) == bodies and not [r for r in _cells(items) if len(r) == 5]
+    assert [i.item_id for i in items] == names
+    opened = show_table_details(["orders", "regions"], "es", bodies)
+    assert [b is None for b in opened] == [name not in ("orders", "regions") for name in names]
+    orders = _cells(opened[names.index("orders")])
+    # the orders' columns with their rules, then the quarantined rows: 1-based row number and the broken rule
+    assert ["amount_pen", "Float64", "no"] == [c for c in next(r for r in orders if r[0] == "amount_pen")[:3]]
+    quarantined = [r for r in orders if r and r[0].isdigit() and "amount_pen" in (r[1] if len(r) > 1 else "")]
     assert [int(r[0]) for r in quarantined] == [i + 1 for i in BROKEN_ORDERS]
     assert all("≥ 0" in r[1] for r in quarantined)
+    assert not [r for r in _cells(opened[names.index("regions")]) if r and r[0].isdigit()]  # none there
+    assert show_table_details(None, "es", bodies) == [None] * len(bodies)  # all closed: nothing drawn
     # the trained model with its metrics and the model card's training time
     by_model = {r[0]: r for r in _cells(models)}
     name, kind, metrics, created = by_model["coldchain_anomaly"]
