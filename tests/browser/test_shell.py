@@ -71,7 +71,11 @@ def test_language_switch_and_data_page(dash_duo, settings, app_factory, browser_
     dash_duo.wait_for_contains_text("#data-summary-table", "orders", timeout=60)
     assert "60,000" in dash_duo.find_element("#data-summary-table").text
     assert "Conjuntos de datos" in dash_duo.find_element("body").text
+    # switch to English: the cookie is set and the page reloads in English
+    dash_duo.find_element("#shell-lang-switch label[for$='1'], #shell-lang-switch input[value='en']").click()
+    dash_duo.wait_for_contains_text("body", "Datasets", timeout=60)
     # a table's item draws its columns and rules when it is opened, and lets them go when it is closed
+    dash_duo.wait_for_contains_text("#data-summary-table", "orders", timeout=60)
     body = '[id*="data-table-body"][id*="orders"]'
     assert dash_duo.find_element(body).text == ""
     button = dash_duo.find_element(f"#data-accordion .accordion-item:has({body}) .accordion-button")
@@ -81,11 +85,6 @@ def test_language_switch_and_data_page(dash_duo, settings, app_factory, browser_
     assert "Float64" in dash_duo.find_element(body).text
     dash_duo.driver.execute_script("arguments[0].click();", button)  # where it is drawn moves while it opens
     until(lambda: dash_duo.find_element(body).text == "", timeout=15)
-    # switch to English: the cookie is set and the page reloads in English
-    switch = dash_duo.find_element("#shell-lang-switch label[for$='1'], #shell-lang-switch input[value='en']")
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", switch)
-    switch.click()
-    dash_duo.wait_for_contains_text("body", "Datasets", timeout=60)
     assert browser_errors(dash_duo) == []
 
 
