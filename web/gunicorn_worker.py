@@ -7,7 +7,9 @@ whole 30 s: a container stopped in 30 s instead of 2, and a recycled worker's sl
 
 Here, once the worker is no longer alive, every connection that is not inside a request is shut down (the client
 sees the connection close, as after any keep-alive timeout, and opens a new one to another worker); a request in
-progress runs to its end and its response says ``Connection: close``, as gunicorn does already.
+progress runs to its end, and its connection is shut down once the response has gone (gunicorn decided on
+keep-alive when the request began). As with any keep-alive close, a client that sends its next request at that
+very moment sees the connection closed and retries.
 """
 
 from __future__ import annotations
