@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,8 @@ import httpx
 import pytest
 
 from components import ids
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
+from tests.fixtures.web import gunicorn, navbar_toggle
 
 pytestmark = pytest.mark.slow
 
@@ -36,39 +36,8 @@ def entry_point(demo_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("slow")
     data = work / "data"
     shutil.copytree(demo_dir, data, ignore=shutil.ignore_patterns(".cache"))
-    port = free_port()
-    env = {**os.environ, "CHASQUI_DATA_DIR": str(data), "CHASQUI_CACHE_DIR": str(work / "cache"),
-           "CHASQUI_HOST": "127.0.0.1", "CHASQUI_PORT": str(port), "CHASQUI_LIVE": "0", "CHASQUI_DEMO_FEED": "0",
-           "CHASQUI_WARM": "0", "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"), "CHASQUI_LOG_LEVEL": "WARNING",
-           "PYTHONPATH": str(ROOT)}
-    env.pop("CHASQUI_TRUST_PROXY", None)
-    env.pop("FORWARDED_ALLOW_IPS", None)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = (work / "gunicorn.log").open("w")
-    proc = subprocess.Popen([str(gunicorn), "-c", "deploy/gunicorn.conf.py", "app:server"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (work / "gunicorn.log").read_text()[-3000:]
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError("gunicorn did not become ready")
-        yield base, port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
+    with gunicorn(data, work, workers=2) as g:
+        yield g.base, g.port
 
 
 class SlowClients:
@@ -153,11 +122,7 @@ def test_health_pages_callbacks_and_jobs_answer_while_slow_clients_hold_on(entry
         page = httpx.get(base + "/logistics", timeout=ANSWER_WITHIN)
         assert page.status_code == 200 and "_dash-config" in page.text
         deps = httpx.get(base + "/_dash-dependencies", timeout=ANSWER_WITHIN).json()
-        nav = next(d for d in deps if d["output"] == f"{ids.NAVBAR_COLLAPSE}.is_open")
-        r = httpx.post(base + "/_dash-update-component", timeout=ANSWER_WITHIN, json={
-            "output": nav["output"], "outputs": {"id": ids.NAVBAR_COLLAPSE, "property": "is_open"},
-            "inputs": [{**nav["inputs"][0], "value": 1}], "state": [{**nav["state"][0], "value": False}],
-            "changedPropIds": []})
+        r = httpx.post(base + "/_dash-update-component", timeout=ANSWER_WITHIN, json=navbar_toggle(deps))
         assert r.status_code == 200 and r.json()["response"][ids.NAVBAR_COLLAPSE]["is_open"] is True
         runner.join(HOLD_SECONDS)
         assert slow.sent > 33 and time.monotonic() < slow.stop_at  # the slow clients were still dribbling
