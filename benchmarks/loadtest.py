@@ -204,16 +204,16 @@ def locust_command(base: str, users: int, duration: float, report: Path, master_
 
 
 def start_gunicorn(data_dir: Path, port: int, workers: int, env_extra: dict[str, str] | None = None,
-                   log: Path | None = None, warm: bool = False) -> subprocess.Popen:
-    """gunicorn as deployed; ``warm``: with the master's warm-up watcher (off by default: a benchmark of the first
-    visit wants nothing computed ahead of it)."""
+                   log: Path | None = None, warm: bool = False, options: tuple[str, ...] = ()) -> subprocess.Popen:
+    """gunicorn as deployed (plus command-line ``options``); ``warm``: with the master's warm-up watcher (off by
+    default: a benchmark of the first visit wants nothing computed ahead of it)."""
     env = {**os.environ, "CHASQUI_DATA_DIR": str(data_dir), "CHASQUI_HOST": "127.0.0.1", "CHASQUI_WARM": str(int(warm)),
            "CHASQUI_PORT": str(port), "CHASQUI_LIVE": "0", "CHASQUI_DEMO_FEED": "0", "WEB_CONCURRENCY": str(workers),
            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="chasqui-prom-"), "CHASQUI_LOG_LEVEL": "WARNING",
            "PYTHONPATH": str(ROOT), **(env_extra or {})}
     out = open(log, "w") if log else subprocess.DEVNULL
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    return subprocess.Popen([str(gunicorn), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "app:server"],
+    return subprocess.Popen([str(gunicorn), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), *options, "app:server"],
                             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
