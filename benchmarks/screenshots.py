@@ -193,6 +193,27 @@ def settle(driver: Any, selector: str, timeout: float = 120.0) -> None:
         time.sleep(0.25)
 
 
+# what a link of the navbar does (dash-bootstrap-components' and dcc's links): the page changes, nothing reloads
+NAVIGATE = ("window.history.pushState({}, '', arguments[0]);"
+            "window.dispatchEvent(new CustomEvent('_dashprivate_pushstate')); window.scrollTo(0, 0);")
+
+
+def navigate(driver: Any, path: str, ready: str, timeout: float = 120.0) -> None:
+    """Go to ``path`` inside the loaded app as a click on a link would (no page load), then :func:`settle` on
+    ``ready``; elements that already matched ``ready`` on the page left must be gone first."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    before = driver.find_elements(By.CSS_SELECTOR, ready)
+    driver.execute_script("window.chasquiSamePage = true;" + NAVIGATE, path)
+    for el in before:
+        WebDriverWait(driver, timeout).until(ec.staleness_of(el))
+    settle(driver, ready, timeout)
+    if not driver.execute_script("return window.chasquiSamePage === true"):
+        raise RuntimeError(f"going to {path} reloaded the page instead of changing it in place")
+
+
 def set_theme(driver: Any, base_url: str, theme: str) -> None:
     """Store the theme as the switch does (the shell's store in localStorage), before a page loads."""
     driver.get(base_url + "/healthz")
