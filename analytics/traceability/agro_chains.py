@@ -7,7 +7,10 @@ shape SENASA uses for registered export sites (lugares de producción).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 COMPANY_PREFIX = "7750321"  # demo exporter under GS1 Perú (775)
 
@@ -152,7 +155,9 @@ REGION_SHORT = {"PE-LAL": "LAL", "PE-LAM": "LAM", "PE-ICA": "ICA", "PE-PIU": "PI
                 "PE-CAJ": "CAJ", "PE-SAM": "SAM", "PE-CUS": "CUS", "PE-PUN": "PUN", "PE-LIM": "LIM"}
 
 
-def site_by_gln() -> dict[str, Site]:
+@functools.cache
+def site_by_gln() -> Mapping[str, Site]:
+    """The demo sites by GLN (computed once: every place on a lot's page looks one up)."""
     from ledger_client.gs1 import gln
 
-    return {gln(COMPANY_PREFIX, s.loc_ref): s for s in SITES.values()}
+    return MappingProxyType({gln(COMPANY_PREFIX, s.loc_ref): s for s in SITES.values()})

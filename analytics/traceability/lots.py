@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,15 +151,21 @@ def _readings(ev: Mapping[str, Any], t_min: float | None, t_max: float | None) -
     return out
 
 
+_CANONICAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
 def _lima(ts: str) -> Any:
     """An EPCIS timestamp as a Lima-time datetime (the text itself if it does not parse)."""
-    from datetime import datetime
+    from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     text = epcis.canonical_time(ts)
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-            tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("America/Lima"))
+        if _CANONICAL_TIME.fullmatch(text):  # the usual shape: read without strptime (a lot's page has thousands)
+            t = datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+        else:
+            t = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return t.astimezone(ZoneInfo("America/Lima"))
     except ValueError:
         return text
 

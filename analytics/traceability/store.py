@@ -13,6 +13,8 @@ Tables (Parquet in the data directory, schemas in ``analytics.traceability.schem
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -204,6 +206,13 @@ def _frame(rows: list[dict[str, Any]], columns: Mapping[str, Any]) -> pl.DataFra
     return pl.DataFrame(rows, schema=dict(columns), orient="row") if rows else pl.DataFrame(schema=dict(columns))
 
 
+# the last few tables read, by file and version: a lot's page (and building every shipment's history) reads the
+# same events and items tables several times per lot; a table written since (a new file) is read again
+_READ: OrderedDict[tuple[str, int, int, int], pl.DataFrame] = OrderedDict()
+_READ_KEEP = 6
+_READ_LOCK = threading.Lock()
+
+
 def load(data_dir: Path, name: str) -> pl.DataFrame:
     if not storage.has_table(data_dir, name):
         known: dict[str, Mapping[str, Any]] = {EVENTS: EVENT_COLUMNS, ITEMS: ITEM_COLUMNS}
@@ -211,7 +220,22 @@ def load(data_dir: Path, name: str) -> pl.DataFrame:
         if cols is None:
             raise FileNotFoundError(f"no {name} table in {data_dir}")
         return pl.DataFrame(schema=dict(cols))
-    return pl.read_parquet(storage.table_path(data_dir, name))
+    path = storage.table_path(data_dir, name)
+    if path.is_dir():  # a partitioned folder: no single file to tell a version by
+        return pl.read_parquet(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    with _READ_LOCK:
+        frame = _READ.get(key)
+        if frame is not None:
+            _READ.move_to_end(key)
+            return frame
+    frame = pl.read_parquet(path)
+    with _READ_LOCK:
+        _READ[key] = frame
+        while len(_READ) > _READ_KEEP:
+            _READ.popitem(last=False)
+    return frame
 
 
 def append_and_anchor(data_dir: Path, ev_rows: list[dict[str, Any]], item_rows: list[dict[str, Any]],

@@ -218,3 +218,20 @@ def test_cli_import_prints_one_json_line_and_refuses_invalid(tmp_path: Path, cap
     assert epcis_import.cli_import(argparse.Namespace(file=ex, data_dir=d)) == 0
     assert json.loads(capsys.readouterr().out)["events"] == 13
     assert store.load(d, store.EVENTS).height == 20
+
+
+def test_tables_read_again_only_when_rewritten(tmp_path):
+    """The lot pages read the events and items tables several times per lot: kept in memory while the file is
+    unchanged, read again as soon as it is written anew (events appended)."""
+    from analytics.traceability import store
+
+    storage.write_table(pl.DataFrame({"event_key": ["e1"], "n": [1]}), tmp_path, "trace_demo_read")
+    first = store.load(tmp_path, "trace_demo_read")
+    assert store.load(tmp_path, "trace_demo_read") is first
+    storage.write_table(pl.DataFrame({"event_key": ["e1", "e2"], "n": [1, 2]}), tmp_path, "trace_demo_read")
+    again = store.load(tmp_path, "trace_demo_read")
+    assert again["event_key"].to_list() == ["e1", "e2"]
+    other = tmp_path / "other"
+    storage.write_table(pl.DataFrame({"event_key": ["x"], "n": [9]}), other, "trace_demo_read")
+    assert store.load(other, "trace_demo_read")["event_key"].to_list() == ["x"]  # same name, another folder
+    assert store.load(tmp_path, "trace_demo_read") is again
