@@ -420,8 +420,10 @@ class MemoManager(DiskcacheManager):
 
 
 # What a job process needs before it runs (every page's callbacks, with Dash, Polars, scikit-learn, plotly):
-# 3-4 CPU-seconds of imports that a freshly spawned interpreter paid again for every job.
-JOB_PRELOAD = ("callbacks", "web.jobslots", "web.runtime", "analytics.shared_cache", "dill")
+# 3-4 CPU-seconds of imports that a freshly spawned interpreter paid again for every job. The pages import
+# scikit-learn only where a job fits a model (the web server itself never does): the jobs get it here.
+JOB_PRELOAD = ("callbacks", "web.jobslots", "web.runtime", "analytics.shared_cache", "dill", "sklearn.cluster",
+               "sklearn.decomposition", "sklearn.metrics", "sklearn.ensemble", "scipy.optimize", "threadpoolctl")
 
 
 @functools.cache

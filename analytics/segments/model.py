@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
-from threadpoolctl import threadpool_limits
 
 from analytics.segments.features import SegmentInputError, category_columns
+
+if TYPE_CHECKING:  # scikit-learn is imported where a model is fitted: the web server's pages never need it
+    from sklearn.cluster import KMeans
 
 K_MIN, K_MAX = 2, 10
 SILHOUETTE_SAMPLE = 4000
@@ -110,6 +110,9 @@ def _kmeans(X: np.ndarray, k: int, seed: int, n_init: int | None) -> KMeans:
     """k-means++ with restarts, on one OpenMP thread: k-means on a few features is memory-light
     and several threads oversubscribe the cores when the app or a test suite runs other work
     (measured: 40 s instead of 1.3 s for k = 2..10 on 11k customers on a busy 2-core machine)."""
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="openmp"):
         return KMeans(k, n_init=n_init or n_init_for(len(X)), random_state=seed).fit(X)
 
@@ -172,6 +175,8 @@ def sweep(X: np.ndarray, ks: Sequence[int] = tuple(range(K_MIN, K_MAX + 1)), see
           n_init: int | None = None) -> list[SweepPoint]:
     """Fit k-means for each k; inertia on all points, silhouette on a fixed random sample."""
     ks = [check_k(k) for k in ks]
+    from sklearn.metrics import silhouette_score
+
     idx = sample_index(len(X), sample, seed)
     out = []
     for i, k in enumerate(ks):
@@ -209,5 +214,7 @@ def suggest_k(points: Sequence[SweepPoint]) -> int:
 
 def pca_2d(X: np.ndarray, idx: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """2-D PCA coordinates of the rows ``idx`` (fitted on them) and the explained variance ratios."""
+    from sklearn.decomposition import PCA
+
     pca = PCA(n_components=2, random_state=seed).fit(X[idx])
     return pca.transform(X[idx]), pca.explained_variance_ratio_

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from analytics.segments.model import CORE_NAMES
 
@@ -35,6 +34,8 @@ _SHORT = {"recency_days": "r", "orders": "f", "monetary_pen": "m", "avg_items": 
 
 def name_segments(core_centroids: np.ndarray) -> list[dict[str, str]]:
     """One ``{"key", "es", "en"}`` per centroid row (rows in CORE_NAMES order of columns)."""
+    from scipy.optimize import linear_sum_assignment  # loaded where segments are named, not with the pages
+
     keys = list(NAMES)
     zs = [{_SHORT[c]: float(row[j]) for j, c in enumerate(CORE_NAMES)} for row in core_centroids]
     score = np.array([[NAMES[key][2](z) for key in keys] for z in zs])

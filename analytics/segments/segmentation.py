@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sklearn.metrics import pairwise_distances_argmin, silhouette_score
 
 from analytics import storage
 from analytics.datadir import CacheDir
@@ -269,6 +268,8 @@ def movement(engine: Engine, params: SegmentParams, compare_end: date, cache_dir
     earlier = OrderFilter(start=params.start, end=compare_end, regions=params.regions)
     feats_a = customer_features(engine, earlier, reference_date=compare_end)
     if feats_a.height:
+        from sklearn.metrics import pairwise_distances_argmin
+
         Xa = cur.scaling.transform(feats_a)
         la = pairwise_distances_argmin(Xa, pt.centers).astype(np.int32)
     else:
@@ -357,6 +358,8 @@ def filter_options(engine: Engine) -> FilterOptions:
 
 def silhouette_full(X: np.ndarray, labels: np.ndarray) -> float:
     """Silhouette on every point (the slow reference used by the benchmark)."""
+    from sklearn.metrics import silhouette_score
+
     return float(silhouette_score(X, labels))
 
 
