@@ -30,14 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import dash
 from dash import dcc
 
 from components.i18n import translator
-from components.theme import COLORWAY, normalize_theme, template
+from components.theme import COLORWAY, normalize_theme, template_json
 
 GEO_ASSETS = "plotly-geo/"  # under assets/: the empty base-layer topology plotly.js asks for
 Outlines = Mapping[str, Any]  # a GeoJSON FeatureCollection, one feature per region, ``id`` = ISO 3166-2:PE code
@@ -89,12 +88,6 @@ def graph_config() -> dcc.Graph.Config:
     except (AttributeError, KeyError):  # no app yet (a layout built in a test): Dash's default assets path
         url = "/assets/" + GEO_ASSETS
     return {"displaylogo": False, "scrollZoom": False, "topojsonURL": url}
-
-
-@lru_cache(maxsize=4)
-def template_json(theme: str) -> dict[str, Any]:
-    """The theme's Plotly template as plain JSON (validated once per theme, then reused)."""
-    return template(theme).to_plotly_json()
 
 
 def figure(data: list[dict[str, Any]], layout: Mapping[str, Any], theme: object) -> dict[str, Any]:
