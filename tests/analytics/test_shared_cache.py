@@ -10,26 +10,17 @@ import diskcache
 import pytest
 
 from analytics.shared_cache import LOCK_NAME, SharedCache, open_cache
+from tests.analytics import shared_cache_writer
 
 PROCESSES = 10
 WRITES = 150
-
-
-def _worker(directory: str, start: object, n: int) -> None:
-    start.wait()  # type: ignore[attr-defined]
-    cache = open_cache(directory, eviction_policy="none")
-    for _ in range(n):
-        cache.incr("count")  # a write transaction
-        with cache.transact():  # and an explicit one, as the job manager does
-            cache.set("last", cache.get("last", 0) + 1)
-    cache.close()
 
 
 def test_processes_opening_and_writing_at_once_lose_nothing(tmp_path: Path):
     folder = tmp_path / "shared"
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
-    procs = [ctx.Process(target=_worker, args=(str(folder), start, WRITES)) for _ in range(PROCESSES)]
+    procs = [ctx.Process(target=shared_cache_writer.write, args=(str(folder), start, WRITES)) for _ in range(PROCESSES)]
     for p in procs:
         p.start()
     start.set()
