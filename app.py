@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None, *, start_live: bool | None = None) -> Dash:
     """Build the Dash app: settings → runtime → background jobs → pages and callbacks → web layer → live feed."""
+    import pandas  # noqa: F401  # loaded here, by one thread: see below
     from dash import Dash
 
     import callbacks
@@ -30,6 +31,10 @@ def create_app(settings: Settings | None = None, *, start_live: bool | None = No
     from components.layout import shell
     from web import jobs, runtime, server
 
+    # Plotly's validators use pandas if it is in sys.modules, without the import lock: while another thread is
+    # still importing it (Spark Connect's client, a scorer loading scikit-learn), a figure built meanwhile fails
+    # ("partially initialized module 'pandas'"). Nothing else here imports it now that the pages no longer load
+    # scikit-learn, so it is imported first, before any thread starts (0.7 CPU-s).
     settings = settings or Settings.from_env(os.environ)
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
