@@ -421,7 +421,8 @@ class MemoManager(DiskcacheManager):
 
 # What a job process needs before it runs (every page's callbacks, with Dash, Polars, scikit-learn, plotly):
 # 3-4 CPU-seconds of imports that a freshly spawned interpreter paid again for every job. The pages import
-# scikit-learn only where a job fits a model (the web server itself never does): the jobs get it here.
+# scikit-learn and SciPy only where segments are fitted or named (in these jobs, and in a segment export), not
+# when the app is built: the jobs get them here.
 JOB_PRELOAD = ("callbacks", "web.jobslots", "web.runtime", "analytics.shared_cache", "dill", "sklearn.cluster",
                "sklearn.decomposition", "sklearn.metrics", "sklearn.ensemble", "scipy.optimize", "threadpoolctl")
 

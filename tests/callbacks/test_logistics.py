@@ -226,7 +226,8 @@ def test_default_import_path_has_no_tensorflow_or_spark(tmp_path):
 
 def test_the_app_starts_without_scikit_learn_or_scipy(tmp_path):
     """What a gunicorn worker does at boot (create the app) imports neither scikit-learn nor SciPy (2-3 CPU-s per
-    worker): only the code that fits or scores a model does; the job processes get them from their fork server.
+    worker): only the code that fits, scores or names does, when it runs; the job processes get them from their
+    fork server.
     pandas is imported there, before any thread starts (Plotly's validators read a half-imported pandas)."""
     code = ("import sys, app; from web.settings import Settings; "
             "a = app.create_app(Settings(data_dir='/nonexistent', live=False, demo_feed=False, "

@@ -41,6 +41,16 @@ def test_each_kind_of_difference_is_caught(over):
         assert_same(_frame(**over), _frame())
 
 
+def test_nested_columns_compare_as_python_compares_them():
+    nested = pl.DataFrame({"k": ["a"], "l": [[1.0, 2.0]], "s": [{"x": 1.0, "y": "u"}]})
+    assert_same(nested, nested.clone())
+    with pytest.raises(AssertionError):
+        assert_same(nested, nested.with_columns(pl.Series("l", [[1.0, 2.5]])))
+    with pytest.raises(AssertionError):  # a NaN inside a list matches nothing, as before
+        with_nan = pl.DataFrame({"l": [[math.nan]]})
+        assert_same(with_nan, with_nan.clone())
+
+
 def test_the_failure_names_the_column_and_rows():
     with pytest.raises(AssertionError) as err:
         assert_same(_frame(), _frame(x=[1.5, 2.5e6, None, math.nan]))
