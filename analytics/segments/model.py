@@ -20,7 +20,7 @@ import polars as pl
 
 from analytics.segments.features import SegmentInputError, category_columns
 
-if TYPE_CHECKING:  # scikit-learn is imported where a model is fitted: the web server's pages never need it
+if TYPE_CHECKING:  # scikit-learn is imported where a model is fitted, not when the app is built
     from sklearn.cluster import KMeans
 
 K_MIN, K_MAX = 2, 10

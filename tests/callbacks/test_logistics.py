@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextvars
 import csv
 import io
@@ -213,29 +214,29 @@ def test_non_peru_data_gets_a_ranking(trained_dir: Path, tmp_path: Path):
     assert scored["country"].unique().to_list() == ["US"] and scored["late_risk"].is_finite().all()
 
 
-def test_default_import_path_has_no_tensorflow_or_spark(tmp_path):
+def _loaded_after(tmp_path, then: str, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` a fresh interpreter has loaded after creating the app and running ``then``."""
     code = ("import sys, app; from web.settings import Settings; "
             "a = app.create_app(Settings(data_dir='/nonexistent', live=False, demo_feed=False, "
-            f"cache_dir={str(tmp_path / 'cache')!r})); import pages.logistics, callbacks.logistics, analytics.logistics; "
-            "import analytics.logistics.train, analytics.logistics.scores_table, analytics.logistics.queries; "
-            "print(sorted(m for m in ('tensorflow', 'keras', 'pyspark') if m in sys.modules))")
+            f"cache_dir={str(tmp_path / 'cache')!r})); {then}; "
+            f"print(sorted(m for m in {names!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
+
+
+def test_default_import_path_has_no_tensorflow_or_spark(tmp_path):
+    then = ("import pages.logistics, callbacks.logistics, analytics.logistics, analytics.logistics.train, "
+            "analytics.logistics.scores_table, analytics.logistics.queries")
+    assert _loaded_after(tmp_path, then, ("tensorflow", "keras", "pyspark")) == []
 
 
 def test_the_app_starts_without_scikit_learn_or_scipy(tmp_path):
     """What a gunicorn worker does at boot (create the app) imports neither scikit-learn nor SciPy (2-3 CPU-s per
     worker): only the code that fits, scores or names does, when it runs; the job processes get them from their
-    fork server.
-    pandas is imported there, before any thread starts (Plotly's validators read a half-imported pandas)."""
-    code = ("import sys, app; from web.settings import Settings; "
-            "a = app.create_app(Settings(data_dir='/nonexistent', live=False, demo_feed=False, "
-            f"cache_dir={str(tmp_path / 'cache')!r})); "
-            "print(sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "['pandas']"
+    fork server. pandas is imported there, before any thread starts (Plotly's validators read a half-imported
+    pandas)."""
+    assert _loaded_after(tmp_path, "pass", ("sklearn", "scipy", "pandas")) == ["pandas"]
 
 
 def test_map_draws_every_region_dcs_and_corridors():
