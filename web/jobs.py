@@ -148,6 +148,8 @@ def memoized(fn: F) -> F:
             if time.monotonic() > deadline:
                 break  # compute it ourselves rather than hold a request thread any longer
         try:
+            if owned and (hit := _get(cache, key)) is not _MISS:
+                return hit  # stored between our first look and taking the lock: its owner had just finished
             value = fn(*args)
             cache.set(key, value, expire=RESULT_SECONDS)
             return value

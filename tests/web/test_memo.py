@@ -388,3 +388,30 @@ def test_one_visitor_cancelling_again_and_again_does_not_stop_a_shared_job(sleep
     who["v"] = "page-B"
     mgr.terminate_job(pid)  # B leaves too: nobody waits, the job is stopped
     assert jobs[0].wait(10) is not None
+
+
+def test_a_result_stored_while_taking_the_lock_is_not_computed_again(memo_rt, monkeypatch):
+    """The owner of a computation may store its result and release the lock between a caller's first look and
+    that caller taking the lock (a busy machine makes the window wide): the caller answers with that result."""
+    from web.jobs import memoized, result_key
+
+    calls: list[int] = []
+
+    @memoized
+    def once(x):
+        calls.append(x)
+        return x + 1
+
+    key = result_key(f"{once.__module__}.{once.__qualname__}", [41])
+    cache = memo_rt.results
+    real_add = type(cache).add
+
+    def add_after_the_owner_finished(self, k, *a, **kw):
+        if k == "lock-" + key and self.get(key) is None:
+            self.set(key, 42)  # the other caller's computation ends here: result stored, lock released
+        return real_add(self, k, *a, **kw)
+
+    monkeypatch.setattr(type(cache), "add", add_after_the_owner_finished)
+    assert once(41) == 42
+    assert calls == []
+    assert ("lock-" + key) not in cache  # the lock taken for nothing is released
