@@ -126,8 +126,9 @@ class Server:
 
 # ---- browser --------------------------------------------------------------------------------
 
-def chromium(width: int, height: int, profile: Path) -> Any:
-    """Headless Chromium (Debian's binary and driver) with the performance log on (every network request)."""
+def chromium(width: int, height: int, profile: Path, *extra_flags: str) -> Any:
+    """Headless Chromium (Debian's binary and driver) with the performance log on (every network request);
+    ``extra_flags`` after :data:`CHROME_FLAGS`."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -137,7 +138,7 @@ def chromium(width: int, height: int, profile: Path) -> Any:
         if Path(path).exists():
             options.binary_location = path
             break
-    for flag in (*CHROME_FLAGS, f"--window-size={width},{height}", f"--user-data-dir={profile}"):
+    for flag in (*CHROME_FLAGS, *extra_flags, f"--window-size={width},{height}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -90,7 +90,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_setup_options():
-    """Chromium options for dash[testing]'s webdriver: headless, no network side-traffic, fresh profile."""
+    """Chromium options for dash[testing]'s webdriver: headless, no network side-traffic, fresh profile; and a
+    visitor who asks for reduced motion, so spinners stand still while the tests wait on computations (the pages
+    behave the same; the every-page check and tests/browser/test_motion.py browse with motion on)."""
     from selenium.webdriver.chrome.options import Options
 
     options = Options()
@@ -100,7 +102,7 @@ def pytest_setup_options():
             break
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1400,1000",
+                "--no-first-run", "--window-size=1400,1000", "--force-prefers-reduced-motion",
                 f"--user-data-dir={tempfile.mkdtemp(prefix='chasqui-chrome-')}"):
         options.add_argument(arg)
     return options
