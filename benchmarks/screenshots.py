@@ -97,18 +97,28 @@ def free_port() -> int:
 
 
 class Server:
-    """The app on 127.0.0.1 in a thread of this process (stopped on exit)."""
+    """The app on 127.0.0.1 in a thread of this process (stopped on exit); :meth:`of` serves another WSGI app."""
 
     def __init__(self, data_dir: Path, cache_dir: Path) -> None:
-        from werkzeug.serving import make_server
-
         import app as appmod
         from web.settings import Settings
 
         dash_app = appmod.create_app(Settings(data_dir=data_dir, live=False, demo_feed=False, cache_dir=cache_dir),
                                      start_live=False)
+        self._bind(dash_app.server)
+
+    @classmethod
+    def of(cls, wsgi_app: Any) -> Server:
+        """Serve ``wsgi_app`` (a small test app, say) the same way."""
+        server = cls.__new__(cls)
+        server._bind(wsgi_app)
+        return server
+
+    def _bind(self, wsgi_app: Any) -> None:
+        from werkzeug.serving import make_server
+
         self.port = free_port()
-        self.httpd = make_server("127.0.0.1", self.port, dash_app.server, threaded=True)
+        self.httpd = make_server("127.0.0.1", self.port, wsgi_app, threaded=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property

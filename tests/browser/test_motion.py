@@ -4,7 +4,6 @@ stopped by the app's stylesheet, Bootstrap's striped bars by Bootstrap's); every
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from dash.testing.wait import until
 
 from benchmarks import screenshots as shots
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -45,33 +44,23 @@ def _app():
 
 def _animations_while_busy(*flags: str) -> tuple[int, int]:
     """(animations running in the spinner while the callback runs, animations running in the striped bar)."""
-    from werkzeug.serving import make_server
-
-    port = free_port()
-    httpd = make_server("127.0.0.1", port, _app().server, threaded=True)
-    server = threading.Thread(target=httpd.serve_forever, daemon=True)
-    server.start()
-    try:
-        with tempfile.TemporaryDirectory() as profile:
-            driver = shots.chromium(1000, 700, Path(profile), *flags)
-            try:
-                driver.get(f"http://127.0.0.1:{port}/")
-                until(lambda: driver.execute_script("return document.getElementById('go') !== null"), timeout=30)
-                bar = driver.execute_script(BAR_ANIMATIONS)
-                driver.execute_script("document.getElementById('go').click()")
-                spinning, deadline = None, time.monotonic() + 30
-                while spinning is None and time.monotonic() < deadline:
-                    spinning = driver.execute_script(SPINNER_ANIMATIONS)
-                    time.sleep(0.05)
-                assert spinning is not None, "no spinner was drawn while the callback ran"
-                until(lambda: "done" in driver.execute_script("return document.getElementById('out').innerText"),
-                      timeout=30)
-                return int(spinning), int(bar)
-            finally:
-                driver.quit()
-    finally:
-        httpd.shutdown()
-        server.join(10)
+    with shots.Server.of(_app().server) as srv, tempfile.TemporaryDirectory() as profile:
+        driver = shots.chromium(1000, 700, Path(profile), *flags)
+        try:
+            driver.get(srv.url + "/")
+            until(lambda: driver.execute_script("return document.getElementById('go') !== null"), timeout=30)
+            bar = driver.execute_script(BAR_ANIMATIONS)
+            driver.execute_script("document.getElementById('go').click()")
+            spinning, deadline = None, time.monotonic() + 30
+            while spinning is None and time.monotonic() < deadline:
+                spinning = driver.execute_script(SPINNER_ANIMATIONS)
+                time.sleep(0.05)
+            assert spinning is not None, "no spinner was drawn while the callback ran"
+            until(lambda: "done" in driver.execute_script("return document.getElementById('out').innerText"),
+                  timeout=30)
+            return int(spinning), int(bar)
+        finally:
+            driver.quit()
 
 
 def test_spinners_and_bars_stand_still_for_reduced_motion():
