@@ -23,10 +23,10 @@ DEMO_SEED = 7
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: headless-Chromium test (dash[testing])")
-    config.addinivalue_line("markers", "spark: needs a local Spark session (pytest -m spark)")
+    config.addinivalue_line("markers", "spark: needs Spark (the run's Spark Connect server; pytest -m spark)")
     config.addinivalue_line("markers", "backtest: every scenario preset replayed on three 300k-order datasets (pytest -m backtest)")
-    config.addinivalue_line("markers", "cluster: starts a Spark Connect server and a standalone Spark cluster on "
-                                       "loopback and runs against each (pytest -m cluster)")
+    config.addinivalue_line("markers", "cluster: runs on the Spark Connect server and again on a standalone Spark "
+                                       "cluster, both on loopback (pytest -m cluster)")
     config.addinivalue_line("markers", "slow: slower integration test")
     if config.getoption("numprocesses", default=None) and not hasattr(config, "workerinput"):
         os.environ[GROUPS_ENV] = tempfile.mkdtemp(prefix="chasqui-test-groups-")  # the workers inherit it
@@ -39,10 +39,12 @@ def pytest_configure(config: pytest.Config) -> None:
 # longer reads), so: each worker writes, at collection, which tests belong to which group into GROUPS_ENV's folder,
 # and the controller's scheduler (xdist's LoadScopeScheduling, whose scope is that group, else the test itself)
 # reads it before it hands out tests.
-EXPENSIVE_FIXTURES = {"spark_session": "spark", "spark_target": "spark", "trained_dir": "logistics-trained",
+EXPENSIVE_FIXTURES = {"spark_connect": "spark", "spark_session": "spark", "spark_target": "spark",
+                      "trained_dir": "logistics-trained",
                       "trained": "sourcing-trained", "broker": "broker", "fitted_by_seed": "shelflife-fitted",
                       "forecast1": "demand", "seed_dirs": "demand"}
-# spark_target's local variant uses spark_session; first match wins: Spark's demand parity test joins the Spark group
+# every Spark test (the run's Spark Connect server, and the standalone cluster) on one worker; first match wins:
+# Spark's demand parity test joins the Spark group
 GROUPS_ENV = "CHASQUI_TEST_GROUPS"
 
 

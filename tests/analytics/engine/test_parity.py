@@ -1,8 +1,8 @@
-"""Every engine query gives the same result on Polars and Spark (demo data, 60,000 orders).
+"""Every engine query gives the same result on Polars and Spark (demo data, 60,000 orders), Spark on the run's
+Spark Connect server.
 
-Tests marked ``ALSO_ON_CLUSTERS`` (or ``also_on_clusters``) run a second and third time with Spark on a Spark
-Connect server and on a standalone cluster (``-m cluster``): the representative subset, one case per kind of
-query (the per-day summary with filters, a date truncation read back as a Date, bounds and distinct values,
+Tests marked ``ON_CLUSTERS`` (or ``also_on_clusters``) run a second time on a standalone cluster (``-m
+cluster``): the representative subset, one case per kind of query (the per-day summary with filters, a date truncation read back as a Date, bounds and distinct values,
 validation of every table, every column type and time zone through Arrow). The Segments, Scenarios and
 Sourcing queries run on both deployments through their pages' callbacks (``test_spark_app``)."""
 
@@ -19,7 +19,7 @@ from analytics.queries import OrderFilter
 from analytics.scenarios.calibrate import calibrate, data_end, observed_late_share
 from analytics.segments import features
 from analytics.sourcing import shortlist
-from tests.fixtures.spark import ALSO_ON_CLUSTERS, also_on_clusters, assert_same, assert_same_value
+from tests.fixtures.spark import ON_CLUSTERS, also_on_clusters, assert_same, assert_same_value
 
 pytestmark = pytest.mark.spark
 
@@ -77,7 +77,7 @@ def test_overview_same(engines, name):
     assert (a.peru, a.bounds) == (b.peru, b.bounds)
 
 
-@ALSO_ON_CLUSTERS
+@ON_CLUSTERS
 def test_bounds_distinct_peru_same(engines):
     pe, se = engines
     assert queries.date_bounds(pe) == queries.date_bounds(se) == (START, END)
@@ -88,7 +88,7 @@ def test_bounds_distinct_peru_same(engines):
         assert a == b and a, (column, a, b)
 
 
-@ALSO_ON_CLUSTERS
+@ON_CLUSTERS
 def test_row_counts_and_tables_same(engines):
     pe, se = engines
     for name in ("orders", "customers", "products", "regions", "dcs", "carriers", "disruptions"):
@@ -99,12 +99,12 @@ def test_row_counts_and_tables_same(engines):
         se.table("nope")
 
 
-@ALSO_ON_CLUSTERS
+@ON_CLUSTERS
 def test_full_tables_round_trip(engines, spark_target):
-    """Every column of every demo table, including tz-aware timestamps, comes back identical (on a deployment:
-    the orders, which have every column type: text, tz-aware timestamp, date, integer, float, boolean)."""
+    """Every column of every demo table, including tz-aware timestamps, comes back identical (on the standalone
+    cluster: the orders, which have every column type: text, tz-aware timestamp, date, integer, float, boolean)."""
     pe, se = engines
-    for name in ("orders", "customers", "regions", "disruptions") if spark_target.name == "local" else ("orders",):
+    for name in ("orders", "customers", "regions", "disruptions") if spark_target.name == "connect" else ("orders",):
         a, b = pe.collect(pe.table(name)), se.collect(se.table(name))
         key = a.columns[0]
         assert_same(a.sort(key), b.sort(key))

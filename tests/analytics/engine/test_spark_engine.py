@@ -114,6 +114,28 @@ def test_collect_dtypes_and_lima_dates(engines):
     assert got["order_date"][0] == got["created_at"][0].date()  # Lima calendar day, not UTC
 
 
+def test_classic_driver_same_as_polars(demo_dir, tmp_path, classic_spark_session):
+    """``build_session``'s classic in-process driver (the benchmarks' "local Spark" rows; Chasqui itself always
+    connects to a Connect server): the same validation, every column type through Arrow, and a month truncation
+    back as a Date, found here by expression id in the JVM's plan (on Connect, by reading the plan's text)."""
+    from analytics.engine.spark_engine import SparkEngine
+
+    pe = PolarsEngine(demo_dir)
+    se = SparkEngine(demo_dir, session=classic_spark_session, cache_dir=tmp_path / "cache")
+    assert not se.is_connect
+    assert se.row_count("orders") == pe.row_count("orders") == 60_000
+    import narwhals as nw
+
+    def months(engine):  # an uncast truncation of a Date: Spark's date_trunc gives a timestamp
+        lf = engine.table("orders").group_by(nw.col("order_date").dt.truncate("1mo").alias("month")).agg(nw.len())
+        return engine.collect(lf.sort("month"))
+
+    a, b = months(pe), months(se)
+    assert b.schema["month"] == pl.Date and a.height > 12
+    assert_same(a, b)
+    assert_same(pe.collect(pe.table("orders")).sort("order_id"), se.collect(se.table("orders")).sort("order_id"))
+
+
 def test_bad_master_is_a_clear_error(tmp_path):
     from analytics.engine.spark_engine import SparkEngineError, build_session, is_connect_url
 

@@ -14,12 +14,12 @@ from analytics.datadir import DataDir
 from analytics.demo_orders import END, START
 from analytics.logistics import queries as lq
 from analytics.queries import OrderFilter
-from tests.fixtures.spark import ALSO_ON_CLUSTERS, assert_same, assert_same_value, spark_engine_for
+from tests.fixtures.spark import ON_CLUSTERS, assert_same, assert_same_value, spark_engine_for
 
 pytestmark = pytest.mark.spark
 
 
-@ALSO_ON_CLUSTERS
+@ON_CLUSTERS
 def test_spark_scores_equal_driver_scores(trained_spark_dir, spark_target):
     """On a cluster the models run in the executors' Python workers (the same interpreter and checkout)."""
     from analytics.engine.spark_logistics_scores import score_frame
@@ -55,7 +55,7 @@ def test_write_scores_table_read_by_both_engines(trained_spark_dir, tmp_path, sp
         assert_same(driver.select(got.columns), got, rel=1e-12)
 
 
-@ALSO_ON_CLUSTERS
+@ON_CLUSTERS
 def test_logistics_queries_same(trained_spark_dir, spark_target):
     from analytics.engine.polars_engine import PolarsEngine
 
