@@ -7,9 +7,9 @@ DATA_DIR ?= data/demo
 ORDERS ?= 200000
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # The suite runs on every core (pytest-xdist); `make test PYTEST_ARGS="-n 0"` runs it in one process.
-# It includes the Spark cluster group (marker `cluster`: a Spark Connect server and a standalone master + worker
-# on loopback, started once per run, on one xdist worker) and the three-seed scenario backtests (marker `backtest`:
-# ~35 CPU-seconds on one worker, see the suite-time section of benchmarks/RESULTS.md).
+# It includes the Spark tests (on a Spark Connect server started once per run, and marker `cluster` again on a
+# standalone master + worker, all on loopback, on one xdist worker) and the three-seed scenario backtests (marker
+# `backtest`: ~35 CPU-seconds on one worker, see the suite-time section of benchmarks/RESULTS.md).
 PYTEST_ARGS ?= -n auto
 # make loadtest: Locust users against gunicorn workers (benchmarks/loadtest.py); reports under benchmarks/out/
 USERS ?= 50
@@ -73,11 +73,14 @@ typecheck: $(VENV)/.installed-dev
 
 # mypy runs beside the suite (one core for ~50 s, at a lower priority: it fills the moments the suite leaves a core
 # idle); its report is printed after the suite's, and either failing fails `make test`.
+# The suite writes bytecode even where PYTHONDONTWRITEBYTECODE is set (as in some CI images): every pytest worker
+# and every Python process the tests start (CLI commands, gunicorn workers, Spark's Python workers) would otherwise
+# compile Chasqui's modules, and pytest would rewrite every test module, again in each process.
 test: $(VENV)/.installed-dev system-deps prometheus-deps
 	$(VENV)/bin/ruff check .
 	@types_log=$$(mktemp); echo "mypy $(TYPED) (beside the suite; its report follows the suite's)"; \
 	nice -n 10 $(VENV)/bin/mypy $(TYPED) > $$types_log 2>&1 & types=$$!; \
-	$(VENV)/bin/pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS); suite=$$?; \
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS); suite=$$?; \
 	wait $$types; typed=$$?; echo "mypy:"; cat $$types_log; rm -f $$types_log; \
 	if [ $$suite -ne 0 ]; then exit $$suite; fi; exit $$typed
 
