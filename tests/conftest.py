@@ -43,8 +43,7 @@ EXPENSIVE_FIXTURES = {"spark_connect": "spark", "spark_session": "spark", "spark
                       "trained_dir": "logistics-trained",
                       "trained": "sourcing-trained", "broker": "broker", "fitted_by_seed": "shelflife-fitted",
                       "forecast1": "demand", "seed_dirs": "demand"}
-# every Spark test (the run's Spark Connect server, and the standalone cluster) on one worker; first match wins:
-# Spark's demand parity test joins the Spark group
+# every Spark test (the run's Spark Connect server, and the standalone cluster) on one worker; first match wins
 GROUPS_ENV = "CHASQUI_TEST_GROUPS"
 
 

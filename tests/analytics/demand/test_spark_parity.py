@@ -1,4 +1,5 @@
-"""The weekly demand aggregation gives the same frame on Polars and on Spark (one narwhals query)."""
+"""The weekly demand aggregation gives the same frame on Polars and on Spark (one narwhals query), on the demo
+data and the run's Spark Connect server."""
 
 from __future__ import annotations
 
@@ -13,18 +14,10 @@ from analytics.demand.weekly import load_panel, weekly_demand
 
 pytestmark = pytest.mark.spark
 
-@pytest.fixture(scope="module")
-def demand_engines(seed_dirs, spark_session):
-    """(polars, spark) engines over seed 1's data, Spark on the run's shared local session."""
-    from analytics.engine.polars_engine import PolarsEngine
-    from analytics.engine.spark_engine import SparkEngine
-
-    return PolarsEngine(seed_dirs[1]), SparkEngine(seed_dirs[1], session=spark_session)
-
 
 @pytest.mark.parametrize("before", [None, date(2023, 7, 12)])
-def test_weekly_demand_same_on_polars_and_spark(demand_engines, before):
-    pe, se = demand_engines
+def test_weekly_demand_same_on_polars_and_spark(engines, before):
+    pe, se = engines
     a, b = weekly_demand(pe, before), weekly_demand(se, before)
     assert a.height > 3_000
     assert b.schema == a.schema == {"origin_dc": pl.String, "category": pl.String, "week_start": pl.Date,
@@ -34,8 +27,8 @@ def test_weekly_demand_same_on_polars_and_spark(demand_engines, before):
     assert {d.weekday() for d in b["week_start"].to_list()} == {0}
 
 
-def test_demand_panel_same_on_polars_and_spark(demand_engines):
-    pe, se = demand_engines
+def test_demand_panel_same_on_polars_and_spark(engines):
+    pe, se = engines
     (pa, ca), (pb, cb) = load_panel(pe), load_panel(se)
     assert ca == cb and pa.keys == pb.keys and pa.weeks == pb.weeks
     np.testing.assert_array_equal(pa.units, pb.units)
