@@ -25,8 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: headless-Chromium test (dash[testing])")
     config.addinivalue_line("markers", "spark: needs Spark (the run's Spark Connect server; pytest -m spark)")
     config.addinivalue_line("markers", "backtest: every scenario preset replayed on three 300k-order datasets (pytest -m backtest)")
-    config.addinivalue_line("markers", "cluster: runs on the Spark Connect server and again on a standalone Spark "
-                                       "cluster, both on loopback (pytest -m cluster)")
+    config.addinivalue_line("markers", "cluster: a Spark test's variants on the deployments: the Spark Connect "
+                                       "server and a standalone cluster, on loopback (pytest -m cluster)")
     config.addinivalue_line("markers", "slow: slower integration test")
     if config.getoption("numprocesses", default=None) and not hasattr(config, "workerinput"):
         os.environ[GROUPS_ENV] = tempfile.mkdtemp(prefix="chasqui-test-groups-")  # the workers inherit it
@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # and the controller's scheduler (xdist's LoadScopeScheduling, whose scope is that group, else the test itself)
 # reads it before it hands out tests.
 EXPENSIVE_FIXTURES = {"spark_connect": "spark", "spark_session": "spark", "spark_target": "spark",
-                      "trained_dir": "logistics-trained",
+                      "classic_spark_session": "spark", "trained_dir": "logistics-trained",
                       "trained": "sourcing-trained", "broker": "broker", "fitted_by_seed": "shelflife-fitted",
                       "forecast1": "demand", "seed_dirs": "demand"}
 # every Spark test (the run's Spark Connect server, and the standalone cluster) on one worker; first match wins

@@ -1,8 +1,8 @@
-"""Every engine query gives the same result on Polars and Spark (demo data, 60,000 orders), Spark on the run's
-Spark Connect server.
+"""Every engine query gives the same result on Polars and Spark (demo data, 60,000 orders), Spark on the
+run's Spark Connect server.
 
-Tests marked ``ON_CLUSTERS`` (or ``also_on_clusters``) run a second time on a standalone cluster (``-m
-cluster``): the representative subset, one case per kind of query (the per-day summary with filters, a date truncation read back as a Date, bounds and distinct values,
+Tests marked ``ON_CLUSTERS`` (or ``also_on_clusters``) run a second time on a standalone cluster
+(``-m cluster``): the representative subset, one case per kind of query (the per-day summary with filters, a date truncation read back as a Date, bounds and distinct values,
 validation of every table, every column type and time zone through Arrow). The Segments, Scenarios and
 Sourcing queries run on both deployments through their pages' callbacks (``test_spark_app``)."""
 

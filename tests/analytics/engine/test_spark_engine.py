@@ -3,6 +3,7 @@ engines, time zone, dtypes, errors, the pandas pin."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from datetime import date
@@ -124,6 +125,8 @@ def test_classic_driver_same_as_polars(demo_dir, tmp_path, classic_spark_session
     se = SparkEngine(demo_dir, session=classic_spark_session, cache_dir=tmp_path / "cache")
     assert not se.is_connect
     assert se.row_count("orders") == pe.row_count("orders") == 60_000
+    record = json.loads((tmp_path / "cache" / "spark" / "validated" / "orders.json").read_text())
+    assert (record["rows_read"], record["quarantined"]) == (60_000, 0)  # validated here, by this driver
     import narwhals as nw
 
     def months(engine):  # an uncast truncation of a Date: Spark's date_trunc gives a timestamp
@@ -159,7 +162,6 @@ def test_checks_and_summaries_kept_per_version_for_every_process(demo_dir, tmp_p
     """The first engine validates and makes the per-day summary; another (another process) reads both from the
     cache folder without a Spark job; a new version of the table is validated and summarised again; a date
     filter opens only the month folders it needs."""
-    import json
 
     from analytics.engine.spark_engine import SparkEngine
 
