@@ -2,8 +2,9 @@
 run's Spark Connect server.
 
 Tests marked ``ON_CLUSTERS`` (or ``also_on_clusters``) run a second time on a standalone cluster
-(``-m cluster``): the representative subset, one case per kind of query (the per-day summary with filters, a date truncation read back as a Date, bounds and distinct values,
-validation of every table, every column type and time zone through Arrow). The Segments, Scenarios and
+(``-m cluster``): the representative subset, one case per kind of query (the per-day summary with filters, a
+date truncation read back as a Date, bounds and distinct values, validation of every table, every column type
+and time zone through Arrow). The Segments, Scenarios and
 Sourcing queries run on both deployments through their pages' callbacks (``test_spark_app``)."""
 
 from __future__ import annotations

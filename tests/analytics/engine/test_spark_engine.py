@@ -119,6 +119,8 @@ def test_classic_driver_same_as_polars(demo_dir, tmp_path, classic_spark_session
     """``build_session``'s classic in-process driver (the benchmarks' "local Spark" rows; Chasqui itself always
     connects to a Connect server): the same validation, every column type through Arrow, and a month truncation
     back as a Date, found here by expression id in the JVM's plan (on Connect, by reading the plan's text)."""
+    import narwhals as nw
+
     from analytics.engine.spark_engine import SparkEngine
 
     pe = PolarsEngine(demo_dir)
@@ -127,7 +129,6 @@ def test_classic_driver_same_as_polars(demo_dir, tmp_path, classic_spark_session
     assert se.row_count("orders") == pe.row_count("orders") == 60_000
     record = json.loads((tmp_path / "cache" / "spark" / "validated" / "orders.json").read_text())
     assert (record["rows_read"], record["quarantined"]) == (60_000, 0)  # validated here, by this driver
-    import narwhals as nw
 
     def months(engine):  # an uncast truncation of a Date: Spark's date_trunc gives a timestamp
         lf = engine.table("orders").group_by(nw.col("order_date").dt.truncate("1mo").alias("month")).agg(nw.len())
