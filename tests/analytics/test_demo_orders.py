@@ -35,7 +35,7 @@ def test_same_seed_same_bytes(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     generate_dataset(a, n_orders=5_000, seed=11)
     generate_dataset(b, n_orders=5_000, seed=11)
-    generate_dataset(c, n_orders=5_000, seed=12)
+    generate_dataset(c, n_orders=5_000, seed=12, with_extensions=False)  # the core tables are enough here
     assert _digest(a) == _digest(b)
     assert _digest(a)["orders.parquet"] != _digest(c)["orders.parquet"]
 
