@@ -71,7 +71,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy $(TYPED)
 
-# mypy runs beside the suite (one core for ~50 s, at a lower priority: it fills the moments the suite leaves a core
+# mypy runs beside the suite (one core for ~35 s, at a lower priority: it fills the moments the suite leaves a core
 # idle); its report is printed after the suite's, and either failing fails `make test`.
 # The suite writes bytecode even where PYTHONDONTWRITEBYTECODE is set (as in some CI images): every pytest worker
 # and every Python process the tests start (CLI commands, gunicorn workers, Spark's Python workers) would otherwise

@@ -163,7 +163,6 @@ def test_checks_and_summaries_kept_per_version_for_every_process(demo_dir, tmp_p
     """The first engine validates and makes the per-day summary; another (another process) reads both from the
     cache folder without a Spark job; a new version of the table is validated and summarised again; a date
     filter opens only the month folders it needs."""
-
     from analytics.engine.spark_engine import SparkEngine
 
     d, cache = _copy(demo_dir, tmp_path / "data"), tmp_path / "cache"
