@@ -278,18 +278,27 @@ class HashedDocument:
         """A one-event EPCISDocument that hashes to ``hashes[index]`` (for storing events one by one).
 
         It keeps the document's context and ignore list, and the vocabulary URIs the whole document
-        resolved bare strings against (the reference resolves them document-wide).
+        resolved bare strings against (the reference resolves them document-wide). A copy: the caller may
+        change it.
         """
+        return copy.deepcopy(self._standalone(index))
+
+    def standalone_json(self, index: int) -> str:
+        """:meth:`standalone` as compact JSON (what the trace store keeps per event), built without copying."""
+        return json.dumps(self._standalone(index), ensure_ascii=False, separators=(",", ":"))
+
+    def _standalone(self, index: int) -> dict[str, Any]:
+        """:meth:`standalone`'s document sharing this document's objects (read it, never change it)."""
         doc: dict[str, Any] = {}
         if self.context is not None:
-            doc["@context"] = copy.deepcopy(self.context)
+            doc["@context"] = self.context
         doc["type"] = "EPCISDocument"
         doc["schemaVersion"] = "2.0"
         if self.ignored_fields:
             doc[self.ignore_key or f"https://chasqui.pe/ns/epcis#{IGNORE_FIELDS}"] = list(self.ignored_fields)
         if self.vocabulary:
             doc[VOCABULARY_KEY] = list(self.vocabulary)
-        doc["epcisBody"] = {"eventList": [copy.deepcopy(dict(self.events[index]))]}
+        doc["epcisBody"] = {"eventList": [dict(self.events[index])]}
         return doc
 
 

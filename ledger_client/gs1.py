@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote, urlsplit
 
 CANONICAL_HOST = "https://id.gs1.org"
@@ -252,6 +253,7 @@ class DigitalLink:
         return out
 
 
+@lru_cache(maxsize=65536)
 def parse_digital_link(uri: str) -> DigitalLink | None:
     """Parse an http(s) GS1 Digital Link URI (any host, optional path prefix), or None."""
     try:
@@ -300,6 +302,7 @@ def canonical_digital_link(uri: str) -> str | None:
     return DigitalLink(dl.ai, dl.value, tuple(quals.items())).uri()
 
 
+@lru_cache(maxsize=65536)
 def normalise_identifier(value: str) -> str | None:
     """GS1 Digital Link form of an EPC URN or Digital Link URI, or None if it is neither."""
     if value.startswith("urn:epc:"):

@@ -184,7 +184,7 @@ def build_rows(hashed: epcis.HashedDocument, start_seq: int, source: str,
             "event_type": str(epcis.event_type(ev)), "biz_step": _short(epcis.canonical_value(ev["bizStep"]))
             if isinstance(ev.get("bizStep"), str) else None,
             "event_time": _event_time(ev), "read_point": _read_point(ev), "source": source,
-            "document": json.dumps(hashed.standalone(i), ensure_ascii=False, separators=(",", ":")),
+            "document": hashed.standalone_json(i),
         })
         item_rows.extend(items_of_event(key, ev))
     return ev_rows, item_rows

@@ -317,6 +317,18 @@ def test_standalone_event_documents_hash_like_the_original(name: str, doc: dict)
     for i in range(len(hashed)):
         alone = json.loads(json.dumps(hashed.standalone(i)))
         assert epcis.event_hashes(alone) == [hashed.hashes[i]], (name, i)
+        # the stored form (compact JSON, built without copying) is the same document
+        assert json.loads(hashed.standalone_json(i)) == alone, (name, i)
+
+
+def test_a_standalone_document_is_the_callers_to_change() -> None:
+    hashed = epcis.hash_document(SENSOR_DOC)
+    stored = hashed.standalone_json(0)
+    alone = hashed.standalone(0)
+    alone["@context"].append("https://example.com/other")
+    alone["epcisBody"]["eventList"][0]["sensorElementList"][0]["sensorReport"].clear()
+    assert hashed.standalone_json(0) == stored
+    assert epcis.event_hashes(json.loads(stored)) == [hashed.hashes[0]]
 
 
 def test_standalone_keeps_document_wide_vocabulary() -> None:
