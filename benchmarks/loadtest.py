@@ -32,9 +32,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("/", "/logistics", "/segments", "/scenarios", "/traceability", "/sourcing", "/data")
+PAGES = ("/", "/logistics", "/segments", "/scenarios", "/traceability", "/sourcing", "/demand", "/data")
 PREFIX = {"/": ("overview", "live"), "/logistics": ("logistics",), "/segments": ("segments",),
-          "/scenarios": ("scenarios",), "/traceability": ("trace",), "/sourcing": ("sourcing",), "/data": ("data",)}
+          "/scenarios": ("scenarios",), "/traceability": ("trace",), "/sourcing": ("sourcing",),
+          "/demand": ("demand",), "/data": ("data",)}
 ROUTER = ".._pages_content.children..._pages_store.data.."
 
 
