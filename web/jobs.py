@@ -214,7 +214,9 @@ class Reaper:
     def add(self, process: Any) -> None:
         with self._lock:
             self._procs.add(process)
-            if self._thread is None:
+            # a thread that died (an exception raised into it: dash's test runner stops every thread it did not
+            # start that way) is replaced, or this worker's finished jobs would stay zombies
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="chasqui-job-reaper", daemon=True)
                 self._thread.start()
 

@@ -216,6 +216,37 @@ def test_finished_jobs_nobody_polls_are_reaped(tmp_path, rt):
     assert _wait_until(lambda: all(_state(p) is None for p in pids), seconds=60), [(p, _state(p)) for p in pids]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the SystemExit raised below
+def test_a_reaper_thread_that_died_is_replaced(tmp_path, rt):
+    import ctypes
+    import threading
+
+    from web.jobs import MemoManager
+
+    quick: dict = {}
+    exec(QUICK_JOB, quick)
+    sleepy: dict = {}
+    exec(SLEEPY_JOB, sleepy)
+    mgr = MemoManager(diskcache.Cache(str(tmp_path / "bg")), max_jobs=3)
+    sleeper = mgr.call_job_fn("sleeper", sleepy["job"], {"seconds": 120}, {})  # keeps the reaper thread busy
+    try:
+        assert sleeper > 0
+        reaper = mgr.reaper._thread
+        assert reaper is not None and reaper.is_alive()
+        # what dash's threaded test runner does to every thread it did not start when it stops its server
+        tid, exc = ctypes.c_ulong(reaper.ident), ctypes.py_object(SystemExit)
+        assert ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, exc) == 1
+        reaper.join(30)
+        assert not reaper.is_alive()
+        pids = [mgr.call_job_fn(f"after-{i}", quick["job"], [], {}) for i in range(2)]
+        assert all(p > 0 for p in pids)
+        assert mgr.reaper._thread is not reaper and mgr.reaper._thread in threading.enumerate()
+        # nobody polls them: only a live reaper keeps them from staying behind as zombies
+        assert _wait_until(lambda: all(_state(p) is None for p in pids), seconds=60), [(p, _state(p)) for p in pids]
+    finally:
+        os.kill(sleeper, signal.SIGKILL)
+
+
 def test_job_processes_die_with_their_server(tmp_path):
     cache_dir = tmp_path / "bg"
     diskcache.Cache(str(cache_dir)).close()
