@@ -29,12 +29,9 @@ import numpy as np
 
 from analytics.demand.features import CATEGORICAL, FEATURES, SEASON, FeatureBuilder, level_scale
 from analytics.demand.weekly import Panel
+from analytics.threads import openmp_threads
 
 QUANTILES: tuple[float, float, float] = (0.1, 0.5, 0.9)
-# scikit-learn's OpenMP threads spin on a shared machine: the small demand models fit on one thread
-OMP_THREADS = 1
-
-
 class NotFittedError(RuntimeError):
     """Predicting before fitting."""
 
@@ -48,12 +45,6 @@ class Forecaster(Protocol):
     def predict_origins(self, panel: Panel, origins: np.ndarray) -> np.ndarray: ...
 
     def predict(self, panel: Panel) -> np.ndarray: ...
-
-
-def _limited_threads() -> Any:
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=OMP_THREADS, user_api="openmp")
 
 
 def _finish(q: np.ndarray) -> np.ndarray:
@@ -244,7 +235,7 @@ class GradientBoostingForecaster:
         x, target = builder.training_set(panel.n_weeks, range(1, self.horizon + 1), self.max_rows, self.seed)
         mask = np.array([f in CATEGORICAL for f in FEATURES])
         self.models_: dict[float, Any] = {}
-        with _limited_threads():
+        with openmp_threads():
             for q in QUANTILES:
                 model = HistGradientBoostingRegressor(
                     loss="quantile", quantile=q, max_iter=self.max_iter, learning_rate=self.learning_rate,
@@ -267,7 +258,7 @@ class GradientBoostingForecaster:
         oo = np.repeat(o, H)
         hh = np.tile(np.arange(1, H + 1), o.size)
         x, scale, _ = builder.rows(oo, hh)
-        with _limited_threads():
+        with openmp_threads():
             pred = np.stack([self.models_[q].predict(x) for q in QUANTILES], axis=-1) * scale[:, None]
         S = panel.n_series
         out = pred.reshape(S, o.size, H, 3).transpose(1, 0, 2, 3)

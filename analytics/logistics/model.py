@@ -21,21 +21,17 @@ import numpy as np
 import polars as pl
 
 from analytics.logistics.features import CATEGORICAL, FEATURES, GROUPS, NUMERIC, build_features
+from analytics.threads import openmp_threads
 
-MAX_CATEGORIES = 250
-# scikit-learn's OpenMP threads spin badly when the machine is shared (gunicorn workers, other jobs):
-# measured 10-20x slower fits/predictions with 2 threads under load, so the models run on one.
-OMP_THREADS = 1
+MAX_CATEGORIES = 250  # HistGradientBoosting allows at most 255 bins per categorical feature
 
 
 def limited_threads(threads: int | None = None) -> Any:
-    """Context manager capping OpenMP threads for model fit/predict (default OMP_THREADS).
+    """Context manager capping OpenMP threads for model fit/predict (default one: ``analytics.threads``).
 
     Large batches (``analytics.logistics.score``) pass every core: there the work per thread
     dwarfs the spin-waiting that hurts small calls on a loaded machine."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=threads or OMP_THREADS, user_api="openmp")  # HistGradientBoosting allows at most 255 bins per categorical feature
+    return openmp_threads(threads)
 
 
 class NotFittedError(RuntimeError):

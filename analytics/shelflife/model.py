@@ -40,6 +40,7 @@ import polars as pl
 from analytics import artifacts
 from analytics.datadir import SHELFLIFE_META, SHELFLIFE_MODELS, DataDir, shelflife_models
 from analytics.shelflife.features import CATEGORICAL, CONTEXT_NUMERIC, EXPOSURE, FEATURES, physics_baseline
+from analytics.threads import openmp_threads
 
 Progress = Callable[[str, float], None]
 QUANTILES = (0.1, 0.5, 0.9)
@@ -154,7 +155,6 @@ class GbmQuantiles:
 
     def fit(self, x: pl.DataFrame, y: np.ndarray) -> GbmQuantiles:
         from sklearn.ensemble import HistGradientBoostingRegressor
-        from threadpoolctl import threadpool_limits
 
         _check_features(x)
         y = np.asarray(y, float)
@@ -166,7 +166,7 @@ class GbmQuantiles:
         common = {"max_leaf_nodes": self.max_leaf_nodes, "min_samples_leaf": self.min_samples_leaf,
                   "l2_regularization": self.l2_regularization, "early_stopping": False,
                   "random_state": self.seed}
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with openmp_threads(1):
             centre = HistGradientBoostingRegressor(
                 loss="squared_error", max_iter=self.max_iter, learning_rate=self.learning_rate,
                 categorical_features=cat, monotonic_cst=mono, **common).fit(xm, y)
@@ -181,12 +181,10 @@ class GbmQuantiles:
     def predict_quantiles(self, x: pl.DataFrame) -> np.ndarray:
         if not hasattr(self, "models_"):
             raise NotFittedError("GbmQuantiles is not fitted; call fit() first")
-        from threadpoolctl import threadpool_limits
-
         _check_features(x)
         xm = self._matrix(x)
         n_ctx = len(CATEGORICAL) + len(CONTEXT_NUMERIC)
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with openmp_threads(1):
             centre = self.centre_.predict(xm)
             return np.column_stack([centre + m.predict(xm[:, :n_ctx]) for m in self.models_])
 
