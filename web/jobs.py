@@ -203,8 +203,10 @@ def busy_notice(scope: str, limit: int) -> dict[str, dict[str, Any]]:
 
 
 class Reaper:
-    """Waits for this worker's finished job processes (a finished child nobody waits for stays a zombie):
-    a thread polls them every ``REAP_SECONDS`` while there are any, and stops when there are none."""
+    """Drops this worker's finished job processes: their ``Process`` objects and the pipes that report their exit
+    (the fork server waits for the processes themselves; a job started any other way would stay a zombie until
+    waited for, which this does). A thread polls them every ``REAP_SECONDS`` while there are any, and stops when
+    there are none."""
 
     def __init__(self) -> None:
         self._procs: set[Any] = set()
@@ -215,7 +217,7 @@ class Reaper:
         with self._lock:
             self._procs.add(process)
             # a thread that died (an exception raised into it: dash's test runner stops every thread it did not
-            # start that way) is replaced, or this worker's finished jobs would stay zombies
+            # start that way) is replaced, or this worker's finished jobs would stay in its books, pipes open
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="chasqui-job-reaper", daemon=True)
                 self._thread.start()

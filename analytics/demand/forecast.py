@@ -32,6 +32,8 @@ from analytics.demand.weekly import Panel
 from analytics.threads import openmp_threads
 
 QUANTILES: tuple[float, float, float] = (0.1, 0.5, 0.9)
+
+
 class NotFittedError(RuntimeError):
     """Predicting before fitting."""
 

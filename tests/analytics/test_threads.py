@@ -42,4 +42,4 @@ def test_libraries_are_scanned_once_not_at_every_block(monkeypatch):
     for _ in range(5):
         with openmp_threads(1):
             pass
-    assert scans == []
+    assert len(scans) <= 1  # threadpoolctl scans again after any import, which another thread might do

@@ -241,10 +241,14 @@ def test_a_reaper_thread_that_died_is_replaced(tmp_path, rt):
         pids = [mgr.call_job_fn(f"after-{i}", quick["job"], [], {}) for i in range(2)]
         assert all(p > 0 for p in pids)
         assert mgr.reaper._thread is not reaper and mgr.reaper._thread in threading.enumerate()
-        # nobody polls them: only a live reaper keeps them from staying behind as zombies
         assert _wait_until(lambda: all(_state(p) is None for p in pids), seconds=60), [(p, _state(p)) for p in pids]
+        # nobody polls them and no other job starts: only a live reaper drops them (their Process objects and
+        # the pipes that report their exit) from the manager's books, or a long-running worker collects them
+        assert _wait_until(lambda: not {p.pid for p in mgr.reaper._procs} & set(pids), seconds=60), \
+            sorted(p.pid for p in mgr.reaper._procs)
     finally:
-        os.kill(sleeper, signal.SIGKILL)
+        if sleeper > 0:
+            os.kill(sleeper, signal.SIGKILL)
 
 
 def test_job_processes_die_with_their_server(tmp_path):
